@@ -1,0 +1,29 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'coverage/', '.timebox/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'describe', property: 'only', message: 'Do not commit focused tests.' },
+        { object: 'it', property: 'only', message: 'Do not commit focused tests.' },
+        { object: 'describe', property: 'skip', message: 'Do not commit skipped tests.' },
+        { object: 'it', property: 'skip', message: 'Do not commit skipped tests.' },
+      ],
+    },
+  },
+);
