@@ -1,0 +1,384 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from './binaries.ts';
+import { ImpersonatingKubeConfig, type Identity } from './impersonation.ts';
+import {
+  commandLine,
+  isRunning,
+  startProcess,
+  stopProcess,
+  tail,
+  type ManagedProcess,
+} from './process.ts';
+
+export const SANDBOX_ADMIN = 'timebox-sandbox-admin';
+
+export interface SandboxOptions {
+  /** Working directory. Defaults to a fresh temporary directory, removed on stop. */
+  dir?: string;
+  /** Keep the directory (and so etcd's data) after stop; the default for an explicit `dir`. */
+  keepDir?: boolean;
+  /** Extra kube-apiserver flags, e.g. `--feature-gates=...`. */
+  apiserverFlags?: string[];
+  /** Startup timeout for each component. */
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+interface PidRecord {
+  name: string;
+  pid: number;
+  binary: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+interface HttpResult {
+  status: number;
+  body: string;
+}
+
+function get(url: string, opts: { ca?: Buffer; token?: string } = {}): Promise<HttpResult> {
+  return new Promise((resolveGet, reject) => {
+    const u = new URL(url);
+    const doRequest = u.protocol === 'https:' ? request : httpRequest;
+    const req = doRequest(
+      u,
+      {
+        method: 'GET',
+        ca: opts.ca,
+        headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+        timeout: 2_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A local control plane: etcd, kube-apiserver and kube-controller-manager as
+ * child processes on loopback. The API server is configured after
+ * controller-runtime's envtest, with RBAC authorization (so permission checks are
+ * real) and the admission plugins a cluster has by default, ValidatingAdmissionPolicy
+ * included. Unlike envtest, a trimmed controller-manager runs too, so the built-in
+ * `view`/`edit`/`admin` roles carry their aggregated rules and owner references are
+ * garbage-collected.
+ *
+ * The admin authenticates with a static bearer token as a member of
+ * `system:masters`; other identities are reached through impersonation.
+ */
+export class Sandbox {
+  readonly dir: string;
+  readonly server: string;
+  readonly kubeconfigPath: string;
+  readonly caData: Buffer;
+  readonly binaries: ControlPlaneBinaries;
+  readonly startupMs: number;
+  private readonly token: string;
+  private readonly processes: ManagedProcess[];
+  private readonly removeDir: boolean;
+  private readonly exitHook: () => void;
+  private stopped = false;
+
+  private constructor(init: {
+    dir: string;
+    server: string;
+    kubeconfigPath: string;
+    caData: Buffer;
+    token: string;
+    binaries: ControlPlaneBinaries;
+    processes: ManagedProcess[];
+    removeDir: boolean;
+    startupMs: number;
+  }) {
+    this.dir = init.dir;
+    this.server = init.server;
+    this.kubeconfigPath = init.kubeconfigPath;
+    this.caData = init.caData;
+    this.token = init.token;
+    this.binaries = init.binaries;
+    this.processes = init.processes;
+    this.removeDir = init.removeDir;
+    this.startupMs = init.startupMs;
+    // If the host process exits without calling stop(), do not leave the children behind.
+    this.exitHook = () => {
+      for (const p of this.processes) {
+        try {
+          p.child.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    };
+    process.once('exit', this.exitHook);
+  }
+
+  static async start(opts: SandboxOptions = {}): Promise<Sandbox> {
+    const log = opts.log ?? (() => {});
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const binaries = await ensureControlPlaneBinaries(log);
+    const began = performance.now();
+    const dir = resolve(opts.dir ?? (await mkdtemp(join(tmpdir(), 'timebox-sandbox-'))));
+    const removeDir = opts.keepDir === undefined ? opts.dir === undefined : !opts.keepDir;
+    mkdirSync(join(dir, 'certs'), { recursive: true });
+    await killStale(dir, log);
+
+    const saKey = join(dir, 'certs', 'sa.key');
+    const saPub = join(dir, 'certs', 'sa.pub');
+    if (!existsSync(saKey) || !existsSync(saPub)) {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+    }
+    const token = randomBytes(24).toString('hex');
+    const tokenFile = join(dir, 'certs', 'tokens.csv');
+    writeFileSync(tokenFile, `${token},${SANDBOX_ADMIN},${SANDBOX_ADMIN},"system:masters"\n`, {
+      mode: 0o600,
+    });
+    // The serving certificate is self-signed per start; drop the old one so the CA we hand out matches.
+    rmSync(join(dir, 'certs', 'apiserver.crt'), { force: true });
+    rmSync(join(dir, 'certs', 'apiserver.key'), { force: true });
+
+    const processes: ManagedProcess[] = [];
+    const fail = async (err: unknown): Promise<never> => {
+      for (const p of processes.reverse()) await stopProcess(p, 2_000);
+      writePids(dir, []);
+      throw err;
+    };
+
+    try {
+      const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+      const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+      const peerUrl = `http://127.0.0.1:${peerPort}`;
+      const etcd = startProcess(
+        'etcd',
+        binaries.etcd,
+        [
+          `--name=sandbox`,
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=sandbox=${peerUrl}`,
+          // Durability across power loss is not a concern for a sandbox; fsync dominates start time.
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
+        ],
+        join(dir, 'etcd.log'),
+      );
+      processes.push(etcd);
+      writePids(dir, processes);
+      await waitFor('etcd', etcd, timeoutMs, async () =>
+        (await get(`${etcdUrl}/health`)).body.includes('"health":"true"'),
+      );
+
+      const certDir = join(dir, 'certs');
+      const server = `https://127.0.0.1:${apiPort}`;
+      const apiserver = startProcess(
+        'kube-apiserver',
+        binaries.kubeApiserver,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          `--etcd-prefix=/registry`,
+          `--bind-address=127.0.0.1`,
+          `--advertise-address=127.0.0.1`,
+          `--secure-port=${apiPort}`,
+          `--cert-dir=${certDir}`,
+          `--token-auth-file=${tokenFile}`,
+          '--authorization-mode=RBAC',
+          `--service-account-issuer=${server}`,
+          `--service-account-key-file=${saPub}`,
+          `--service-account-signing-key-file=${saKey}`,
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          // There is no controller-manager to create service account tokens.
+          '--disable-admission-plugins=ServiceAccount',
+          '--profiling=false',
+          ...(opts.apiserverFlags ?? []),
+        ],
+        join(dir, 'kube-apiserver.log'),
+      );
+      processes.push(apiserver);
+      writePids(dir, processes);
+      const caFile = join(certDir, 'apiserver.crt');
+      await waitFor('kube-apiserver', apiserver, timeoutMs, async () => {
+        if (!existsSync(caFile)) return false;
+        const res = await get(`${server}/readyz`, { ca: readFileSync(caFile), token });
+        return res.status === 200;
+      });
+      const caData = readFileSync(caFile);
+      const kubeconfigPath = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfigPath, kubeconfigYaml(server, caData, token), { mode: 0o600 });
+
+      // Only the controllers a cluster's API semantics depend on: aggregated roles
+      // (view/edit/admin are empty without it), owner-reference garbage collection,
+      // and namespace deletion.
+      const kcm = startProcess(
+        'kube-controller-manager',
+        binaries.kubeControllerManager,
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          '--controllers=clusterrole-aggregation-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller',
+          '--leader-elect=false',
+          '--secure-port=0',
+          '--profiling=false',
+        ],
+        join(dir, 'kube-controller-manager.log'),
+      );
+      processes.push(kcm);
+      writePids(dir, processes);
+      await waitFor('kube-controller-manager', kcm, timeoutMs, async () => {
+        const res = await get(`${server}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, {
+          ca: caData,
+          token,
+        });
+        const role = JSON.parse(res.body) as { rules?: unknown[] };
+        return res.status === 200 && (role.rules?.length ?? 0) > 0;
+      });
+      const startupMs = performance.now() - began;
+      log(`sandbox control plane ready at ${server} in ${(startupMs / 1000).toFixed(1)}s`);
+      return new Sandbox({
+        dir,
+        server,
+        kubeconfigPath,
+        caData,
+        token,
+        binaries,
+        processes,
+        removeDir,
+        startupMs,
+      });
+    } catch (err) {
+      return fail(err);
+    }
+  }
+
+  /** Process ids of the running components. */
+  get pids(): number[] {
+    return this.processes.map((p) => p.pid);
+  }
+
+  /** A client configuration for the sandbox admin (a member of `system:masters`). */
+  adminConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfigYaml(this.server, this.caData, this.token));
+    return kc;
+  }
+
+  /** A client configuration that acts as `identity`, checked by the real RBAC authorizer. */
+  configFor(identity: Identity): KubeConfig {
+    return new ImpersonatingKubeConfig(this.adminConfig(), identity);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // In reverse start order, so no component logs a storm of errors about the one below it.
+    for (const p of [...this.processes].reverse()) await stopProcess(p);
+    process.removeListener('exit', this.exitHook);
+    writePids(this.dir, []);
+    if (this.removeDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(
+  name: string,
+  proc: ManagedProcess,
+  timeoutMs: number,
+  ready: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | string | undefined;
+  void proc.exited.then((code) => (exited = code)).catch(() => (exited = 'spawn error'));
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new Error(`${name} exited (${exited}) during start-up:\n${tail(proc.logFile)}`);
+    }
+    if (await ready().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(
+    `${name} was not ready after ${timeoutMs / 1000}s; see ${proc.logFile}:\n${tail(proc.logFile)}`,
+  );
+}
+
+function kubeconfigYaml(server: string, ca: Buffer, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: timebox-sandbox',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca.toString('base64')}`,
+    'users:',
+    `- name: ${SANDBOX_ADMIN}`,
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: timebox-sandbox',
+    '  context:',
+    '    cluster: timebox-sandbox',
+    `    user: ${SANDBOX_ADMIN}`,
+    'current-context: timebox-sandbox',
+    '',
+  ].join('\n');
+}
+
+function writePids(dir: string, procs: ManagedProcess[]): void {
+  const records: PidRecord[] = procs.map((p) => ({
+    name: p.name,
+    pid: p.pid,
+    binary: basename(p.child.spawnfile),
+  }));
+  writeFileSync(join(dir, 'pids.json'), JSON.stringify(records));
+}
+
+/** A sandbox whose host was killed (e.g. SIGKILL) leaves its children; end them before reusing the dir. */
+async function killStale(dir: string, log: (msg: string) => void): Promise<void> {
+  const file = join(dir, 'pids.json');
+  if (!existsSync(file)) return;
+  let records: PidRecord[];
+  try {
+    records = JSON.parse(readFileSync(file, 'utf8')) as PidRecord[];
+  } catch {
+    return;
+  }
+  for (const r of records) {
+    const cmd = commandLine(r.pid);
+    // Only a process still running our binary: the pid may have been reused.
+    if (!cmd || !isRunning(r.pid) || basename(cmd[0] ?? '') !== r.binary) continue;
+    log(`stopping ${r.name} (pid ${r.pid}) left over from an earlier run`);
+    process.kill(r.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && isRunning(r.pid); i++) await sleep(50);
+  }
+  writePids(dir, []);
+}
