@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { isRunning } from '../../src/sandbox/process.ts';
+import { CLUSTER_START_TIMEOUT_MS } from '../support/cluster.ts';
+import { eventually } from '../support/wait.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+describe('npm start without a cluster', function () {
+  this.timeout(CLUSTER_START_TIMEOUT_MS);
+  let work: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'timebox-start-'));
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('starts a sandbox, prints its kubeconfig, and Ctrl-C stops everything', async () => {
+    // --sandbox: this machine may have a kubeconfig of its own, which must not be used.
+    const child = spawn(process.execPath, [MAIN, '--sandbox'], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await eventually(async () => /connected to the API server/.test(stderr), {
+        timeoutMs: 120_000,
+        what: () => `the operator to connect (stdout: ${stdout}, stderr: ${stderr})`,
+      });
+      assert.match(stdout, /Sandbox kubeconfig: \.timebox\/sandbox\/kubeconfig/);
+      const kubeconfig = join(work, '.timebox', 'sandbox', 'kubeconfig');
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'default' });
+
+      const pids = (
+        JSON.parse(readFileSync(join(work, '.timebox', 'sandbox', 'pids.json'), 'utf8')) as {
+          pid: number;
+        }[]
+      ).map((p) => p.pid);
+      assert.equal(pids.length, 3);
+
+      child.kill('SIGINT');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, `exit code (stderr: ${stderr})`);
+      assert.deepEqual(pids.filter(isRunning), [], 'no control plane process survives Ctrl-C');
+      // The data is kept so the next start finds it.
+      assert.ok(existsSync(join(work, '.timebox', 'sandbox', 'etcd')));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
