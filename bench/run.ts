@@ -1,0 +1,11 @@
+import { benchSandboxStart } from './sandbox-start.ts';
+
+const benches: Record<string, () => Promise<void>> = {
+  'sandbox-start': () => benchSandboxStart(),
+};
+
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(benches)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  await run();
+}
