@@ -1,0 +1,228 @@
+/**
+ * A work queue for reconcilers, after client-go's workqueue (the one
+ * controller-runtime drives). Keys, not objects, are queued so that many
+ * events for one object collapse into a single reconcile of its latest state.
+ */
+import { systemClock, type Clock, type Timer } from './clock.ts';
+
+export interface RateLimiter {
+  /** Delay before the next retry of `key`; counts as one retry. */
+  when(key: string): number;
+  forget(key: string): void;
+  retries(key: string): number;
+}
+
+export interface ExponentialRateLimiterOptions {
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Per-key exponential backoff, like client-go's ItemExponentialFailureRateLimiter. */
+export class ExponentialRateLimiter implements RateLimiter {
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly failures = new Map<string, number>();
+
+  constructor(options: ExponentialRateLimiterOptions = {}) {
+    this.baseDelayMs = options.baseDelayMs ?? 5;
+    this.maxDelayMs = options.maxDelayMs ?? 1_000_000;
+    if (!(this.baseDelayMs >= 0) || !(this.maxDelayMs >= this.baseDelayMs)) {
+      throw new RangeError(
+        `need 0 <= baseDelayMs <= maxDelayMs, got ${this.baseDelayMs} and ${this.maxDelayMs}`,
+      );
+    }
+  }
+
+  when(key: string): number {
+    const exp = this.failures.get(key) ?? 0;
+    this.failures.set(key, exp + 1);
+    // 2 ** exp becomes Infinity for a key that keeps failing; min() caps it.
+    return Math.min(this.baseDelayMs * 2 ** exp, this.maxDelayMs);
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+}
+
+export interface WorkQueueOptions {
+  clock?: Clock;
+  rateLimiter?: RateLimiter;
+  name?: string;
+}
+
+interface Delayed {
+  at: number;
+  timer: Timer;
+}
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly rateLimiter: RateLimiter;
+
+  // FIFO with a moving head, so get() does not pay Array.shift's O(n).
+  private queue: string[] = [];
+  private head = 0;
+  // Keys that need processing: those queued plus those re-added while being
+  // processed. A key is in `queue` only if dirty and not processing.
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly waiting = new Map<string, Delayed>();
+  private readonly getters: ((key: string | undefined) => void)[] = [];
+  private shuttingDown = false;
+
+  constructor(options: WorkQueueOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.rateLimiter = options.rateLimiter ?? new ExponentialRateLimiter();
+    this.name = options.name ?? '';
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    // done() queues it again; queueing it now would let a second worker take
+    // it while the first is still reconciling the same object.
+    if (this.processing.has(key)) return;
+    this.queue.push(key);
+    this.handOut();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = this.clock.now().getTime() + ms;
+    const pending = this.waiting.get(key);
+    // Keep the earlier deadline: a later request must not postpone work that
+    // someone already needs done sooner.
+    if (pending) {
+      if (pending.at <= at) return;
+      pending.timer.cancel();
+    }
+    const timer = this.clock.after(ms, () => {
+      this.waiting.delete(key);
+      this.add(key);
+    });
+    this.waiting.set(key, { at, timer });
+  }
+
+  addRateLimited(key: string): void {
+    this.addAfter(key, this.rateLimiter.when(key));
+  }
+
+  forget(key: string): void {
+    this.rateLimiter.forget(key);
+  }
+
+  numRequeues(key: string): number {
+    return this.rateLimiter.retries(key);
+  }
+
+  /** Next key to process, or undefined once the queue is shut down. */
+  get(): Promise<string | undefined> {
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    const key = this.take();
+    if (key !== undefined) return Promise.resolve(key);
+    return new Promise((resolve) => this.getters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.shuttingDown || !this.dirty.has(key)) return;
+    this.queue.push(key);
+    this.handOut();
+  }
+
+  len(): number {
+    return this.queue.length - this.head;
+  }
+
+  isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /**
+   * Stops handing out keys, even ones still queued: unlike client-go, workers
+   * do not drain the queue, so shutdown (e.g. on losing leadership) is not held
+   * up by a backlog that the next leader will rebuild from a fresh list anyway.
+   */
+  shutDown(): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    for (const { timer } of this.waiting.values()) timer.cancel();
+    this.waiting.clear();
+    this.queue = [];
+    this.head = 0;
+    this.dirty.clear();
+    for (const resolve of this.getters.splice(0)) resolve(undefined);
+  }
+
+  private take(): string | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const key = this.queue[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    // Marked processing at hand-out, not when the getter's promise callback
+    // runs, so an add() in between cannot queue the key a second time.
+    this.processing.add(key);
+    this.dirty.delete(key);
+    return key;
+  }
+
+  private handOut(): void {
+    while (this.getters.length > 0) {
+      const key = this.take();
+      if (key === undefined) return;
+      this.getters.shift()!(key);
+    }
+  }
+}
+
+export type Handler = (key: string) => Promise<void | { requeueAfterMs?: number }>;
+
+/**
+ * Runs `count` workers that reconcile keys from `queue` until it is shut down.
+ * Resolves once every worker has finished its current key and exited.
+ */
+export async function runWorkers(
+  queue: WorkQueue,
+  count: number,
+  handler: Handler,
+  onError?: (key: string, err: unknown) => void,
+): Promise<void> {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`worker count must be a positive integer, got ${count}`);
+  }
+
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      try {
+        const result = await handler(key);
+        queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        queue.addRateLimited(key);
+        try {
+          onError?.(key, err);
+        } catch {
+          // A failing error reporter must not take a worker down with it.
+        }
+      } finally {
+        queue.done(key);
+      }
+    }
+  };
+
+  await Promise.all(Array.from({ length: count }, worker));
+}
