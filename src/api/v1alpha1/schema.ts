@@ -1,0 +1,317 @@
+import { ACCESS_GRANT, GROUP, PHASES, VERSION } from './types.ts';
+import { DURATION_PATTERN, MAX_DURATION, MIN_DURATION } from './duration.ts';
+
+/**
+ * OpenAPI schemas of the CRDs: the single source of truth. crds/ is generated
+ * from here (npm run generate) and a unit test fails when the two drift.
+ *
+ * Every string and list is bounded so that the API server's CEL cost estimator
+ * accepts the validation rules.
+ */
+type Schema = Record<string, unknown>;
+
+const str = (maxLength: number, extra: Schema = {}): Schema => ({
+  type: 'string',
+  maxLength,
+  ...extra,
+});
+const rule = (r: string, message: string, extra: Schema = {}): Schema => ({
+  rule: r,
+  message,
+  ...extra,
+});
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const PATH_SEGMENT = '^[^/%]+$';
+
+const subject: Schema = {
+  type: 'object',
+  description: 'Who receives the access.',
+  required: ['kind', 'name'],
+  properties: {
+    kind: { type: 'string', enum: ['User', 'Group', 'ServiceAccount'] },
+    name: str(253, { minLength: 1, description: 'User or group name, or service account name.' }),
+    namespace: str(63, {
+      pattern: DNS_LABEL,
+      description: 'Namespace of a ServiceAccount subject.',
+    }),
+  },
+  'x-kubernetes-validations': [
+    rule(
+      "self.kind == 'ServiceAccount' ? has(self.namespace) : !has(self.namespace)",
+      'subject.namespace is required for kind ServiceAccount and not allowed for User or Group',
+    ),
+  ],
+};
+
+const kubernetesAccess: Schema = {
+  type: 'object',
+  description:
+    'Kubernetes RBAC: a RoleBinding per namespace, or a ClusterRoleBinding when clusterWide is true.',
+  properties: {
+    clusterRole: str(253, { minLength: 1, pattern: PATH_SEGMENT }),
+    role: str(253, { minLength: 1, pattern: PATH_SEGMENT }),
+    namespaces: {
+      type: 'array',
+      maxItems: 64,
+      'x-kubernetes-list-type': 'set',
+      items: str(63, { pattern: DNS_LABEL }),
+    },
+    clusterWide: { type: 'boolean' },
+  },
+  'x-kubernetes-validations': [
+    rule('has(self.clusterRole) != has(self.role)', 'set exactly one of clusterRole or role'),
+    rule(
+      '!(has(self.clusterWide) && self.clusterWide) || (has(self.clusterRole) && !has(self.namespaces))',
+      'clusterWide: true needs clusterRole and no namespaces (it creates a ClusterRoleBinding)',
+    ),
+    rule(
+      '(has(self.clusterWide) && self.clusterWide) || (has(self.namespaces) && size(self.namespaces) > 0)',
+      'namespaces must list at least one namespace unless clusterWide is true',
+    ),
+  ],
+};
+
+const awsAccess: Schema = {
+  type: 'object',
+  description: 'AWS IAM: the permissions of policyArn, given to principalArn until expiry.',
+  required: ['principalArn', 'policyArn'],
+  properties: {
+    principalArn: str(2048, {
+      pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\\w+=,.@/-]+$',
+      description: 'An IAM role or user, e.g. arn:aws:iam::111122223333:role/alice.',
+    }),
+    policyArn: str(2048, {
+      pattern: '^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$',
+      description: 'A managed policy, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.',
+    }),
+  },
+};
+
+const gcpAccess: Schema = {
+  type: 'object',
+  description: 'GCP IAM: a conditional role binding on resource that ends at expiry.',
+  required: ['resource', 'role', 'member'],
+  properties: {
+    resource: str(1024, {
+      pattern: '^(projects|folders|organizations)/[A-Za-z0-9._:-]+$',
+      description: 'projects/<id>, folders/<id> or organizations/<id>.',
+    }),
+    role: str(1024, {
+      pattern:
+        '^(roles|projects/[A-Za-z0-9._:-]+/roles|organizations/[0-9]+/roles)/[A-Za-z0-9_.]+$',
+      description: 'A predefined or custom role, e.g. roles/cloudsql.viewer.',
+    }),
+    member: str(1024, {
+      pattern: '^(user|group|serviceAccount|domain|principal|principalSet):.+$',
+      description: 'An IAM member, e.g. user:alice@example.com.',
+    }),
+  },
+};
+
+const accessTarget: Schema = {
+  type: 'object',
+  properties: { kubernetes: kubernetesAccess, aws: awsAccess, gcp: gcpAccess },
+  'x-kubernetes-validations': [
+    rule(
+      '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
+      'each access entry must set exactly one of kubernetes, aws or gcp',
+    ),
+  ],
+};
+
+const condition: Schema = {
+  type: 'object',
+  required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+  properties: {
+    type: str(316),
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    reason: str(1024),
+    message: str(32768),
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+  },
+};
+
+const accessGrantStatus: Schema = {
+  type: 'object',
+  properties: {
+    phase: { type: 'string', enum: [...PHASES] },
+    requestedBy: str(253),
+    approvals: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['approver', 'decision', 'at'],
+        properties: {
+          approver: str(253),
+          decision: { type: 'string', enum: ['Approve', 'Deny'] },
+          at: { type: 'string', format: 'date-time' },
+          comment: str(1024),
+        },
+      },
+    },
+    activatedAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    endedAt: { type: 'string', format: 'date-time' },
+    targets: {
+      type: 'array',
+      maxItems: 256,
+      items: {
+        type: 'object',
+        required: ['provider', 'ref', 'state', 'failSafe'],
+        properties: {
+          provider: { type: 'string', enum: ['kubernetes', 'aws', 'gcp'] },
+          ref: str(1024),
+          state: { type: 'string', enum: ['Pending', 'Active', 'Revoked', 'Failed'] },
+          failSafe: { type: 'boolean' },
+          message: str(4096),
+        },
+      },
+    },
+    conditions: {
+      type: 'array',
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: condition,
+    },
+    history: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['phase', 'at', 'reason'],
+        properties: {
+          phase: { type: 'string', enum: [...PHASES] },
+          at: { type: 'string', format: 'date-time' },
+          reason: str(1024),
+          message: str(4096),
+        },
+      },
+    },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+  },
+};
+
+/** Equality of an optional field across an update. */
+const same = (f: string): string =>
+  `(has(self.spec.${f}) ? (has(oldSelf.spec.${f}) && self.spec.${f} == oldSelf.spec.${f}) : !has(oldSelf.spec.${f}))`;
+
+export const IMMUTABLE_SPEC_MESSAGE =
+  "the spec of an AccessGrant cannot change once it has left Pending, except setting 'revoked: true'; create a new AccessGrant for different access";
+
+export const accessGrantSpecSchema: Schema = {
+  type: 'object',
+  required: ['subject', 'duration', 'access'],
+  properties: {
+    subject,
+    policy: str(253, {
+      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+      description: 'The AccessPolicy that authorizes this grant.',
+    }),
+    duration: str(32, {
+      description: `How long access lasts once active: s, m and h, e.g. 90m or 1h30m (${MIN_DURATION} to ${MAX_DURATION}); capped by the policy.`,
+      'x-kubernetes-validations': [
+        rule(
+          `self.matches('${DURATION_PATTERN}') && self != ''`,
+          'duration must be hours, minutes and seconds in that order, e.g. 90m, 2h or 1h30m',
+        ),
+        rule(
+          `!self.matches('${DURATION_PATTERN}') || self == '' || (duration(self) >= duration('${MIN_DURATION}') && duration(self) <= duration('${MAX_DURATION}'))`,
+          `duration must be between ${MIN_DURATION} and ${MAX_DURATION}`,
+        ),
+      ],
+    }),
+    startAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Optional scheduled start (RFC 3339).',
+    },
+    reason: str(1024, { description: 'Why the access is needed, e.g. an incident reference.' }),
+    revoked: {
+      type: 'boolean',
+      description: 'Set to true to end the grant early; the record is kept.',
+    },
+    access: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 16,
+      description: 'What is granted; all entries are granted together.',
+      items: accessTarget,
+    },
+  },
+};
+
+export const accessGrantSchema: Schema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: accessGrantSpecSchema,
+    status: accessGrantStatus,
+  },
+  'x-kubernetes-validations': [
+    rule(
+      `!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || (${[
+        'self.spec.subject == oldSelf.spec.subject',
+        'self.spec.duration == oldSelf.spec.duration',
+        'self.spec.access == oldSelf.spec.access',
+        same('policy'),
+        same('startAt'),
+        same('reason'),
+      ].join(' && ')})`,
+      IMMUTABLE_SPEC_MESSAGE,
+      { fieldPath: '.spec' },
+    ),
+    rule(
+      '!has(oldSelf.spec.revoked) || !oldSelf.spec.revoked || (has(self.spec.revoked) && self.spec.revoked)',
+      'spec.revoked cannot be set back to false; create a new AccessGrant instead',
+      { fieldPath: '.spec.revoked' },
+    ),
+  ],
+};
+
+export function accessGrantCRD(): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${ACCESS_GRANT.plural}.${GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'timebox', 'app.kubernetes.io/part-of': 'timebox' },
+    },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: ACCESS_GRANT.kind,
+        listKind: `${ACCESS_GRANT.kind}List`,
+        plural: ACCESS_GRANT.plural,
+        singular: ACCESS_GRANT.singular,
+        shortNames: [...ACCESS_GRANT.shortNames],
+        categories: ['timebox'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            // A date column prints future times as <invalid>; the timestamp itself is clearer.
+            { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
+            { name: 'Policy', type: 'string', jsonPath: '.spec.policy', priority: 1 },
+            { name: 'Reason', type: 'string', jsonPath: '.spec.reason', priority: 1 },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: { openAPIV3Schema: accessGrantSchema },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/** TypeScript shapes of the timebox.dev/v1alpha1 API. The names are part of the contract. */
+
+export const GROUP = 'timebox.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const FINALIZER = 'timebox.dev/revoke-access';
+export const LABEL_GRANT_UID = 'timebox.dev/grant-uid';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'timebox';
+export const ANNOTATION_EXPIRES_AT = 'timebox.dev/expires-at';
+/** `<namespace>/<name>` of the owning grant; a label value could not hold it. */
+export const ANNOTATION_GRANT = 'timebox.dev/grant';
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  // Typed as client-node types them; custom objects carry RFC 3339 strings at run
+  // time, so only their presence is relied on.
+  creationTimestamp?: Date;
+  deletionTimestamp?: Date;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export type SubjectKind = 'User' | 'Group' | 'ServiceAccount';
+
+export interface Subject {
+  kind: SubjectKind;
+  name: string;
+  /** Only for ServiceAccount. */
+  namespace?: string;
+}
+
+export interface KubernetesAccess {
+  clusterRole?: string;
+  role?: string;
+  namespaces?: string[];
+  clusterWide?: boolean;
+}
+
+export interface AwsAccess {
+  principalArn: string;
+  policyArn: string;
+}
+
+export interface GcpAccess {
+  resource: string;
+  role: string;
+  member: string;
+}
+
+export interface AccessTarget {
+  kubernetes?: KubernetesAccess;
+  aws?: AwsAccess;
+  gcp?: GcpAccess;
+}
+
+export interface AccessGrantSpec {
+  subject: Subject;
+  policy?: string;
+  duration: string;
+  startAt?: string;
+  reason?: string;
+  revoked?: boolean;
+  access: AccessTarget[];
+}
+
+export const PHASES = ['Pending', 'Active', 'Expired', 'Revoked', 'Denied', 'Failed'] as const;
+export type Phase = (typeof PHASES)[number];
+export const TERMINAL_PHASES: readonly Phase[] = ['Expired', 'Revoked', 'Denied', 'Failed'];
+
+export function isTerminal(phase: Phase | undefined): boolean {
+  return phase !== undefined && TERMINAL_PHASES.includes(phase);
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export type Provider = 'kubernetes' | 'aws' | 'gcp';
+export type TargetState = 'Pending' | 'Active' | 'Revoked' | 'Failed';
+
+export interface TargetStatus {
+  provider: Provider;
+  /** What was granted, e.g. `RoleBinding payments/timebox-alice-1a2b3c4d`. */
+  ref: string;
+  state: TargetState;
+  /** True when the target itself ends access at expiresAt, even with the operator down. */
+  failSafe: boolean;
+  message?: string;
+}
+
+export interface Approval {
+  approver: string;
+  decision: 'Approve' | 'Deny';
+  at: string;
+  comment?: string;
+}
+
+export interface HistoryEntry {
+  phase: Phase;
+  at: string;
+  reason: string;
+  message?: string;
+}
+
+export interface AccessGrantStatus {
+  phase?: Phase;
+  requestedBy?: string;
+  approvals?: Approval[];
+  activatedAt?: string;
+  expiresAt?: string;
+  /** When access ended (expiry, revocation or failure). */
+  endedAt?: string;
+  targets?: TargetStatus[];
+  conditions?: Condition[];
+  /** Phase transitions, oldest first, capped at HISTORY_LIMIT entries. */
+  history?: HistoryEntry[];
+  observedGeneration?: number;
+}
+
+export const HISTORY_LIMIT = 20;
+
+export interface AccessGrant {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: AccessGrantSpec;
+  status?: AccessGrantStatus;
+}
+
+export const ACCESS_GRANT = {
+  group: GROUP,
+  version: VERSION,
+  kind: 'AccessGrant',
+  plural: 'accessgrants',
+  singular: 'accessgrant',
+  shortNames: ['ag'],
+} as const;
