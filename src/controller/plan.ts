@@ -1,0 +1,375 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  FINALIZER,
+  HISTORY_LIMIT,
+  isTerminal,
+  type AccessGrant,
+  type AccessGrantStatus,
+  type Phase,
+  type Provider,
+  type TargetStatus,
+} from '../api/v1alpha1/types.ts';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+import type { Decision } from '../policy/decision.ts';
+import type { Artefact } from '../providers/provider.ts';
+import { desiredBindings } from '../providers/kubernetes/bindings.ts';
+import { setCondition } from './conditions.ts';
+import { expiryState } from './expiry.ts';
+
+/** What the controller saw, gathered before planning. */
+export interface Observed {
+  /** Artefacts that carry this grant's ownership mark, across all providers. */
+  artefacts: Artefact[];
+  /** Providers the operator can act on; targets of others fail. */
+  providers: readonly Provider[];
+  /** The verdict of the approval policy (see src/policy). */
+  decision: Decision;
+}
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Side effects for one reconcile, applied in this order by the applier. */
+export interface Plan {
+  addFinalizer: boolean;
+  /**
+   * Status written before any artefact is touched. Activation commits
+   * activatedAt/expiresAt here, so a crash in between can never extend access.
+   */
+  commit?: AccessGrantStatus;
+  revoke: Artefact[];
+  ensure: Artefact[];
+  /** Status to write once the side effects succeeded (only if it changed). */
+  status?: AccessGrantStatus;
+  removeFinalizer: boolean;
+  events: PlannedEvent[];
+  /** Reconcile again after this long (the expiry or start timer). */
+  requeueAfterMs?: number;
+}
+
+export const READY = 'Ready';
+
+const EMPTY: Plan = {
+  addFinalizer: false,
+  revoke: [],
+  ensure: [],
+  removeFinalizer: false,
+  events: [],
+};
+
+/** Pure: the artefacts a grant should hold while active until `expiresAt`. */
+export function desiredArtefacts(grant: AccessGrant, expiresAt: string): Artefact[] {
+  // Providers other than Kubernetes join here as they are implemented.
+  const unsupported: Artefact[] = [];
+  grant.spec.access.forEach((a, i) => {
+    if (a.aws) {
+      unsupported.push({
+        provider: 'aws',
+        ref: `aws ${a.aws.principalArn} ${a.aws.policyArn} #${i}`,
+        failSafe: true,
+        body: a.aws,
+      });
+    }
+    if (a.gcp) {
+      unsupported.push({
+        provider: 'gcp',
+        ref: `gcp ${a.gcp.resource} ${a.gcp.role} ${a.gcp.member} #${i}`,
+        failSafe: true,
+        body: a.gcp,
+      });
+    }
+  });
+  return [...desiredBindings(grant, expiresAt), ...unsupported];
+}
+
+/** Sets the phase, records the transition in history, and keeps the Ready condition in step. */
+export function transition(
+  grant: AccessGrant,
+  status: AccessGrantStatus,
+  phase: Phase,
+  reason: string,
+  message: string,
+  now: Date,
+): AccessGrantStatus {
+  const at = now.toISOString();
+  const changed = status.phase !== phase;
+  const history = changed
+    ? [...(status.history ?? []), { phase, at, reason, message }].slice(-HISTORY_LIMIT)
+    : status.history;
+  return {
+    ...status,
+    phase,
+    ...(history ? { history } : {}),
+    conditions: setCondition(
+      status.conditions,
+      {
+        type: READY,
+        status: phase === 'Active' ? 'True' : 'False',
+        reason,
+        message,
+        observedGeneration: grant.metadata.generation ?? 0,
+      },
+      now,
+    ),
+    observedGeneration: grant.metadata.generation ?? 0,
+  };
+}
+
+function targets(
+  artefacts: Artefact[],
+  state: TargetStatus['state'],
+  message?: (a: Artefact) => string | undefined,
+): TargetStatus[] {
+  return artefacts.map((a) => {
+    const m = message?.(a);
+    return {
+      provider: a.provider,
+      ref: a.ref,
+      state,
+      failSafe: a.failSafe,
+      ...(m ? { message: m } : {}),
+    };
+  });
+}
+
+function statusIfChanged(
+  grant: AccessGrant,
+  next: AccessGrantStatus,
+): AccessGrantStatus | undefined {
+  return isDeepStrictEqual(grant.status ?? {}, next) ? undefined : next;
+}
+
+/** Ends access: revoke everything observed and move to a terminal phase. */
+function end(
+  grant: AccessGrant,
+  observed: Observed,
+  phase: Extract<Phase, 'Expired' | 'Revoked' | 'Denied' | 'Failed'>,
+  reason: string,
+  message: string,
+  now: Date,
+  desired: Artefact[],
+): Plan {
+  const status = transition(grant, grant.status ?? {}, phase, reason, message, now);
+  const wasGranted = grant.status?.phase === 'Active' || observed.artefacts.length > 0;
+  const next: AccessGrantStatus = {
+    ...status,
+    endedAt: grant.status?.endedAt ?? now.toISOString(),
+    targets: wasGranted
+      ? targets(
+          desired.length > 0 ? desired : observed.artefacts,
+          phase === 'Failed' ? 'Failed' : 'Revoked',
+        )
+      : (grant.status?.targets ?? []),
+  };
+  return {
+    ...EMPTY,
+    revoke: observed.artefacts,
+    status: statusIfChanged(grant, next),
+    events: [
+      { type: phase === 'Expired' || phase === 'Revoked' ? 'Normal' : 'Warning', reason, message },
+    ],
+  };
+}
+
+/**
+ * Pure: decides what to do with a grant given what was observed and the time.
+ * Each reconcile takes one step; a status write triggers the next.
+ */
+export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
+  const status = grant.status ?? {};
+  const finalizers = grant.metadata.finalizers ?? [];
+  const hasFinalizer = finalizers.includes(FINALIZER);
+
+  if (grant.metadata.deletionTimestamp) {
+    // The applier revokes first and stops at the first error, so the finalizer
+    // goes only once everything is revoked.
+    return {
+      ...EMPTY,
+      revoke: observed.artefacts,
+      removeFinalizer: hasFinalizer,
+      events:
+        observed.artefacts.length > 0
+          ? [
+              {
+                type: 'Normal',
+                reason: 'Revoked',
+                message: 'access revoked because the grant is being deleted',
+              },
+            ]
+          : [],
+    };
+  }
+
+  if (isTerminal(status.phase)) {
+    // Terminal phases are final: only clean up whatever is still there (e.g. after a crash).
+    return { ...EMPTY, revoke: observed.artefacts };
+  }
+
+  if (!hasFinalizer) return { ...EMPTY, addFinalizer: true };
+
+  const expiry = expiryState(grant, now);
+  const expiresAt =
+    status.expiresAt ?? (expiry.kind === 'unstarted' ? expiry.wouldExpireAt : undefined);
+  const desired = expiresAt ? desiredArtefacts(grant, expiresAt) : [];
+
+  if (grant.spec.revoked) {
+    return end(
+      grant,
+      observed,
+      'Revoked',
+      'RevokedByUser',
+      'access revoked: spec.revoked was set to true',
+      now,
+      desired,
+    );
+  }
+
+  if (status.phase === undefined) {
+    const next = transition(
+      grant,
+      status,
+      'Pending',
+      'Pending',
+      'the request is being evaluated',
+      now,
+    );
+    return { ...EMPTY, status: statusIfChanged(grant, next) };
+  }
+
+  if (status.phase === 'Pending' && !status.expiresAt) {
+    const d = observed.decision;
+    if (d.verdict === 'Denied') return end(grant, observed, 'Denied', d.reason, d.message, now, []);
+    if (d.verdict === 'Pending') {
+      const next = transition(grant, status, 'Pending', d.reason, d.message, now);
+      return { ...EMPTY, revoke: observed.artefacts, status: statusIfChanged(grant, next) };
+    }
+    if (expiry.kind === 'scheduled') {
+      const message = `approved (${d.message}); access starts at ${expiry.startAt}`;
+      const next = transition(grant, status, 'Pending', 'Scheduled', message, now);
+      return {
+        ...EMPTY,
+        status: statusIfChanged(grant, next),
+        requeueAfterMs: expiry.msUntilStart,
+      };
+    }
+    // Activation: commit the expiry before granting anything.
+    const activatedAt = now.toISOString();
+    const exp = new Date(now.getTime() + parseDuration(grant.spec.duration)).toISOString();
+    const committed: AccessGrantStatus = {
+      ...transition(
+        grant,
+        status,
+        'Pending',
+        'Activating',
+        `approved (${d.message}); granting access`,
+        now,
+      ),
+      activatedAt,
+      expiresAt: exp,
+      targets: targets(desiredArtefacts(grant, exp), 'Pending'),
+    };
+    return { ...EMPTY, commit: committed, requeueAfterMs: 0 };
+  }
+
+  // Pending with a committed expiry (activation under way), or Active.
+  if (!expiresAt) throw new Error('unreachable: active grant without expiresAt');
+  const msLeft = Date.parse(expiresAt) - now.getTime();
+  if (msLeft <= 0) {
+    return end(
+      grant,
+      observed,
+      'Expired',
+      'Expired',
+      `access expired at ${expiresAt}`,
+      now,
+      desired,
+    );
+  }
+
+  const unavailable = desired.filter((a) => !observed.providers.includes(a.provider));
+  if (unavailable.length > 0) {
+    const names = [...new Set(unavailable.map((a) => a.provider))].join(', ');
+    const message = `no ${names} provider is configured in this operator; nothing was granted`;
+    const p = end(grant, observed, 'Failed', 'ProviderUnavailable', message, now, desired);
+    return {
+      ...p,
+      status: p.status && {
+        ...p.status,
+        targets: targets(desired, 'Failed', (a) =>
+          unavailable.includes(a) ? `the ${a.provider} provider is not configured` : 'not granted',
+        ),
+      },
+    };
+  }
+
+  const observedByRef = new Map(observed.artefacts.map((a) => [a.ref, a]));
+  const desiredRefs = new Set(desired.map((a) => a.ref));
+  const ensure = desired.filter((a) => {
+    const o = observedByRef.get(a.ref);
+    return !o || !isDeepStrictEqual(o.body, a.body);
+  });
+  const revoke = observed.artefacts.filter((a) => !desiredRefs.has(a.ref));
+
+  const events: PlannedEvent[] = [];
+  let next: AccessGrantStatus;
+  if (status.phase === 'Pending') {
+    const message = `access granted until ${expiresAt}`;
+    next = transition(grant, status, 'Active', 'Granted', message, now);
+    events.push({ type: 'Normal', reason: 'Granted', message });
+  } else {
+    next = status;
+    if (ensure.length > 0 || revoke.length > 0) {
+      const what = [...ensure, ...revoke].map((a) => a.ref).join(', ');
+      events.push({
+        type: 'Warning',
+        reason: 'DriftRepaired',
+        message: `restored access artefacts changed outside Timebox: ${what}`,
+      });
+    }
+  }
+  next = { ...next, targets: targets(desired, 'Active') };
+  return {
+    ...EMPTY,
+    ensure,
+    revoke,
+    status: statusIfChanged(grant, next),
+    events,
+    requeueAfterMs: msLeft,
+  };
+}
+
+/**
+ * Pure: the plan after a target failed for good. Everything the grant holds is
+ * revoked (compensation), so a partly granted grant never stays behind.
+ */
+export function planFailure(
+  grant: AccessGrant,
+  observed: Observed,
+  failedRef: string,
+  reason: string,
+  message: string,
+  now: Date,
+): Plan {
+  const expiresAt = grant.status?.expiresAt;
+  const desired = expiresAt ? desiredArtefacts(grant, expiresAt) : [];
+  const all = new Map([...desired, ...observed.artefacts].map((a) => [a.ref, a]));
+  const p = end(
+    grant,
+    { ...observed, artefacts: [...all.values()] },
+    'Failed',
+    reason,
+    message,
+    now,
+    desired,
+  );
+  return {
+    ...p,
+    status: p.status && {
+      ...p.status,
+      targets: targets(desired, 'Failed', (a) => (a.ref === failedRef ? message : 'rolled back')),
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import {
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type V1ClusterRoleBinding,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { LABEL_GRANT_UID, type AccessGrant } from '../../api/v1alpha1/types.ts';
+import { apiMessage, isNotFound, isPermanentApiError } from '../../kube/errors.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { TerminalError, type Artefact, type ProviderDriver } from '../provider.ts';
+import { bindingObject, observedBinding, type BindingBody } from './bindings.ts';
+
+/** The RBAC calls the provider makes: a narrow port, so tests can fake it. */
+export interface RbacPort {
+  createRoleBinding(ns: string, body: V1RoleBinding): Promise<unknown>;
+  readRoleBinding(ns: string, name: string): Promise<V1RoleBinding>;
+  replaceRoleBinding(ns: string, name: string, body: V1RoleBinding): Promise<unknown>;
+  deleteRoleBinding(ns: string, name: string): Promise<unknown>;
+  createClusterRoleBinding(body: V1ClusterRoleBinding): Promise<unknown>;
+  readClusterRoleBinding(name: string): Promise<V1ClusterRoleBinding>;
+  replaceClusterRoleBinding(name: string, body: V1ClusterRoleBinding): Promise<unknown>;
+  deleteClusterRoleBinding(name: string): Promise<unknown>;
+}
+
+export function rbacPort(kc: KubeConfig): RbacPort {
+  const api = kc.makeApiClient(RbacAuthorizationV1Api);
+  return {
+    createRoleBinding: (namespace, body) => api.createNamespacedRoleBinding({ namespace, body }),
+    readRoleBinding: (namespace, name) => api.readNamespacedRoleBinding({ namespace, name }),
+    replaceRoleBinding: (namespace, name, body) =>
+      api.replaceNamespacedRoleBinding({ namespace, name, body }),
+    deleteRoleBinding: (namespace, name) => api.deleteNamespacedRoleBinding({ namespace, name }),
+    createClusterRoleBinding: (body) => api.createClusterRoleBinding({ body }),
+    readClusterRoleBinding: (name) => api.readClusterRoleBinding({ name }),
+    replaceClusterRoleBinding: (name, body) => api.replaceClusterRoleBinding({ name, body }),
+    deleteClusterRoleBinding: (name) => api.deleteClusterRoleBinding({ name }),
+  };
+}
+
+export interface BindingCaches {
+  roleBindings: Pick<Informer<V1RoleBinding>, 'list'>;
+  clusterRoleBindings: Pick<Informer<V1ClusterRoleBinding>, 'list'>;
+}
+
+function terminal(err: unknown, what: string): unknown {
+  if (!isPermanentApiError(err)) return err;
+  const msg = apiMessage(err);
+  const reason = /namespaces? "[^"]*" not found/.test(msg)
+    ? 'NamespaceNotFound'
+    : /forbidden/i.test(msg)
+      ? 'Forbidden'
+      : 'Invalid';
+  return new TerminalError(reason, `${what}: ${msg}`);
+}
+
+/**
+ * Kubernetes RBAC: one RoleBinding per target namespace, or a ClusterRoleBinding,
+ * owned through the `timebox.dev/grant-uid` label. Observation reads the informer
+ * caches; writes tolerate a stale cache (create falls back to read-and-repair).
+ */
+export class KubernetesProvider implements ProviderDriver {
+  readonly name = 'kubernetes' as const;
+  private readonly port: RbacPort;
+  private readonly caches: BindingCaches;
+
+  constructor(port: RbacPort, caches: BindingCaches) {
+    this.port = port;
+    this.caches = caches;
+  }
+
+  async observe(grant: AccessGrant): Promise<Artefact[]> {
+    const uid = grant.metadata.uid;
+    const mine = (o: { metadata?: { labels?: Record<string, string> } }) =>
+      o.metadata?.labels?.[LABEL_GRANT_UID] === uid;
+    return [
+      ...this.caches.roleBindings
+        .list()
+        .filter(mine)
+        .map((o) => observedBinding('RoleBinding', o)),
+      ...this.caches.clusterRoleBindings
+        .list()
+        .filter(mine)
+        .map((o) => observedBinding('ClusterRoleBinding', o)),
+    ];
+  }
+
+  async grant(_grant: AccessGrant, artefact: Artefact): Promise<void> {
+    const b = artefact.body as BindingBody;
+    const desired = bindingObject(b);
+    try {
+      await this.create(b, desired);
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw terminal(err, `creating ${artefact.ref}`);
+    }
+    // It exists: repair it in place, or re-create it if the role changed (roleRef is immutable).
+    const live = await this.read(b);
+    const current = observedBinding(b.kind, live as never).body;
+    if (isDeepStrictEqual(current, b)) return;
+    if (!isDeepStrictEqual((current as BindingBody).roleRef, b.roleRef)) {
+      await this.revoke(_grant, artefact);
+      await this.create(b, desired).catch((err: unknown) => {
+        throw terminal(err, `re-creating ${artefact.ref}`);
+      });
+      return;
+    }
+    const merged = {
+      ...desired,
+      metadata: {
+        ...live.metadata,
+        labels: { ...live.metadata?.labels, ...desired.metadata?.labels },
+        annotations: { ...live.metadata?.annotations, ...desired.metadata?.annotations },
+      },
+    };
+    await this.replace(b, merged).catch((err: unknown) => {
+      throw terminal(err, `repairing ${artefact.ref}`);
+    });
+  }
+
+  async revoke(_grant: AccessGrant, artefact: Artefact): Promise<void> {
+    const b = artefact.body as BindingBody;
+    try {
+      if (b.kind === 'RoleBinding') await this.port.deleteRoleBinding(b.namespace ?? '', b.name);
+      else await this.port.deleteClusterRoleBinding(b.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private create(b: BindingBody, obj: V1RoleBinding): Promise<unknown> {
+    return b.kind === 'RoleBinding'
+      ? this.port.createRoleBinding(b.namespace ?? '', obj)
+      : this.port.createClusterRoleBinding(obj);
+  }
+
+  private read(b: BindingBody): Promise<V1RoleBinding> {
+    return b.kind === 'RoleBinding'
+      ? this.port.readRoleBinding(b.namespace ?? '', b.name)
+      : this.port.readClusterRoleBinding(b.name);
+  }
+
+  private replace(b: BindingBody, obj: V1RoleBinding): Promise<unknown> {
+    return b.kind === 'RoleBinding'
+      ? this.port.replaceRoleBinding(b.namespace ?? '', b.name, obj)
+      : this.port.replaceClusterRoleBinding(b.name, obj);
+  }
+}
