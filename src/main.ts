@@ -1,21 +1,59 @@
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from './log/logger.ts';
+import { installCRDs } from './kube/manifests.ts';
 import { startOperator } from './operator.ts';
 import { startRunEnvironment } from './sandbox/environment.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
 
-const USAGE = `Usage: timebox-operator [--sandbox]
+const USAGE = `Usage: timebox-operator [options]
 
 Runs the Timebox operator against the cluster of the current kubeconfig
 ($KUBECONFIG or ~/.kube/config). Without one, or with --sandbox, it starts a local
-control plane and writes its kubeconfig to ${SANDBOX_DIR}/kubeconfig.`;
+control plane, installs the CRDs there and writes its kubeconfig to
+${SANDBOX_DIR}/kubeconfig.
+
+Options (each also read from the environment variable in brackets):
+  --sandbox                      always use the local sandbox
+  --namespace NAME               namespace of the leader-election Lease [TIMEBOX_NAMESPACE] (timebox-system)
+  --leader-elect=false           run without leader election (a single replica only)
+  --lease-duration SECONDS       [TIMEBOX_LEASE_DURATION] (15)
+  --renew-deadline SECONDS       [TIMEBOX_RENEW_DEADLINE] (10)
+  --retry-period SECONDS         [TIMEBOX_RETRY_PERIOD] (2)
+  --workers N                    concurrent reconciles [TIMEBOX_WORKERS] (4)
+  --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
+  -h, --help`;
+
+function seconds(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`${flag} must be a positive number of seconds, got '${v}'`);
+  return n * 1000;
+}
+
+async function ensureNamespace(kc: KubeConfig, name: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  try {
+    await core.readNamespace({ name });
+  } catch {
+    await core.createNamespace({ body: { metadata: { name } } });
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       sandbox: { type: 'boolean', default: false },
+      namespace: { type: 'string' },
+      'leader-elect': { type: 'string' },
+      'lease-duration': { type: 'string' },
+      'renew-deadline': { type: 'string' },
+      'retry-period': { type: 'string' },
+      workers: { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -23,50 +61,92 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const log = createLogger({ level: process.env.TIMEBOX_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+  const env = process.env;
+  const level = values['log-level'] ?? env.TIMEBOX_LOG_LEVEL ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new Error(`--log-level must be debug, info, warn or error, got '${level}'`);
+  }
+  const log = createLogger({ level: level as 'info' });
+  const namespace = values.namespace ?? env.TIMEBOX_NAMESPACE ?? 'timebox-system';
+  const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new Error(`--workers must be a positive integer`);
+  const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
+  const timing = {
+    leaseDurationMs: seconds(
+      values['lease-duration'] ?? env.TIMEBOX_LEASE_DURATION,
+      '--lease-duration',
+    ),
+    renewDeadlineMs: seconds(
+      values['renew-deadline'] ?? env.TIMEBOX_RENEW_DEADLINE,
+      '--renew-deadline',
+    ),
+    retryPeriodMs: seconds(values['retry-period'] ?? env.TIMEBOX_RETRY_PERIOD, '--retry-period'),
+  };
+
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {
     log: (msg) => log.info(msg),
     forceSandbox: values.sandbox,
   });
-  if (cluster.kind === 'sandbox' && cluster.kubeconfigPath) {
-    const path = relative(process.cwd(), cluster.kubeconfigPath) || cluster.kubeconfigPath;
-    console.log(
-      values.sandbox
-        ? 'Started a local sandbox control plane (--sandbox).'
-        : 'No kubeconfig found: started a local sandbox control plane.',
-    );
-    console.log(`Sandbox kubeconfig: ${path}`);
-    console.log(`  export KUBECONFIG=${cluster.kubeconfigPath}`);
-  } else {
-    log.info('using the current kubeconfig', { kubeconfig: cluster.kubeconfigPath });
-  }
-
-  let operator;
+  const stopCluster = () => cluster.stop();
   try {
-    operator = await startOperator(cluster.admin(), log);
+    if (cluster.kind === 'sandbox' && cluster.kubeconfigPath) {
+      // A sandbox is ours to set up: install the API and the operator's namespace.
+      await installCRDs(cluster.admin());
+      await ensureNamespace(cluster.admin(), namespace);
+      const path = relative(process.cwd(), cluster.kubeconfigPath) || cluster.kubeconfigPath;
+      console.log(
+        values.sandbox
+          ? 'Started a local sandbox control plane (--sandbox).'
+          : 'No kubeconfig found: started a local sandbox control plane.',
+      );
+      console.log(`Sandbox kubeconfig: ${path}`);
+      console.log(`  export KUBECONFIG=${cluster.kubeconfigPath}`);
+    } else {
+      log.info('using the current kubeconfig', { kubeconfig: cluster.kubeconfigPath });
+    }
   } catch (err) {
-    await cluster.stop();
+    await stopCluster();
     throw err;
   }
 
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
+  const shutdown = async (signal: string, code = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    await operator.stop();
-    await cluster.stop();
-    process.exit(0);
+    await operator?.stop().catch((err: unknown) => log.error('stop failed', { err }));
+    await stopCluster();
+    process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  let operator: Awaited<ReturnType<typeof startOperator>> | undefined;
+  try {
+    operator = await startOperator(cluster.admin(), log, {
+      namespace,
+      leaderElection: leaderElect,
+      workers,
+      ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
+      onLostLeadership: () => void shutdown('lost leadership', 1),
+    });
+  } catch (err) {
+    await stopCluster();
+    throw err;
+  }
+  log.info('operator started', {
+    identity: operator.identity,
+    namespace,
+    leaderElection: leaderElect,
+  });
   // Keep the event loop alive until a signal arrives.
   setInterval(() => {}, 1 << 30);
 }
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
-  if (err instanceof TypeError && /parseArgs|Unknown option/i.test(String(err)))
+  if (err instanceof TypeError && /Unknown option|Unexpected argument/i.test(String(err)))
     console.error(USAGE);
   process.exit(1);
 });

@@ -1,20 +1,224 @@
-import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import {
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1ClusterRoleBinding,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import {
+  ACCESS_GRANT,
+  ANNOTATION_GRANT,
+  GROUP,
+  LABEL_GRANT_UID,
+  VERSION,
+  type AccessGrant,
+} from './api/v1alpha1/types.ts';
+import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
+import { grantWriter } from './controller/grants.ts';
+import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
+import { eventRecorder } from './kube/events.ts';
 import type { Logger } from './log/logger.ts';
+import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
+import { systemClock, type Clock } from './runtime/clock.ts';
+import { Informer } from './runtime/informer.ts';
+import { LeaderElector } from './runtime/leader.ts';
+import { runWorkers, WorkQueue } from './runtime/workqueue.ts';
+
+export interface OperatorOptions {
+  /** Namespace of the leader-election Lease. */
+  namespace?: string;
+  leaderElection?: boolean;
+  leaseName?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** Concurrent reconciles per controller. */
+  workers?: number;
+  identity?: string;
+  clock?: Clock;
+  /** Called if leadership is lost; the process should exit so it restarts clean. */
+  onLostLeadership?: () => void;
+}
 
 export interface Operator {
+  readonly identity: string;
+  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
+const OWNED = LABEL_GRANT_UID;
+
 /**
- * Starts the operator's controllers against the cluster of `kubeConfig`.
- * Until the AccessGrant controller lands this only checks that the API server
- * answers, so that `npm start` proves the wiring end to end.
+ * Wires the controllers: informers for grants and owned bindings on every
+ * replica (so a new leader starts warm), work queues, and workers that run only
+ * while this replica holds the leader Lease.
  */
-export async function startOperator(kubeConfig: KubeConfig, log: Logger): Promise<Operator> {
-  const version = await kubeConfig.makeApiClient(VersionApi).getCode();
-  log.info('connected to the API server', {
-    server: kubeConfig.getCurrentCluster()?.server,
-    version: version.gitVersion,
+export async function startOperator(
+  kubeConfig: KubeConfig,
+  log: Logger,
+  opts: OperatorOptions = {},
+): Promise<Operator> {
+  const clock = opts.clock ?? systemClock;
+  const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const rbacApi = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+
+  const grants = new Informer<AccessGrant>(
+    'accessgrants',
+    kubeConfig,
+    `/apis/${GROUP}/${VERSION}/${ACCESS_GRANT.plural}`,
+    async () =>
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_GRANT.plural,
+      })) as KubernetesListObject<AccessGrant>,
+    { log, clock },
+  );
+  const roleBindings = new Informer<V1RoleBinding>(
+    'rolebindings',
+    kubeConfig,
+    '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+    () => rbacApi.listRoleBindingForAllNamespaces({ labelSelector: OWNED }),
+    { log, clock, labelSelector: OWNED },
+  );
+  const clusterRoleBindings = new Informer<V1ClusterRoleBinding>(
+    'clusterrolebindings',
+    kubeConfig,
+    '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+    () => rbacApi.listClusterRoleBinding({ labelSelector: OWNED }),
+    { log, clock, labelSelector: OWNED },
+  );
+
+  const writer = grantWriter(kubeConfig);
+  const rbac = rbacPort(kubeConfig);
+  const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
+  const grantLog = log.with({ controller: 'accessgrant' });
+  const controller = new AccessGrantController({
+    grants,
+    writer,
+    providers: [kubernetes],
+    recorder: eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog),
+    clock,
+    log: grantLog,
   });
-  return { stop: async () => {} };
+  const sweepLog = log.with({ controller: 'binding-sweeper' });
+  const sweeper = new BindingSweeper({
+    roleBindings,
+    clusterRoleBindings,
+    grants,
+    writer,
+    rbac,
+    clock,
+    log: sweepLog,
+  });
+
+  const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
+  const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
+
+  const onGrant = (g: AccessGrant) => grantQueue.add(grantKey(g));
+  grants.on('add', onGrant);
+  grants.on('update', onGrant);
+  grants.on('delete', (g) => {
+    // A grant deleted without its finalizer (e.g. removed by hand) leaves orphans.
+    for (const k of sweeper.keysForGrant(g.metadata.uid ?? '')) sweepQueue.add(k);
+  });
+  const onBinding = (kind: 'RoleBinding' | 'ClusterRoleBinding') => (b: V1RoleBinding) => {
+    const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
+    if (owner) grantQueue.add(owner);
+    sweepQueue.add(sweepKey(kind, b));
+  };
+  for (const [inf, kind] of [
+    [roleBindings, 'RoleBinding'],
+    [clusterRoleBindings, 'ClusterRoleBinding'],
+  ] as const) {
+    inf.on('add', onBinding(kind));
+    inf.on('update', onBinding(kind));
+    // A deleted binding may need restoring by its grant; the sweeper has nothing left to do.
+    inf.on('delete', (b) => {
+      const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
+      if (owner) grantQueue.add(owner);
+    });
+  }
+
+  await Promise.all([grants.start(), roleBindings.start(), clusterRoleBindings.start()]);
+  log.info('caches synced', {
+    grants: grants.list().length,
+    bindings: roleBindings.list().length + clusterRoleBindings.list().length,
+  });
+
+  const workers = opts.workers ?? 4;
+  let running: Promise<unknown> | undefined;
+  const startWorkers = () => {
+    log.info('starting controllers', { workers });
+    running = Promise.all([
+      runWorkers(
+        grantQueue,
+        workers,
+        (k) => controller.reconcile(k),
+        (key, err) => grantLog.warn('reconcile failed; retrying', { grant: key, err }),
+      ),
+      runWorkers(
+        sweepQueue,
+        1,
+        (k) => sweeper.reconcile(k),
+        (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
+      ),
+    ]);
+  };
+
+  let elector: LeaderElector | undefined;
+  let electorDone: Promise<void> | undefined;
+  let stopping = false;
+  if (opts.leaderElection ?? true) {
+    elector = new LeaderElector({
+      kubeConfig,
+      namespace: opts.namespace ?? 'timebox-system',
+      name: opts.leaseName ?? 'timebox-controller-leader',
+      identity,
+      ...(opts.leaseDurationMs ? { leaseDurationMs: opts.leaseDurationMs } : {}),
+      ...(opts.renewDeadlineMs ? { renewDeadlineMs: opts.renewDeadlineMs } : {}),
+      ...(opts.retryPeriodMs ? { retryPeriodMs: opts.retryPeriodMs } : {}),
+      clock,
+      log,
+    });
+    electorDone = elector.run({
+      onStartedLeading: async (signal) => {
+        startWorkers();
+        // Hold leadership until told to stop; stop() then drains the workers first.
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        grantQueue.shutDown();
+        sweepQueue.shutDown();
+        await running;
+      },
+      onStoppedLeading: () => {
+        if (!stopping) {
+          log.error('leadership lost; stopping');
+          opts.onLostLeadership?.();
+        }
+      },
+      onNewLeader: (who) => log.info('leader observed', { leader: who }),
+    });
+  } else {
+    startWorkers();
+  }
+
+  return {
+    identity,
+    isLeader: () => (elector ? elector.isLeader() : true),
+    async stop() {
+      stopping = true;
+      if (elector) {
+        await elector.stop();
+        await electorDone;
+      }
+      grantQueue.shutDown();
+      sweepQueue.shutDown();
+      await running;
+      await Promise.all([grants.stop(), roleBindings.stop(), clusterRoleBindings.stop()]);
+    },
+  };
 }

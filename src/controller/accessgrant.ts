@@ -1,0 +1,123 @@
+import { FINALIZER, type AccessGrant } from '../api/v1alpha1/types.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { Logger } from '../log/logger.ts';
+import { decide } from '../policy/decision.ts';
+import { isTerminal, type Artefact, type ProviderDriver } from '../providers/provider.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { involved, type GrantWriter } from './grants.ts';
+import { plan, planFailure, type Observed, type Plan } from './plan.ts';
+
+export interface AccessGrantControllerDeps {
+  grants: Pick<Informer<AccessGrant>, 'get'>;
+  writer: GrantWriter;
+  providers: ProviderDriver[];
+  recorder: EventRecorder;
+  clock: Clock;
+  log: Logger;
+}
+
+export function grantKey(g: { metadata?: { namespace?: string; name?: string } }): string {
+  return `${g.metadata?.namespace}/${g.metadata?.name}`;
+}
+
+/**
+ * Reconciles one AccessGrant: observe → pure plan() → apply. Errors thrown from
+ * here are transient and retried with backoff by the work queue; terminal errors
+ * become the Failed phase, after compensation.
+ */
+export class AccessGrantController {
+  private readonly deps: AccessGrantControllerDeps;
+  private readonly drivers: Map<string, ProviderDriver>;
+
+  constructor(deps: AccessGrantControllerDeps) {
+    this.deps = deps;
+    this.drivers = new Map(deps.providers.map((p) => [p.name, p]));
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const grant = this.deps.grants.get(name, namespace);
+    if (!grant) return {};
+    const observed = await this.observe(grant);
+    const p = plan(grant, observed, this.deps.clock.now());
+    await this.apply(grant, observed, p);
+    return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
+  }
+
+  private async observe(grant: AccessGrant): Promise<Observed> {
+    const artefacts = (await Promise.all(this.deps.providers.map((p) => p.observe(grant)))).flat();
+    return {
+      artefacts,
+      providers: this.deps.providers.map((p) => p.name),
+      decision: decide(grant),
+    };
+  }
+
+  private driver(a: Artefact): ProviderDriver {
+    const d = this.drivers.get(a.provider);
+    if (!d) throw new Error(`no ${a.provider} provider`);
+    return d;
+  }
+
+  private async apply(grant: AccessGrant, observed: Observed, p: Plan): Promise<void> {
+    const { writer, log } = this.deps;
+    const glog = log.with({ grant: grantKey(grant) });
+    if (p.addFinalizer) {
+      await writer.setFinalizers(grant, [...(grant.metadata.finalizers ?? []), FINALIZER]);
+      return;
+    }
+    let current = grant;
+    if (p.commit) {
+      current = await writer.patchStatus(current, p.commit);
+      glog.info('activation committed', { expiresAt: p.commit.expiresAt });
+    }
+    for (const a of p.revoke) {
+      await this.driver(a).revoke(current, a);
+      glog.info('revoked', { target: a.ref });
+    }
+    for (const a of p.ensure) {
+      try {
+        await this.driver(a).grant(current, a);
+        glog.info('granted', { target: a.ref, expiresAt: current.status?.expiresAt });
+      } catch (err) {
+        if (!isTerminal(err)) throw err;
+        glog.error('target failed; rolling back the grant', {
+          target: a.ref,
+          reason: err.reason,
+          err,
+        });
+        const failure = planFailure(
+          current,
+          observed,
+          a.ref,
+          err.reason,
+          err.message,
+          this.deps.clock.now(),
+        );
+        await this.apply(current, observed, failure);
+        return;
+      }
+    }
+    if (p.status) {
+      current = await writer.patchStatus(current, p.status);
+      if (p.status.phase !== grant.status?.phase) {
+        glog.info('phase changed', {
+          from: grant.status?.phase ?? '',
+          to: p.status.phase,
+          reason: p.status.conditions?.find((c) => c.type === 'Ready')?.reason,
+        });
+      }
+    }
+    for (const e of p.events) {
+      await this.deps.recorder.record(involved(current), e.type, e.reason, e.message);
+    }
+    if (p.removeFinalizer) {
+      await writer.setFinalizers(
+        current,
+        (current.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+      );
+      glog.info('finalizer removed; all access revoked');
+    }
+  }
+}
