@@ -47,9 +47,7 @@ export async function ensureControlPlaneBinaries(
     }
     return b;
   }
-  log(
-    'locating control plane binaries (the first run builds them from source; this can take 15-30 minutes)',
-  );
+  log('checking control plane binaries (the first run builds them from source: 10-20 minutes)');
   const { stdout } = await run('bash', [BUILD_SCRIPT], {
     maxBuffer: 64 * 1024 * 1024,
     env: process.env,

@@ -21,6 +21,16 @@ import {
 
 export const SANDBOX_ADMIN = 'timebox-sandbox-admin';
 
+/** Writes only, at Metadata level: who changed what, without request bodies. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
+
 export interface SandboxOptions {
   /** Working directory. Defaults to a fresh temporary directory, removed on stop. */
   dir?: string;
@@ -28,6 +38,8 @@ export interface SandboxOptions {
   keepDir?: boolean;
   /** Extra kube-apiserver flags, e.g. `--feature-gates=...`. */
   apiserverFlags?: string[];
+  /** Write an audit log of every write request (JSON lines) to `<dir>/audit.log`. */
+  auditLog?: boolean;
   /** Startup timeout for each component. */
   timeoutMs?: number;
   log?: (msg: string) => void;
@@ -201,6 +213,17 @@ export class Sandbox {
       );
 
       const certDir = join(dir, 'certs');
+      const auditFlags: string[] = [];
+      if (opts.auditLog) {
+        const policy = join(dir, 'audit-policy.yaml');
+        writeFileSync(policy, AUDIT_POLICY);
+        auditFlags.push(
+          `--audit-policy-file=${policy}`,
+          `--audit-log-path=${join(dir, 'audit.log')}`,
+          '--audit-log-format=json',
+          '--audit-log-maxsize=0',
+        );
+      }
       const server = `https://127.0.0.1:${apiPort}`;
       const apiserver = startProcess(
         'kube-apiserver',
@@ -222,6 +245,7 @@ export class Sandbox {
           // There is no controller-manager to create service account tokens.
           '--disable-admission-plugins=ServiceAccount',
           '--profiling=false',
+          ...auditFlags,
           ...(opts.apiserverFlags ?? []),
         ],
         join(dir, 'kube-apiserver.log'),
@@ -279,6 +303,11 @@ export class Sandbox {
     } catch (err) {
       return fail(err);
     }
+  }
+
+  /** The audit log, when the sandbox was started with `auditLog`. */
+  get auditLogPath(): string {
+    return join(this.dir, 'audit.log');
   }
 
   /** Process ids of the running components. */

@@ -35,7 +35,7 @@ describe('npm start without a cluster', function () {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      await eventually(async () => /connected to the API server/.test(stderr), {
+      await eventually(async () => /operator started/.test(stderr), {
         timeoutMs: 120_000,
         what: () => `the operator to connect (stdout: ${stdout}, stderr: ${stderr})`,
       });

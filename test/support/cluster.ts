@@ -9,6 +9,7 @@ let shared: Promise<ClusterEnvironment> | undefined;
  */
 export function testCluster(): Promise<ClusterEnvironment> {
   shared ??= startTestEnvironment({
+    auditLog: true,
     log: (msg) => process.env.TIMEBOX_TEST_VERBOSE && console.error(`[sandbox] ${msg}`),
   });
   return shared;

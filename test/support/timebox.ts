@@ -1,0 +1,231 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
+import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import { eventually } from './wait.ts';
+
+export const OPERATOR_NAMESPACE = 'timebox-system';
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/**
+ * Installs what a cluster admin would: the CRDs, the operator namespace, and the
+ * operator's RBAC from config/rbac, bound to the test operator identities so the
+ * operators under test run with exactly the permissions we ship.
+ */
+export async function installTimebox(
+  cluster: ClusterEnvironment,
+  operatorUsers: string[],
+): Promise<void> {
+  const admin = cluster.admin();
+  await installCRDs(admin);
+  const core = admin.makeApiClient(CoreV1Api);
+  await core
+    .createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } })
+    .catch((e: unknown) => {
+      if (!(e instanceof ApiException && e.code === 409)) throw e;
+    });
+  const rbac = loadManifests(join(REPO_ROOT, 'config', 'rbac')).map((o) =>
+    withUsers(o, operatorUsers),
+  );
+  await applyManifests(admin, rbac, 'timebox-tests');
+}
+
+function withUsers(o: KubernetesObject, users: string[]): KubernetesObject {
+  if (o.kind !== 'ClusterRoleBinding' && o.kind !== 'RoleBinding') return o;
+  const b = o as KubernetesObject & { subjects: unknown[] };
+  return {
+    ...b,
+    subjects: [
+      ...b.subjects,
+      ...users.map((name) => ({ kind: 'User', name, apiGroup: 'rbac.authorization.k8s.io' })),
+    ],
+  } as KubernetesObject;
+}
+
+/** A kubeconfig file that acts as `user` (impersonated by the sandbox admin). */
+export function kubeconfigAs(cluster: ClusterEnvironment, user: string, dir: string): string {
+  const doc = parse(readFileSync(cluster.kubeconfigPath!, 'utf8')) as {
+    users: { user: Record<string, unknown> }[];
+  };
+  for (const u of doc.users) u.user.as = user;
+  const path = join(dir, `kubeconfig-${user}`);
+  writeFileSync(path, stringify(doc), { mode: 0o600 });
+  return path;
+}
+
+/** The operator as a real child process (`node src/main.ts`), as users run it. */
+export class OperatorProcess {
+  readonly child: ChildProcess;
+  readonly name: string;
+  readonly startedAt = Date.now();
+  private out = '';
+
+  private constructor(name: string, child: ChildProcess) {
+    this.name = name;
+    this.child = child;
+    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()));
+  }
+
+  static start(name: string, kubeconfig: string, extraArgs: string[] = []): OperatorProcess {
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        `--namespace=${OPERATOR_NAMESPACE}`,
+        // Short leases so a crashed leader is replaced quickly in tests.
+        '--lease-duration=3',
+        '--renew-deadline=2',
+        '--retry-period=0.5',
+        ...extraArgs,
+      ],
+      {
+        env: { ...process.env, KUBECONFIG: kubeconfig, TIMEBOX_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    return new OperatorProcess(name, child);
+  }
+
+  get logs(): string {
+    return this.out;
+  }
+
+  async waitForLog(re: RegExp, timeoutMs = 30_000): Promise<void> {
+    await eventually(async () => re.test(this.out), {
+      timeoutMs,
+      what: () => `${this.name} to log ${re}; logs:\n${this.out.slice(-3000)}`,
+    });
+  }
+
+  get leading(): boolean {
+    return /acquired lease, leading/.test(this.out);
+  }
+
+  /** Graceful stop (SIGTERM): releases the lease. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    await once(this.child, 'exit');
+  }
+
+  /** A crash: SIGKILL, nothing released. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    await once(this.child, 'exit');
+  }
+}
+
+export function grantsApi(kc: KubeConfig) {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const base = { group: GROUP, version: VERSION, plural: ACCESS_GRANT.plural };
+  return {
+    create: async (g: AccessGrant) =>
+      (await api.createNamespacedCustomObject({
+        ...base,
+        namespace: g.metadata.namespace ?? '',
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'AccessGrant', ...g },
+      })) as AccessGrant,
+    get: async (namespace: string, name: string) =>
+      (await api.getNamespacedCustomObject({ ...base, namespace, name })) as AccessGrant,
+    delete: (namespace: string, name: string) =>
+      api.deleteNamespacedCustomObject({ ...base, namespace, name }),
+    patch: async (namespace: string, name: string, body: unknown) =>
+      (await api.patchNamespacedCustomObject(
+        { ...base, namespace, name, body },
+        // merge patch
+        (await import('@kubernetes/client-node')).setHeaderOptions(
+          'Content-Type',
+          'application/merge-patch+json',
+        ),
+      )) as AccessGrant,
+  };
+}
+
+/** Whether `user` may list pods in `namespace`, asked by really trying, as that user. */
+export async function canListPods(
+  cluster: ClusterEnvironment,
+  user: string,
+  namespace: string,
+): Promise<boolean> {
+  try {
+    await cluster.as({ user }).makeApiClient(CoreV1Api).listNamespacedPod({ namespace });
+    return true;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 403) return false;
+    throw err;
+  }
+}
+
+export async function createNamespace(
+  cluster: ClusterEnvironment,
+  prefix: string,
+): Promise<string> {
+  const name = `${prefix}-${randomUUID().slice(0, 6)}`;
+  await cluster
+    .admin()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+export async function roleBindingsOf(cluster: ClusterEnvironment, namespace: string, uid: string) {
+  const list = await cluster
+    .admin()
+    .makeApiClient(RbacAuthorizationV1Api)
+    .listNamespacedRoleBinding({ namespace, labelSelector: `timebox.dev/grant-uid=${uid}` });
+  return list.items;
+}
+
+export function grant(
+  namespace: string,
+  name: string,
+  spec: Partial<AccessGrant['spec']> = {},
+): AccessGrant {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      subject: { kind: 'User', name: 'alice@example.com' },
+      duration: '1h',
+      reason: 'INC-4211 checkout latency',
+      access: [{ kubernetes: { clusterRole: 'view', namespaces: [namespace] } }],
+      ...spec,
+    },
+  };
+}
+
+export async function waitForPhase(
+  cluster: ClusterEnvironment,
+  namespace: string,
+  name: string,
+  phase: string,
+  timeoutMs = 10_000,
+): Promise<AccessGrant> {
+  const api = grantsApi(cluster.admin());
+  let last: AccessGrant | undefined;
+  return eventually(
+    async () => {
+      last = await api.get(namespace, name);
+      return last.status?.phase === phase ? last : undefined;
+    },
+    {
+      timeoutMs,
+      what: () => `${namespace}/${name} to be ${phase}; status: ${JSON.stringify(last?.status)}`,
+    },
+  );
+}
