@@ -20,6 +20,7 @@ import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
 import { eventRecorder } from './kube/events.ts';
+import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
 import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
@@ -57,10 +58,11 @@ const OWNED = LABEL_GRANT_UID;
  * while this replica holds the leader Lease.
  */
 export async function startOperator(
-  kubeConfig: KubeConfig,
+  config: KubeConfig,
   log: Logger,
   opts: OperatorOptions = {},
 ): Promise<Operator> {
+  const kubeConfig = config instanceof PooledKubeConfig ? config : new PooledKubeConfig(config);
   const clock = opts.clock ?? systemClock;
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -97,11 +99,12 @@ export async function startOperator(
   const rbac = rbacPort(kubeConfig);
   const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
   const grantLog = log.with({ controller: 'accessgrant' });
+  const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const controller = new AccessGrantController({
     grants,
     writer,
     providers: [kubernetes],
-    recorder: eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog),
+    recorder,
     clock,
     log: grantLog,
   });
@@ -218,7 +221,9 @@ export async function startOperator(
       grantQueue.shutDown();
       sweepQueue.shutDown();
       await running;
+      await recorder.flush();
       await Promise.all([grants.stop(), roleBindings.stop(), clusterRoleBindings.stop()]);
+      await kubeConfig.close();
     },
   };
 }

@@ -1,5 +1,6 @@
-import { bufferFromFileOrString, KubeConfig, type RequestContext } from '@kubernetes/client-node';
-import { Agent, type Dispatcher } from 'undici';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
+import { PooledKubeConfig } from '../kube/kubeconfig.ts';
 
 export interface Identity {
   user: string;
@@ -47,42 +48,19 @@ export function appendHeaders(headers: RawHeaders, extra: [string, string][]): R
  * HTTP/1.1: undici's HTTP/2 client folds repeated headers into one comma-joined
  * field, which the API server would read as a single group.
  */
-export class ImpersonatingKubeConfig extends KubeConfig {
+export class ImpersonatingKubeConfig extends PooledKubeConfig {
   readonly identity: Identity;
-  private agent: Dispatcher | undefined;
 
   constructor(base: KubeConfig, identity: Identity) {
-    super();
-    this.loadFromString(base.exportConfig());
+    super(base, { allowH2: false });
     this.identity = identity;
   }
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
+  protected override wrap(pool: Dispatcher): Dispatcher {
     const extra = identityHeaders(this.identity);
-    this.agent ??= this.http1Agent();
-    const composed = this.agent.compose(
+    return pool.compose(
       (dispatch) => (opts, handler) =>
         dispatch({ ...opts, headers: appendHeaders(opts.headers, extra) as never }, handler),
     );
-    context.setDispatcher(composed);
-  }
-
-  private http1Agent(): Agent {
-    const cluster = this.getCurrentCluster();
-    const user = this.getCurrentUser();
-    if (!cluster?.server.startsWith('https:')) {
-      throw new Error('impersonation needs an https cluster connection');
-    }
-    return new Agent({
-      allowH2: false,
-      connect: {
-        ca: bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined,
-        cert: bufferFromFileOrString(user?.certFile, user?.certData) ?? undefined,
-        key: bufferFromFileOrString(user?.keyFile, user?.keyData) ?? undefined,
-        rejectUnauthorized: !cluster.skipTLSVerify,
-        ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
-      },
-    });
   }
 }
