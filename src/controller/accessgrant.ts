@@ -17,6 +17,8 @@ export interface AccessGrantControllerDeps {
   log: Logger;
 }
 
+const MAX_STEPS = 5;
+
 export function grantKey(g: { metadata?: { namespace?: string; name?: string } }): string {
   return `${g.metadata?.namespace}/${g.metadata?.name}`;
 }
@@ -29,6 +31,8 @@ export function grantKey(g: { metadata?: { namespace?: string; name?: string } }
 export class AccessGrantController {
   private readonly deps: AccessGrantControllerDeps;
   private readonly drivers: Map<string, ProviderDriver>;
+  /** Per key, resource versions written over during the last reconcile. */
+  private readonly superseded = new Map<string, Set<string>>();
 
   constructor(deps: AccessGrantControllerDeps) {
     this.deps = deps;
@@ -37,12 +41,33 @@ export class AccessGrantController {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     const [namespace, name] = key.split('/') as [string, string];
-    const grant = this.deps.grants.get(name, namespace);
-    if (!grant) return {};
-    const observed = await this.observe(grant);
-    const p = plan(grant, observed, this.deps.clock.now());
-    await this.apply(grant, observed, p);
-    return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
+    let grant = this.deps.grants.get(name, namespace);
+    // The cache still shows a version this controller has already moved past; the
+    // watch event for the newer one is on its way and will enqueue the key again.
+    const stale = this.superseded.get(key);
+    if (grant && stale?.has(grant.metadata.resourceVersion ?? '')) return {};
+    this.superseded.delete(key);
+    const intermediate: string[] = [];
+    // Steps that only write the grant itself (finalizer, Pending, commit) continue
+    // from the object the API server returned, instead of waiting for the cache to
+    // catch up: one reconcile takes a new grant all the way to Active.
+    for (let step = 0; grant && step < MAX_STEPS; step++) {
+      const observed = await this.observe(grant);
+      const p = plan(grant, observed, this.deps.clock.now());
+      const next = await this.apply(grant, observed, p);
+      if (!next) {
+        this.remember(key, intermediate);
+        return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
+      }
+      if (grant.metadata.resourceVersion) intermediate.push(grant.metadata.resourceVersion);
+      grant = next;
+    }
+    this.remember(key, intermediate);
+    return {};
+  }
+
+  private remember(key: string, versions: string[]): void {
+    if (versions.length > 0) this.superseded.set(key, new Set(versions));
   }
 
   private async observe(grant: AccessGrant): Promise<Observed> {
@@ -60,12 +85,16 @@ export class AccessGrantController {
     return d;
   }
 
-  private async apply(grant: AccessGrant, observed: Observed, p: Plan): Promise<void> {
+  /** Applies a plan; returns the updated grant when planning should go on from it. */
+  private async apply(
+    grant: AccessGrant,
+    observed: Observed,
+    p: Plan,
+  ): Promise<AccessGrant | undefined> {
     const { writer, log } = this.deps;
     const glog = log.with({ grant: grantKey(grant) });
     if (p.addFinalizer) {
-      await writer.setFinalizers(grant, [...(grant.metadata.finalizers ?? []), FINALIZER]);
-      return;
+      return writer.setFinalizers(grant, [...(grant.metadata.finalizers ?? []), FINALIZER]);
     }
     let current = grant;
     if (p.commit) {
@@ -96,7 +125,7 @@ export class AccessGrantController {
           this.deps.clock.now(),
         );
         await this.apply(current, observed, failure);
-        return;
+        return undefined;
       }
     }
     if (p.status) {
@@ -110,7 +139,7 @@ export class AccessGrantController {
       }
     }
     for (const e of p.events) {
-      await this.deps.recorder.record(involved(current), e.type, e.reason, e.message);
+      this.deps.recorder.record(involved(current), e.type, e.reason, e.message);
     }
     if (p.removeFinalizer) {
       await writer.setFinalizers(
@@ -118,6 +147,10 @@ export class AccessGrantController {
         (current.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
       glog.info('finalizer removed; all access revoked');
+      return undefined;
     }
+    // Go on while the grant is still on its way to Active (a new grant, or a commit).
+    const written = p.commit !== undefined || p.status !== undefined;
+    return written && (current.status?.phase === 'Pending' || p.commit) ? current : undefined;
   }
 }

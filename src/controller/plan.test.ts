@@ -59,11 +59,21 @@ describe('plan', () => {
     assert.deepEqual([p.ensure, p.revoke, p.status], [[], [], undefined]);
   });
 
-  it('moves a new grant to Pending', () => {
-    const p = plan(grant(), observed(grant()), clock.now());
+  it('evaluates a new grant at once: Pending while approval is pending', () => {
+    const decision: Decision = { verdict: 'Pending', reason: 'AwaitingApproval', message: 'm' };
+    const p = plan(grant(), observed(grant(), undefined, { decision }), clock.now());
     assert.equal(p.status?.phase, 'Pending');
     assert.equal(p.status?.conditions?.[0]?.status, 'False');
     assert.equal(p.status?.history?.length, 1);
+  });
+
+  it('commits an approved new grant directly, recording it as Pending', () => {
+    const p = plan(grant(), observed(grant()), clock.now());
+    assert.equal(p.commit?.phase, 'Pending');
+    assert.deepEqual(
+      p.commit?.history?.map((h) => h.phase),
+      ['Pending'],
+    );
   });
 
   it('commits activatedAt and expiresAt before granting anything', () => {

@@ -227,19 +227,8 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     );
   }
 
-  if (status.phase === undefined) {
-    const next = transition(
-      grant,
-      status,
-      'Pending',
-      'Pending',
-      'the request is being evaluated',
-      now,
-    );
-    return { ...EMPTY, status: statusIfChanged(grant, next) };
-  }
-
-  if (status.phase === 'Pending' && !status.expiresAt) {
+  // A new grant (no phase yet) is evaluated straight away: it needs no separate write.
+  if ((status.phase === undefined || status.phase === 'Pending') && !status.expiresAt) {
     const d = observed.decision;
     if (d.verdict === 'Denied') return end(grant, observed, 'Denied', d.reason, d.message, now, []);
     if (d.verdict === 'Pending') {

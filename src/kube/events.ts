@@ -13,17 +13,17 @@ export interface InvolvedObject {
 }
 
 export interface EventRecorder {
-  record(
-    obj: InvolvedObject,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): Promise<void>;
+  /** Queues an event; never blocks or fails the caller. */
+  record(obj: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** Resolves once every queued event has been sent (or has failed). */
+  flush(): Promise<void>;
 }
 
 /**
- * Writes core/v1 Events, the audit trail `kubectl describe` shows. Recording is
- * best effort: a failed event is logged, never allowed to fail a reconcile.
+ * Writes core/v1 Events, the audit trail `kubectl describe` shows. Like
+ * client-go's recorder it is asynchronous and best effort: events go out from a
+ * bounded background queue, so they never add latency to a grant or a
+ * revocation, and a failed event is logged, never allowed to fail a reconcile.
  */
 export function eventRecorder(
   kc: KubeConfig,
@@ -33,32 +33,72 @@ export function eventRecorder(
   log: Logger,
 ): EventRecorder {
   const api = kc.makeApiClient(CoreV1Api);
-  return {
-    async record(obj, type, reason, message) {
-      const now = clock.now();
-      try {
-        await api.createNamespacedEvent({
-          namespace: obj.namespace,
-          body: {
-            metadata: {
-              name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
-              namespace: obj.namespace,
-            },
-            involvedObject: obj,
-            type,
-            reason,
-            message: message.slice(0, 1024),
-            source: { component },
-            reportingComponent: `timebox.dev/${component}`,
-            reportingInstance: instance,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
+  const MAX_QUEUED = 1000;
+  const MAX_IN_FLIGHT = 4;
+  const queue: (() => Promise<void>)[] = [];
+  let inFlight = 0;
+  let idle: (() => void)[] = [];
+  const pump = () => {
+    while (inFlight < MAX_IN_FLIGHT && queue.length > 0) {
+      const send = queue.shift()!;
+      inFlight++;
+      void send().finally(() => {
+        inFlight--;
+        pump();
+        if (inFlight === 0 && queue.length === 0) {
+          for (const r of idle) r();
+          idle = [];
+        }
+      });
+    }
+  };
+  const send = async (
+    obj: InvolvedObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now: Date,
+  ) => {
+    try {
+      await api.createNamespacedEvent({
+        namespace: obj.namespace,
+        body: {
+          metadata: {
+            name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
+            namespace: obj.namespace,
           },
+          involvedObject: obj,
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component },
+          reportingComponent: `timebox.dev/${component}`,
+          reportingInstance: instance,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    } catch (err) {
+      log.warn('could not record event', { reason, object: `${obj.namespace}/${obj.name}`, err });
+    }
+  };
+  return {
+    record(obj, type, reason, message) {
+      if (queue.length >= MAX_QUEUED) {
+        log.warn('event queue full; dropping event', {
+          reason,
+          object: `${obj.namespace}/${obj.name}`,
         });
-      } catch (err) {
-        log.warn('could not record event', { reason, object: `${obj.namespace}/${obj.name}`, err });
+        return;
       }
+      const now = clock.now();
+      queue.push(() => send(obj, type, reason, message, now));
+      pump();
+    },
+    flush() {
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }
