@@ -260,6 +260,37 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
     );
   });
 
+  it('fails as a unit: a target that cannot be granted rolls back the others', async () => {
+    const ns = await createNamespace(cluster, 'payments');
+    const g = await grantsApi(cluster.admin()).create(
+      grant(ns, 'half', {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns, 'no-such-namespace'] } }],
+      }),
+    );
+    const failed = await waitForPhase(cluster, ns, 'half', 'Failed');
+    const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'NamespaceNotFound');
+    assert.match(ready?.message ?? '', /no-such-namespace/);
+    assert.deepEqual(
+      failed.status?.targets?.map((t) => t.state),
+      ['Failed', 'Failed'],
+    );
+    assert.deepEqual(await roleBindingsOf(cluster, ns, g.metadata.uid!), []);
+    assert.equal(await canListPods(cluster, ALICE, ns), false);
+  });
+
+  it('grants to a ServiceAccount subject', async () => {
+    const ns = await createNamespace(cluster, 'payments');
+    await grantsApi(cluster.admin()).create(
+      grant(ns, 'robot', { subject: { kind: 'ServiceAccount', name: 'deployer', namespace: ns } }),
+    );
+    await waitForPhase(cluster, ns, 'robot', 'Active');
+    await eventually(() => canListPods(cluster, `system:serviceaccount:${ns}:deployer`, ns), {
+      what: 'the service account to be allowed',
+    });
+    assert.equal(await canListPods(cluster, ALICE, ns), false);
+  });
+
   it('rejects invalid manifests at admission, naming the field', async () => {
     const ns = await createNamespace(cluster, 'payments');
     const base = {

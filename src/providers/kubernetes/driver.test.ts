@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import {
+  ApiException,
+  type V1ClusterRoleBinding,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import { TerminalError } from '../provider.ts';
+import { bindingObject, desiredBindings, type BindingBody } from './bindings.ts';
+import { KubernetesProvider, type RbacPort } from './driver.ts';
+
+function apiError(code: number, message: string): ApiException<string> {
+  return new ApiException(code, message, JSON.stringify({ kind: 'Status', message, code }), {});
+}
+
+/** An in-memory RBAC API with the API server's create/replace/delete semantics. */
+class FakeRbac implements RbacPort {
+  readonly rbs = new Map<string, V1RoleBinding>();
+  readonly namespaces = new Set(['payments']);
+  readonly calls: string[] = [];
+  forbid = false;
+
+  private key(ns: string, name: string) {
+    return `${ns}/${name}`;
+  }
+  async createRoleBinding(ns: string, body: V1RoleBinding) {
+    this.calls.push(`create ${ns}/${body.metadata?.name}`);
+    if (this.forbid)
+      throw apiError(403, 'rolebindings is forbidden: attempt to grant extra privileges');
+    if (!this.namespaces.has(ns)) throw apiError(404, `namespaces "${ns}" not found`);
+    if (this.rbs.has(this.key(ns, body.metadata!.name!))) throw apiError(409, 'already exists');
+    this.rbs.set(this.key(ns, body.metadata!.name!), structuredClone(body));
+    return body;
+  }
+  async readRoleBinding(ns: string, name: string) {
+    const b = this.rbs.get(this.key(ns, name));
+    if (!b) throw apiError(404, 'not found');
+    return structuredClone(b);
+  }
+  async replaceRoleBinding(ns: string, name: string, body: V1RoleBinding) {
+    this.calls.push(`replace ${ns}/${name}`);
+    this.rbs.set(this.key(ns, name), structuredClone(body));
+    return body;
+  }
+  async deleteRoleBinding(ns: string, name: string) {
+    this.calls.push(`delete ${ns}/${name}`);
+    if (!this.rbs.delete(this.key(ns, name))) throw apiError(404, 'not found');
+    return {};
+  }
+  async createClusterRoleBinding(body: V1ClusterRoleBinding) {
+    return this.createRoleBinding('', body);
+  }
+  async readClusterRoleBinding(name: string) {
+    return this.readRoleBinding('', name);
+  }
+  async replaceClusterRoleBinding(name: string, body: V1ClusterRoleBinding) {
+    return this.replaceRoleBinding('', name, body);
+  }
+  async deleteClusterRoleBinding(name: string) {
+    return this.deleteRoleBinding('', name);
+  }
+}
+
+const grant: AccessGrant = {
+  metadata: { name: 'alice', namespace: 'payments', uid: 'abcdef12-3456' },
+  spec: {
+    subject: { kind: 'User', name: 'alice@example.com' },
+    duration: '1h',
+    access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
+  },
+};
+const EXPIRES = '2026-11-25T10:00:00.000Z';
+
+describe('KubernetesProvider', () => {
+  let rbac: FakeRbac;
+  let provider: KubernetesProvider;
+  beforeEach(() => {
+    rbac = new FakeRbac();
+    provider = new KubernetesProvider(rbac, {
+      // Observation goes through the informer caches; an empty cache models a stale one.
+      roleBindings: { list: () => [...rbac.rbs.values()] },
+      clusterRoleBindings: { list: () => [] },
+    });
+  });
+
+  it('creates a labelled, annotated binding and observes it as desired', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    await provider.grant(grant, want!);
+    const live = await rbac.readRoleBinding('payments', 'timebox-alice-abcdef12');
+    assert.equal(live.metadata?.labels?.['timebox.dev/grant-uid'], 'abcdef12-3456');
+    assert.equal(live.metadata?.annotations?.['timebox.dev/expires-at'], EXPIRES);
+    assert.deepEqual(await provider.observe(grant), [want]);
+  });
+
+  it('is idempotent: granting what already matches writes nothing', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    await provider.grant(grant, want!);
+    rbac.calls.length = 0;
+    await provider.grant(grant, want!);
+    assert.deepEqual(rbac.calls, ['create payments/timebox-alice-abcdef12']);
+  });
+
+  it('repairs edited subjects in place, keeping labels others added', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    const edited = bindingObject({
+      ...(want!.body as BindingBody),
+      subjects: [{ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' }],
+    });
+    edited.metadata!.labels!['team'] = 'payments';
+    rbac.rbs.set('payments/timebox-alice-abcdef12', edited);
+    await provider.grant(grant, want!);
+    const live = await rbac.readRoleBinding('payments', 'timebox-alice-abcdef12');
+    assert.equal(live.subjects?.[0]?.name, 'alice@example.com');
+    assert.equal(live.metadata?.labels?.team, 'payments');
+  });
+
+  it('re-creates a binding whose roleRef was changed, since roleRef is immutable', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    rbac.rbs.set(
+      'payments/timebox-alice-abcdef12',
+      bindingObject({
+        ...(want!.body as BindingBody),
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'cluster-admin',
+        },
+      }),
+    );
+    await provider.grant(grant, want!);
+    assert.equal(
+      (await rbac.readRoleBinding('payments', 'timebox-alice-abcdef12')).roleRef.name,
+      'edit',
+    );
+    assert.deepEqual(rbac.calls.slice(1), [
+      'delete payments/timebox-alice-abcdef12',
+      'create payments/timebox-alice-abcdef12',
+    ]);
+  });
+
+  it('revoking something already gone succeeds', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    await provider.revoke(grant, want!);
+    assert.deepEqual(rbac.calls, ['delete payments/timebox-alice-abcdef12']);
+  });
+
+  const terminalCases: [string, (r: FakeRbac) => void, string][] = [
+    ['a missing namespace', (r) => r.namespaces.clear(), 'NamespaceNotFound'],
+    ['a binding the operator may not create', (r) => (r.forbid = true), 'Forbidden'],
+  ];
+  for (const [what, arrange, reason] of terminalCases) {
+    it(`reports ${what} as a terminal error`, async () => {
+      arrange(rbac);
+      const [want] = desiredBindings(grant, EXPIRES);
+      await assert.rejects(
+        provider.grant(grant, want!),
+        (err: unknown) => err instanceof TerminalError && err.reason === reason,
+      );
+    });
+  }
+
+  it('passes transient errors through for a retry', async () => {
+    rbac.createRoleBinding = async () => {
+      throw apiError(503, 'etcdserver: leader changed');
+    };
+    const [want] = desiredBindings(grant, EXPIRES);
+    await assert.rejects(
+      provider.grant(grant, want!),
+      (err: unknown) => err instanceof ApiException && !(err instanceof TerminalError),
+    );
+  });
+});
