@@ -1,7 +1,9 @@
+import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
+  grants: () => benchGrants(),
 };
 
 const only = process.argv.slice(2);

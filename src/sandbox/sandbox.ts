@@ -315,6 +315,13 @@ export class Sandbox {
     return this.processes.map((p) => p.pid);
   }
 
+  /** GET a raw API server path as admin, e.g. `/metrics`. */
+  async getRaw(path: string): Promise<string> {
+    const res = await get(`${this.server}${path}`, { ca: this.caData, token: this.token });
+    if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
+    return res.body;
+  }
+
   /** A client configuration for the sandbox admin (a member of `system:masters`). */
   adminConfig(): KubeConfig {
     const kc = new KubeConfig();
