@@ -147,3 +147,95 @@ export const ACCESS_GRANT = {
   singular: 'accessgrant',
   shortNames: ['ag'],
 } as const;
+
+/** Identity annotations, checked by the ValidatingAdmissionPolicies in config/admission. */
+export const ANNOTATION_REQUESTED_BY = 'timebox.dev/requested-by';
+export const ANNOTATION_REQUESTER_GROUPS = 'timebox.dev/requester-groups';
+export const ANNOTATION_GITOPS = 'timebox.dev/gitops';
+
+export interface Principals {
+  users?: string[];
+  groups?: string[];
+}
+
+export interface KubernetesAllow {
+  clusterRoles?: string[];
+  roles?: string[];
+  /** Namespaces RoleBindings may target; `*` matches any. */
+  namespaces?: string[];
+  /** Whether ClusterRoleBindings (clusterWide: true) are allowed. */
+  clusterWide?: boolean;
+}
+
+export interface AwsAllow {
+  /** Glob patterns (`*` matches any run of characters). */
+  principalArns?: string[];
+  policyArns?: string[];
+}
+
+export interface GcpAllow {
+  resources?: string[];
+  roles?: string[];
+  /** Glob patterns for members; when absent, any member. */
+  members?: string[];
+}
+
+export interface AccessAllow {
+  kubernetes?: KubernetesAllow;
+  aws?: AwsAllow;
+  gcp?: GcpAllow;
+}
+
+export interface ApprovalRules {
+  mode: 'Auto' | 'Manual';
+  approvers?: Principals;
+  required?: number;
+  pendingTimeout?: string;
+}
+
+export interface AccessPolicySpec {
+  requesters: Principals;
+  selfOnly?: boolean;
+  namespaces?: string[];
+  access: AccessAllow[];
+  maxDuration: string;
+  requireReason?: boolean;
+  approval: ApprovalRules;
+}
+
+export interface AccessPolicy {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: AccessPolicySpec;
+}
+
+export interface AccessApprovalSpec {
+  grantRef: { name: string; uid: string; specHash: string };
+  decision: 'Approve' | 'Deny';
+  approver: string;
+  /** Groups the approver claims; admission checks each is one of theirs. */
+  approverGroups?: string[];
+  comment?: string;
+}
+
+export interface AccessApproval {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: AccessApprovalSpec;
+}
+
+export const ACCESS_POLICY = {
+  kind: 'AccessPolicy',
+  plural: 'accesspolicies',
+  singular: 'accesspolicy',
+  shortNames: ['apol'],
+} as const;
+
+export const ACCESS_APPROVAL = {
+  kind: 'AccessApproval',
+  plural: 'accessapprovals',
+  singular: 'accessapproval',
+  shortNames: ['aa'],
+} as const;

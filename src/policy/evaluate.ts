@@ -1,0 +1,344 @@
+import { createHash } from 'node:crypto';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+import {
+  ANNOTATION_GITOPS,
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_REQUESTER_GROUPS,
+  type AccessApproval,
+  type AccessGrant,
+  type AccessGrantSpec,
+  type AccessPolicy,
+  type AccessTarget,
+  type Approval,
+  type Principals,
+} from '../api/v1alpha1/types.ts';
+import type { Decision } from './decision.ts';
+
+/** Who asked for a grant, as vouched for by admission (config/admission). */
+export interface Requester {
+  user: string;
+  /** Groups the requester claimed and admission verified. */
+  groups: string[];
+  /** Created by a trusted GitOps identity: the merged pull request is the approval. */
+  viaGitOps: boolean;
+}
+
+export function requesterOf(grant: AccessGrant): Requester | undefined {
+  const a = grant.metadata.annotations ?? {};
+  const user = a[ANNOTATION_REQUESTED_BY];
+  if (!user) return undefined;
+  const groups = (a[ANNOTATION_REQUESTER_GROUPS] ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  return { user, groups, viaGitOps: a[ANNOTATION_GITOPS] === 'true' };
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/**
+ * What an approval approves: every field of the spec but `revoked`. An approval
+ * for an earlier version of a pending grant's spec does not count.
+ */
+export function specHash(spec: AccessGrantSpec): string {
+  const { revoked: _revoked, ...rest } = spec;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(rest)))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** `*` matches any run of characters; everything else literally. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return re.test(value);
+}
+
+function inPrincipals(p: Principals | undefined, user: string, groups: string[]): boolean {
+  return (p?.users ?? []).includes(user) || (p?.groups ?? []).some((g) => groups.includes(g));
+}
+
+function describeTarget(t: AccessTarget): string {
+  if (t.kubernetes) {
+    const k = t.kubernetes;
+    const role = k.role ? `role ${k.role}` : `clusterRole ${k.clusterRole}`;
+    const where = k.clusterWide ? 'cluster-wide' : `in ${(k.namespaces ?? []).join(', ')}`;
+    return `kubernetes ${role} ${where}`;
+  }
+  if (t.aws) return `aws ${t.aws.policyArn} for ${t.aws.principalArn}`;
+  if (t.gcp) return `gcp ${t.gcp.role} on ${t.gcp.resource} for ${t.gcp.member}`;
+  return 'an empty entry';
+}
+
+/** Pure: whether one access entry of a grant is inside the policy's allow-list. */
+export function targetAllowed(
+  t: AccessTarget,
+  policy: AccessPolicy,
+  grantNamespace: string,
+): boolean {
+  return policy.spec.access.some((allow) => {
+    if (t.kubernetes && allow.kubernetes) {
+      const k = t.kubernetes;
+      const a = allow.kubernetes;
+      const roleOk = k.role
+        ? (a.roles ?? []).includes(k.role)
+        : (a.clusterRoles ?? []).includes(k.clusterRole ?? '');
+      if (!roleOk) return false;
+      if (k.clusterWide) return a.clusterWide === true;
+      // Without a namespace list, an entry allows only the grant's own namespace.
+      const allowed = a.namespaces ?? [grantNamespace];
+      return (k.namespaces ?? []).every((ns) => allowed.includes('*') || allowed.includes(ns));
+    }
+    if (t.aws && allow.aws) {
+      return (
+        (allow.aws.principalArns ?? []).some((p) => globMatch(p, t.aws!.principalArn)) &&
+        (allow.aws.policyArns ?? []).some((p) => globMatch(p, t.aws!.policyArn))
+      );
+    }
+    if (t.gcp && allow.gcp) {
+      return (
+        (allow.gcp.resources ?? []).some((p) => globMatch(p, t.gcp!.resource)) &&
+        (allow.gcp.roles ?? []).some((p) => globMatch(p, t.gcp!.role)) &&
+        (allow.gcp.members === undefined ||
+          allow.gcp.members.some((p) => globMatch(p, t.gcp!.member)))
+      );
+    }
+    return false;
+  });
+}
+
+const deny = (reason: string, message: string): Decision => ({
+  verdict: 'Denied',
+  reason,
+  message,
+});
+
+/**
+ * Pure: the checks that hold for as long as a grant lives: who asked, where,
+ * what, how long, and why. Run on requests and again on active grants, so a
+ * policy edit that no longer allows a grant revokes it.
+ */
+export function checkPolicy(
+  grant: AccessGrant,
+  policy: AccessPolicy | undefined,
+): Decision | undefined {
+  const name = grant.spec.policy;
+  if (!name)
+    return deny(
+      'PolicyRequired',
+      'spec.policy must name the AccessPolicy that authorizes this grant',
+    );
+  if (!policy) {
+    return {
+      verdict: 'Pending',
+      reason: 'PolicyNotFound',
+      message: `AccessPolicy '${name}' does not exist (yet); the grant waits for it`,
+    };
+  }
+  const requester = requesterOf(grant);
+  if (!requester) {
+    return deny(
+      'RequesterUnknown',
+      `the grant has no ${ANNOTATION_REQUESTED_BY} annotation, so nobody vouches for who asked; install the admission policies of config/admission`,
+    );
+  }
+  const p = policy.spec;
+  if (!requester.viaGitOps && !inPrincipals(p.requesters, requester.user, requester.groups)) {
+    const groupsHint = requester.groups.length
+      ? `groups ${requester.groups.join(', ')}`
+      : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
+    return deny(
+      'NotEligible',
+      `${requester.user} (${groupsHint}) is not a requester of AccessPolicy '${name}'; its requesters are users [${(p.requesters.users ?? []).join(', ')}] and groups [${(p.requesters.groups ?? []).join(', ')}]`,
+    );
+  }
+  if (p.selfOnly && !requester.viaGitOps) {
+    const s = grant.spec.subject;
+    if (s.kind !== 'User' || s.name !== requester.user) {
+      return deny(
+        'NotSelf',
+        `AccessPolicy '${name}' is selfOnly: the subject must be the requester, {kind: User, name: ${requester.user}}`,
+      );
+    }
+  }
+  const ns = grant.metadata.namespace ?? '';
+  if (p.namespaces && !p.namespaces.includes(ns)) {
+    return deny(
+      'NamespaceNotAllowed',
+      `grants under AccessPolicy '${name}' may live only in namespaces [${p.namespaces.join(', ')}], not '${ns}'`,
+    );
+  }
+  for (const [i, t] of grant.spec.access.entries()) {
+    if (!targetAllowed(t, policy, ns)) {
+      return deny(
+        'AccessNotAllowed',
+        `spec.access[${i}] (${describeTarget(t)}) is not in the allow-list of AccessPolicy '${name}'`,
+      );
+    }
+  }
+  if (parseDuration(grant.spec.duration) > parseDuration(p.maxDuration)) {
+    return deny(
+      'DurationTooLong',
+      `duration ${grant.spec.duration} exceeds the maxDuration ${p.maxDuration} of AccessPolicy '${name}'; request at most ${p.maxDuration}`,
+    );
+  }
+  if (p.requireReason && !grant.spec.reason?.trim()) {
+    return deny(
+      'ReasonRequired',
+      `AccessPolicy '${name}' requires spec.reason: say why the access is needed`,
+    );
+  }
+  return undefined;
+}
+
+export interface Evaluation extends Decision {
+  /** The approvals that count, for status.approvals. */
+  approvals: Approval[];
+  /** When the decision changes by itself (the pending timeout), from now. */
+  recheckAfterMs?: number;
+}
+
+/** Pure: the full decision on a pending request, approvals included. */
+export function evaluateRequest(
+  grant: AccessGrant,
+  policy: AccessPolicy | undefined,
+  approvals: AccessApproval[],
+  now: Date,
+): Evaluation {
+  const checked = checkPolicy(grant, policy);
+  if (checked) return { ...checked, approvals: [] };
+  const p = policy!.spec;
+  const requester = requesterOf(grant)!;
+  const hash = specHash(grant.spec);
+  const mine = approvals.filter(
+    (a) =>
+      a.spec.grantRef.name === grant.metadata.name && a.spec.grantRef.uid === grant.metadata.uid,
+  );
+  const stale = mine.filter((a) => a.spec.grantRef.specHash !== hash).length;
+  const current = mine.filter((a) => a.spec.grantRef.specHash === hash);
+  const subjectUser = grant.spec.subject.kind === 'User' ? grant.spec.subject.name : undefined;
+  const eligible = current.filter(
+    (a) =>
+      a.spec.approver !== requester.user &&
+      a.spec.approver !== subjectUser &&
+      inPrincipals(p.approval.approvers, a.spec.approver, a.spec.approverGroups ?? []),
+  );
+  const recorded = (a: AccessApproval): Approval => ({
+    approver: a.spec.approver,
+    decision: a.spec.decision,
+    at: String(a.metadata.creationTimestamp ?? now.toISOString()),
+    ...(a.spec.comment ? { comment: a.spec.comment } : {}),
+  });
+
+  const denial = eligible.find((a) => a.spec.decision === 'Deny');
+  if (denial) {
+    return {
+      ...deny(
+        'DeniedByApprover',
+        `denied by ${denial.spec.approver}${denial.spec.comment ? `: ${denial.spec.comment}` : ''}`,
+      ),
+      approvals: [recorded(denial)],
+    };
+  }
+  if (requester.viaGitOps) {
+    return {
+      verdict: 'Approved',
+      reason: 'ApprovedByReview',
+      message: `created by a trusted GitOps identity for ${requester.user}: the reviewed change is the approval`,
+      approvals: [],
+    };
+  }
+  if (p.approval.mode === 'Auto') {
+    return {
+      verdict: 'Approved',
+      reason: 'AutoApproved',
+      message: `AccessPolicy '${grant.spec.policy}' approves automatically`,
+      approvals: [],
+    };
+  }
+  const approvers = [
+    ...new Set(eligible.filter((a) => a.spec.decision === 'Approve').map((a) => a.spec.approver)),
+  ];
+  const required = p.approval.required ?? 1;
+  const counted = approvers.map((who) => recorded(eligible.find((a) => a.spec.approver === who)!));
+  if (approvers.length >= required) {
+    return {
+      verdict: 'Approved',
+      reason: 'Approved',
+      message: `approved by ${approvers.join(', ')}`,
+      approvals: counted,
+    };
+  }
+  const created = Date.parse(String(grant.metadata.creationTimestamp ?? ''));
+  const timeoutMs = p.approval.pendingTimeout
+    ? parseDuration(p.approval.pendingTimeout)
+    : undefined;
+  if (timeoutMs !== undefined && !Number.isNaN(created)) {
+    const left = created + timeoutMs - now.getTime();
+    if (left <= 0) {
+      return {
+        ...deny(
+          'PendingTimeout',
+          `not approved within the pendingTimeout ${p.approval.pendingTimeout} of AccessPolicy '${grant.spec.policy}'; create a new request`,
+        ),
+        approvals: counted,
+      };
+    }
+    return {
+      ...awaiting(
+        approvers.length,
+        required,
+        p.approval.approvers,
+        stale,
+        current.length - eligible.length,
+      ),
+      approvals: counted,
+      recheckAfterMs: left,
+    };
+  }
+  return {
+    ...awaiting(
+      approvers.length,
+      required,
+      p.approval.approvers,
+      stale,
+      current.length - eligible.length,
+    ),
+    approvals: counted,
+  };
+}
+
+function awaiting(
+  have: number,
+  need: number,
+  who: Principals | undefined,
+  stale: number,
+  ineligible: number,
+): Decision {
+  const notes = [
+    stale ? `${stale} approval(s) for an earlier version of the spec ignored` : '',
+    ineligible
+      ? `${ineligible} approval(s) from people who may not approve this grant ignored`
+      : '',
+  ].filter(Boolean);
+  return {
+    verdict: 'Pending',
+    reason: 'AwaitingApproval',
+    message: `${have} of ${need} approval(s); approvers: users [${(who?.users ?? []).join(', ')}], groups [${(who?.groups ?? []).join(', ')}]${notes.length ? `; ${notes.join('; ')}` : ''}`,
+  };
+}
