@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { accessGrantCRD } from './schema.ts';
+import { accessApprovalCRD, accessGrantCRD, accessPolicyCRD } from './schema.ts';
 
 export interface GeneratedFile {
   path: string;
@@ -10,7 +10,7 @@ const HEADER = '# Generated from src/api/v1alpha1 by `npm run generate`. Do not 
 
 /** The CRD manifests as committed under crds/. */
 export function crdFiles(): GeneratedFile[] {
-  return [accessGrantCRD()].map((crd) => {
+  return [accessGrantCRD(), accessPolicyCRD(), accessApprovalCRD()].map((crd) => {
     const name = (crd.metadata as { name: string }).name;
     const [plural, ...group] = name.split('.');
     return {

@@ -1,4 +1,4 @@
-import { ACCESS_GRANT, GROUP, PHASES, VERSION } from './types.ts';
+import { ACCESS_APPROVAL, ACCESS_GRANT, ACCESS_POLICY, GROUP, PHASES, VERSION } from './types.ts';
 import { DURATION_PATTERN, MAX_DURATION, MIN_DURATION } from './duration.ts';
 
 /**
@@ -138,6 +138,9 @@ const accessGrantStatus: Schema = {
   properties: {
     phase: { type: 'string', enum: [...PHASES] },
     requestedBy: str(253),
+    specHash: str(64, {
+      description: 'Hash of the spec an AccessApproval must name in grantRef.specHash to count.',
+    }),
     approvals: {
       type: 'array',
       maxItems: 64,
@@ -204,7 +207,7 @@ export const IMMUTABLE_SPEC_MESSAGE =
 
 export const accessGrantSpecSchema: Schema = {
   type: 'object',
-  required: ['subject', 'duration', 'access'],
+  required: ['subject', 'policy', 'duration', 'access'],
   properties: {
     subject,
     policy: str(253, {
@@ -310,6 +313,250 @@ export function accessGrantCRD(): Schema {
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: accessGrantSchema },
+        },
+      ],
+    },
+  };
+}
+
+const LABELS = { 'app.kubernetes.io/name': 'timebox', 'app.kubernetes.io/part-of': 'timebox' };
+
+const principals = (what: string): Schema => ({
+  type: 'object',
+  description: what,
+  properties: {
+    users: {
+      type: 'array',
+      maxItems: 256,
+      'x-kubernetes-list-type': 'set',
+      items: str(253, { minLength: 1 }),
+    },
+    groups: {
+      type: 'array',
+      maxItems: 256,
+      'x-kubernetes-list-type': 'set',
+      items: str(253, { minLength: 1 }),
+    },
+  },
+});
+
+const names = (maxItems: number, item: Schema): Schema => ({
+  type: 'array',
+  maxItems,
+  'x-kubernetes-list-type': 'set',
+  items: item,
+});
+
+const durationField = (description: string): Schema =>
+  str(32, {
+    description,
+    'x-kubernetes-validations': [
+      rule(
+        `self.matches('${DURATION_PATTERN}') && self != ''`,
+        'must be hours, minutes and seconds in that order, e.g. 90m, 2h or 1h30m',
+      ),
+    ],
+  });
+
+export const accessPolicySchema: Schema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['requesters', 'access', 'maxDuration', 'approval'],
+      properties: {
+        requesters: principals('Who may request grants under this policy.'),
+        selfOnly: {
+          type: 'boolean',
+          description: 'Requesters may only name themselves (a User subject) as the subject.',
+        },
+        namespaces: {
+          ...names(256, str(63, { pattern: DNS_LABEL })),
+          description: 'Namespaces where grants under this policy may live; all when absent.',
+        },
+        access: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 64,
+          description: 'The allow-list: every access entry of a grant must match one of these.',
+          items: {
+            type: 'object',
+            properties: {
+              kubernetes: {
+                type: 'object',
+                properties: {
+                  clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
+                  roles: names(256, str(253, { pattern: PATH_SEGMENT })),
+                  namespaces: {
+                    ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
+                    description:
+                      "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
+                  },
+                  clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
+                },
+              },
+              aws: {
+                type: 'object',
+                properties: {
+                  principalArns: names(
+                    256,
+                    str(2048, { description: 'Glob: * matches any characters.' }),
+                  ),
+                  policyArns: names(256, str(2048)),
+                },
+              },
+              gcp: {
+                type: 'object',
+                properties: {
+                  resources: names(256, str(1024)),
+                  roles: names(256, str(1024)),
+                  members: names(256, str(1024)),
+                },
+              },
+            },
+            'x-kubernetes-validations': [
+              rule(
+                '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
+                'each access entry must set exactly one of kubernetes, aws or gcp',
+              ),
+            ],
+          },
+        },
+        maxDuration: durationField('The longest duration a grant may ask for.'),
+        requireReason: { type: 'boolean' },
+        approval: {
+          type: 'object',
+          required: ['mode'],
+          properties: {
+            mode: {
+              type: 'string',
+              enum: ['Auto', 'Manual'],
+              description: 'Auto approves at once (low-risk access); Manual needs approvers.',
+            },
+            approvers: principals('Who may approve or deny; never the requester or the subject.'),
+            required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+            pendingTimeout: durationField('An unapproved request is Denied after this long.'),
+          },
+          'x-kubernetes-validations': [
+            rule(
+              "self.mode == 'Auto' || (has(self.approvers) && ((has(self.approvers.users) && size(self.approvers.users) > 0) || (has(self.approvers.groups) && size(self.approvers.groups) > 0)))",
+              'approval.mode Manual needs approvers (users or groups)',
+            ),
+          ],
+        },
+      },
+    },
+  },
+};
+
+export const accessApprovalSchema: Schema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['grantRef', 'decision', 'approver'],
+      properties: {
+        grantRef: {
+          type: 'object',
+          description:
+            "The grant decided on, in this namespace. uid and specHash bind the decision to that grant and that version of its spec: kubectl get ag NAME -o jsonpath='{.metadata.uid} {.status.specHash}'.",
+          required: ['name', 'uid', 'specHash'],
+          properties: {
+            name: str(253, { minLength: 1 }),
+            uid: str(64, { minLength: 1 }),
+            specHash: str(64, { minLength: 1 }),
+          },
+        },
+        decision: { type: 'string', enum: ['Approve', 'Deny'] },
+        approver: str(253, {
+          minLength: 1,
+          description: 'Your user name; admission rejects any other.',
+        }),
+        approverGroups: {
+          ...names(64, str(253, { minLength: 1 })),
+          description: 'Groups that make you an approver; admission checks each is yours.',
+        },
+        comment: str(1024),
+      },
+      'x-kubernetes-validations': [
+        rule(
+          'self == oldSelf',
+          'an AccessApproval cannot be changed; delete it and create another',
+        ),
+      ],
+    },
+  },
+};
+
+export function accessPolicyCRD(): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${ACCESS_POLICY.plural}.${GROUP}`, labels: LABELS },
+    spec: {
+      group: GROUP,
+      scope: 'Cluster',
+      names: {
+        kind: ACCESS_POLICY.kind,
+        listKind: `${ACCESS_POLICY.kind}List`,
+        plural: ACCESS_POLICY.plural,
+        singular: ACCESS_POLICY.singular,
+        shortNames: [...ACCESS_POLICY.shortNames],
+        categories: ['timebox'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          additionalPrinterColumns: [
+            { name: 'Approval', type: 'string', jsonPath: '.spec.approval.mode' },
+            { name: 'Max', type: 'string', jsonPath: '.spec.maxDuration' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: { openAPIV3Schema: accessPolicySchema },
+        },
+      ],
+    },
+  };
+}
+
+export function accessApprovalCRD(): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${ACCESS_APPROVAL.plural}.${GROUP}`, labels: LABELS },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: ACCESS_APPROVAL.kind,
+        listKind: `${ACCESS_APPROVAL.kind}List`,
+        plural: ACCESS_APPROVAL.plural,
+        singular: ACCESS_APPROVAL.singular,
+        shortNames: [...ACCESS_APPROVAL.shortNames],
+        categories: ['timebox'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          additionalPrinterColumns: [
+            { name: 'Grant', type: 'string', jsonPath: '.spec.grantRef.name' },
+            { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
+            { name: 'Approver', type: 'string', jsonPath: '.spec.approver' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: { openAPIV3Schema: accessApprovalSchema },
         },
       ],
     },

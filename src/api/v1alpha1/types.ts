@@ -62,7 +62,7 @@ export interface AccessTarget {
 
 export interface AccessGrantSpec {
   subject: Subject;
-  policy?: string;
+  policy: string;
   duration: string;
   startAt?: string;
   reason?: string;
@@ -117,6 +117,8 @@ export interface HistoryEntry {
 export interface AccessGrantStatus {
   phase?: Phase;
   requestedBy?: string;
+  /** What an AccessApproval must name in grantRef.specHash. */
+  specHash?: string;
   approvals?: Approval[];
   activatedAt?: string;
   expiresAt?: string;
