@@ -9,12 +9,16 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import {
+  ACCESS_APPROVAL,
   ACCESS_GRANT,
+  ACCESS_POLICY,
   ANNOTATION_GRANT,
   GROUP,
   LABEL_GRANT_UID,
   VERSION,
+  type AccessApproval,
   type AccessGrant,
+  type AccessPolicy,
 } from './api/v1alpha1/types.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { grantWriter } from './controller/grants.ts';
@@ -95,6 +99,30 @@ export async function startOperator(
     { log, clock, labelSelector: OWNED },
   );
 
+  const policies = new Informer<AccessPolicy>(
+    'accesspolicies',
+    kubeConfig,
+    `/apis/${GROUP}/${VERSION}/${ACCESS_POLICY.plural}`,
+    async () =>
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_POLICY.plural,
+      })) as KubernetesListObject<AccessPolicy>,
+    { log, clock },
+  );
+  const approvals = new Informer<AccessApproval>(
+    'accessapprovals',
+    kubeConfig,
+    `/apis/${GROUP}/${VERSION}/${ACCESS_APPROVAL.plural}`,
+    async () =>
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_APPROVAL.plural,
+      })) as KubernetesListObject<AccessApproval>,
+    { log, clock },
+  );
   const writer = grantWriter(kubeConfig);
   const rbac = rbacPort(kubeConfig);
   const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
@@ -102,6 +130,8 @@ export async function startOperator(
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const controller = new AccessGrantController({
     grants,
+    policies,
+    approvals,
     writer,
     providers: [kubernetes],
     recorder,
@@ -147,7 +177,24 @@ export async function startOperator(
     });
   }
 
-  await Promise.all([grants.start(), roleBindings.start(), clusterRoleBindings.start()]);
+  // A policy edit re-evaluates every grant under it: pending ones, and active
+  // ones it may no longer allow.
+  const onPolicy = (p: AccessPolicy) => {
+    for (const g of grants.list())
+      if (g.spec.policy === p.metadata.name) grantQueue.add(grantKey(g));
+  };
+  policies.on('add', onPolicy);
+  policies.on('update', onPolicy);
+  policies.on('delete', onPolicy);
+  const onApproval = (a: AccessApproval) => {
+    if (a.spec?.grantRef?.name) grantQueue.add(`${a.metadata.namespace}/${a.spec.grantRef.name}`);
+  };
+  approvals.on('add', onApproval);
+  approvals.on('update', onApproval);
+  approvals.on('delete', onApproval);
+
+  const informers = [grants, policies, approvals, roleBindings, clusterRoleBindings];
+  await Promise.all(informers.map((i) => i.start()));
   log.info('caches synced', {
     grants: grants.list().length,
     bindings: roleBindings.list().length + clusterRoleBindings.list().length,
@@ -222,7 +269,7 @@ export async function startOperator(
       sweepQueue.shutDown();
       await running;
       await recorder.flush();
-      await Promise.all([grants.stop(), roleBindings.stop(), clusterRoleBindings.stop()]);
+      await Promise.all(informers.map((i) => i.stop()));
       await kubeConfig.close();
     },
   };

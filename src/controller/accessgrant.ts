@@ -1,7 +1,12 @@
-import { FINALIZER, type AccessGrant } from '../api/v1alpha1/types.ts';
+import {
+  FINALIZER,
+  type AccessApproval,
+  type AccessGrant,
+  type AccessPolicy,
+} from '../api/v1alpha1/types.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../log/logger.ts';
-import { decide } from '../policy/decision.ts';
+import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
 import { isTerminal, type Artefact, type ProviderDriver } from '../providers/provider.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -10,6 +15,8 @@ import { plan, planFailure, type Observed, type Plan } from './plan.ts';
 
 export interface AccessGrantControllerDeps {
   grants: Pick<Informer<AccessGrant>, 'get'>;
+  policies: Pick<Informer<AccessPolicy>, 'get'>;
+  approvals: Pick<Informer<AccessApproval>, 'list'>;
   writer: GrantWriter;
   providers: ProviderDriver[];
   recorder: EventRecorder;
@@ -47,7 +54,6 @@ export class AccessGrantController {
     const stale = this.superseded.get(key);
     if (grant && stale?.has(grant.metadata.resourceVersion ?? '')) return {};
     this.superseded.delete(key);
-    const intermediate: string[] = [];
     // Steps that only write the grant itself (finalizer, Pending, commit) continue
     // from the object the API server returned, instead of waiting for the cache to
     // catch up: one reconcile takes a new grant all the way to Active.
@@ -55,27 +61,39 @@ export class AccessGrantController {
       const observed = await this.observe(grant);
       const p = plan(grant, observed, this.deps.clock.now());
       const next = await this.apply(grant, observed, p);
-      if (!next) {
-        this.remember(key, intermediate);
-        return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
-      }
-      if (grant.metadata.resourceVersion) intermediate.push(grant.metadata.resourceVersion);
+      if (!next) return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
       grant = next;
     }
-    this.remember(key, intermediate);
     return {};
   }
 
-  private remember(key: string, versions: string[]): void {
-    if (versions.length > 0) this.superseded.set(key, new Set(versions));
+  /**
+   * Records that `before` was written over. Without this, a watch event for an
+   * older version (e.g. the activation commit of a grant that has since failed)
+   * would be reconciled from the lagging cache and grant again.
+   */
+  private wrote(before: AccessGrant, after: AccessGrant): AccessGrant {
+    const key = grantKey(before);
+    const set = this.superseded.get(key) ?? new Set<string>();
+    if (before.metadata.resourceVersion) set.add(before.metadata.resourceVersion);
+    if (after.metadata.resourceVersion) set.delete(after.metadata.resourceVersion);
+    this.superseded.set(key, set);
+    return after;
   }
 
   private async observe(grant: AccessGrant): Promise<Observed> {
     const artefacts = (await Promise.all(this.deps.providers.map((p) => p.observe(grant)))).flat();
+    const policy = grant.spec.policy ? this.deps.policies.get(grant.spec.policy) : undefined;
+    const approvals = this.deps.approvals
+      .list(grant.metadata.namespace)
+      .filter((a) => a.spec?.grantRef?.name === grant.metadata.name);
+    const granted = grant.status?.expiresAt !== undefined;
+    const policyCheck = granted ? checkPolicy(grant, policy) : undefined;
     return {
       artefacts,
       providers: this.deps.providers.map((p) => p.name),
-      decision: decide(grant),
+      decision: evaluateRequest(grant, policy, approvals, this.deps.clock.now()),
+      ...(policyCheck ? { policyCheck } : {}),
     };
   }
 
@@ -94,11 +112,14 @@ export class AccessGrantController {
     const { writer, log } = this.deps;
     const glog = log.with({ grant: grantKey(grant) });
     if (p.addFinalizer) {
-      return writer.setFinalizers(grant, [...(grant.metadata.finalizers ?? []), FINALIZER]);
+      return this.wrote(
+        grant,
+        await writer.setFinalizers(grant, [...(grant.metadata.finalizers ?? []), FINALIZER]),
+      );
     }
     let current = grant;
     if (p.commit) {
-      current = await writer.patchStatus(current, p.commit);
+      current = this.wrote(current, await writer.patchStatus(current, p.commit));
       glog.info('activation committed', { expiresAt: p.commit.expiresAt });
     }
     for (const a of p.revoke) {
@@ -129,7 +150,7 @@ export class AccessGrantController {
       }
     }
     if (p.status) {
-      current = await writer.patchStatus(current, p.status);
+      current = this.wrote(current, await writer.patchStatus(current, p.status));
       if (p.status.phase !== grant.status?.phase) {
         glog.info('phase changed', {
           from: grant.status?.phase ?? '',

@@ -26,6 +26,7 @@ function grant(
     },
     spec: {
       subject: { kind: 'User', name: 'alice@example.com' },
+      policy: 'payments-oncall',
       duration: '2h',
       access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments', 'billing'] } }],
       ...over.spec,
@@ -280,6 +281,55 @@ describe('plan', () => {
     assert.equal(p.status?.phase, 'Failed');
     assert.deepEqual(p.ensure, []);
     assert.match(p.status?.conditions?.[0]?.message ?? '', /no aws provider is configured/);
+  });
+
+  it('revokes an active grant its edited or deleted policy no longer allows', () => {
+    const g = grant({ status: { ...ACTIVE } });
+    const cases: [Decision, string][] = [
+      [
+        {
+          verdict: 'Denied',
+          reason: 'DurationTooLong',
+          message: 'duration 2h exceeds the maxDuration 1h',
+        },
+        'PolicyChanged',
+      ],
+      [
+        {
+          verdict: 'Pending',
+          reason: 'PolicyNotFound',
+          message: "AccessPolicy 'x' does not exist",
+        },
+        'PolicyDeleted',
+      ],
+    ];
+    for (const [policyCheck, reason] of cases) {
+      const p = plan(g, observed(g, ACTIVE.expiresAt, { policyCheck }), clock.now());
+      assert.equal(p.status?.phase, 'Revoked');
+      assert.equal(p.status?.conditions?.[0]?.reason, reason);
+      assert.match(p.status?.conditions?.[0]?.message ?? '', new RegExp(policyCheck.message));
+      assert.equal(p.revoke.length, 2);
+    }
+  });
+
+  it('records who asked, the spec hash and the approvals while pending, and wakes for the timeout', () => {
+    const g = grant({ status: { phase: 'Pending' } });
+    g.metadata.annotations = { 'timebox.dev/requested-by': 'alice@example.com' };
+    const decision: Decision = {
+      verdict: 'Pending',
+      reason: 'AwaitingApproval',
+      message: '1 of 2',
+      approvals: [{ approver: 'bob', decision: 'Approve', at: '2026-11-25T08:59:00Z' }],
+      recheckAfterMs: 60_000,
+    };
+    const p = plan(g, observed(g, undefined, { decision }), clock.now());
+    assert.equal(p.status?.requestedBy, 'alice@example.com');
+    assert.match(p.status?.specHash ?? '', /^[0-9a-f]{16}$/);
+    assert.deepEqual(
+      p.status?.approvals?.map((a) => a.approver),
+      ['bob'],
+    );
+    assert.equal(p.requeueAfterMs, 60_000);
   });
 
   it('planFailure rolls back every target of the grant', () => {

@@ -11,6 +11,7 @@ import {
 } from '../api/v1alpha1/types.ts';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import type { Decision } from '../policy/decision.ts';
+import { requesterOf, specHash } from '../policy/evaluate.ts';
 import type { Artefact } from '../providers/provider.ts';
 import { desiredBindings } from '../providers/kubernetes/bindings.ts';
 import { setCondition } from './conditions.ts';
@@ -22,8 +23,13 @@ export interface Observed {
   artefacts: Artefact[];
   /** Providers the operator can act on; targets of others fail. */
   providers: readonly Provider[];
-  /** The verdict of the approval policy (see src/policy). */
+  /** The verdict on the request: policy, approvals, timeout (see src/policy). */
   decision: Decision;
+  /**
+   * For a grant already granted: a denial when its policy no longer allows it
+   * (edited or deleted); undefined while it still does.
+   */
+  policyCheck?: Decision;
 }
 
 export interface PlannedEvent {
@@ -230,14 +236,27 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
   // A new grant (no phase yet) is evaluated straight away: it needs no separate write.
   if ((status.phase === undefined || status.phase === 'Pending') && !status.expiresAt) {
     const d = observed.decision;
-    if (d.verdict === 'Denied') return end(grant, observed, 'Denied', d.reason, d.message, now, []);
+    const requested: AccessGrantStatus = {
+      ...status,
+      ...(requesterOf(grant) ? { requestedBy: requesterOf(grant)!.user } : {}),
+      specHash: specHash(grant.spec),
+      ...(d.approvals && d.approvals.length > 0 ? { approvals: d.approvals } : {}),
+    };
+    if (d.verdict === 'Denied') {
+      return end({ ...grant, status: requested }, observed, 'Denied', d.reason, d.message, now, []);
+    }
     if (d.verdict === 'Pending') {
-      const next = transition(grant, status, 'Pending', d.reason, d.message, now);
-      return { ...EMPTY, revoke: observed.artefacts, status: statusIfChanged(grant, next) };
+      const next = transition(grant, requested, 'Pending', d.reason, d.message, now);
+      return {
+        ...EMPTY,
+        revoke: observed.artefacts,
+        status: statusIfChanged(grant, next),
+        ...(d.recheckAfterMs !== undefined ? { requeueAfterMs: d.recheckAfterMs } : {}),
+      };
     }
     if (expiry.kind === 'scheduled') {
       const message = `approved (${d.message}); access starts at ${expiry.startAt}`;
-      const next = transition(grant, status, 'Pending', 'Scheduled', message, now);
+      const next = transition(grant, requested, 'Pending', 'Scheduled', message, now);
       return {
         ...EMPTY,
         status: statusIfChanged(grant, next),
@@ -250,7 +269,7 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     const committed: AccessGrantStatus = {
       ...transition(
         grant,
-        status,
+        requested,
         'Pending',
         'Activating',
         `approved (${d.message}); granting access`,
@@ -276,6 +295,12 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
       now,
       desired,
     );
+  }
+
+  if (observed.policyCheck && observed.policyCheck.verdict !== 'Approved') {
+    const c = observed.policyCheck;
+    const reason = c.reason === 'PolicyNotFound' ? 'PolicyDeleted' : 'PolicyChanged';
+    return end(grant, observed, 'Revoked', reason, `access revoked: ${c.message}`, now, desired);
   }
 
   const unavailable = desired.filter((a) => !observed.providers.includes(a.provider));

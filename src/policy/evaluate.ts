@@ -207,10 +207,7 @@ export function checkPolicy(
 }
 
 export interface Evaluation extends Decision {
-  /** The approvals that count, for status.approvals. */
   approvals: Approval[];
-  /** When the decision changes by itself (the pending timeout), from now. */
-  recheckAfterMs?: number;
 }
 
 /** Pure: the full decision on a pending request, approvals included. */
