@@ -1,8 +1,8 @@
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from './log/logger.ts';
-import { installCRDs } from './kube/manifests.ts';
+import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from './kube/manifests.ts';
 import { startOperator } from './operator.ts';
 import { startRunEnvironment } from './sandbox/environment.ts';
 
@@ -91,9 +91,13 @@ async function main(): Promise<void> {
   const stopCluster = () => cluster.stop();
   try {
     if (cluster.kind === 'sandbox' && cluster.kubeconfigPath) {
-      // A sandbox is ours to set up: install the API and the operator's namespace.
+      // A sandbox is ours to set up: the API, its admission policies, the roles for
+      // people, and the operator's namespace.
       await installCRDs(cluster.admin());
       await ensureNamespace(cluster.admin(), namespace);
+      for (const dir of ['config/admission', 'config/rbac']) {
+        await applyManifests(cluster.admin(), loadManifests(join(REPO_ROOT, dir)));
+      }
       const path = relative(process.cwd(), cluster.kubeconfigPath) || cluster.kubeconfigPath;
       console.log(
         values.sandbox

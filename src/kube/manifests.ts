@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
   loadAllYaml,
   PatchStrategy,
@@ -45,20 +46,48 @@ export async function applyManifests(
   }
 }
 
-/** Installs the CRDs of crds/ and waits until the API server serves them. */
-export async function installCRDs(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<void> {
+async function listable(kubeConfig: KubeConfig, crd: KubernetesObject): Promise<boolean> {
+  const spec = (
+    crd as { spec?: { group: string; names: { plural: string }; versions: { name: string }[] } }
+  ).spec;
+  if (!spec) return true;
+  try {
+    await kubeConfig.makeApiClient(CustomObjectsApi).listClusterCustomObject({
+      group: spec.group,
+      version: spec.versions[0]?.name ?? '',
+      plural: spec.names.plural,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs the CRDs of crds/ and waits until the API server serves them all.
+ * Established is not enough: lists answer 429 while a resource's storage
+ * initialises, and establishing one CRD of a group can re-initialise its
+ * siblings, so the check passes only when every CRD lists in the same round.
+ */
+export async function installCRDs(kubeConfig: KubeConfig, timeoutMs = 60_000): Promise<void> {
   const crds = loadManifests(join(REPO_ROOT, 'crds'));
   await applyManifests(kubeConfig, crds);
   const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
   const deadline = Date.now() + timeoutMs;
-  for (const crd of crds) {
-    const name = crd.metadata?.name ?? '';
-    for (;;) {
-      const got = await api.readCustomResourceDefinition({ name });
-      if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
+  for (;;) {
+    let ready = true;
+    for (const crd of crds) {
+      const got = await api.readCustomResourceDefinition({ name: crd.metadata?.name ?? '' });
+      const established = got.status?.conditions?.some(
+        (c) => c.type === 'Established' && c.status === 'True',
+      );
+      if (!established || !(await listable(kubeConfig, crd))) {
+        ready = false;
         break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} was not established in time`);
-      await sleep(100);
+      }
     }
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error('the CRDs were not served in time');
+    await sleep(100);
   }
 }

@@ -34,6 +34,8 @@ export class Informer<T extends KubernetesObject> {
   private restartTimer: Timer | undefined;
   private stopped = false;
   private synced = false;
+  private starting = false;
+  private startFailure: unknown;
 
   constructor(
     name: string,
@@ -52,17 +54,49 @@ export class Informer<T extends KubernetesObject> {
     this.inner.on('connect', () => {
       this.backoffMs = this.initialBackoffMs;
     });
-    this.inner.on('error', (err: unknown) => this.restartLater(err));
+    this.inner.on('error', (err: unknown) => {
+      if (this.starting) {
+        this.startFailure = err;
+        return;
+      }
+      this.restartLater(err);
+    });
   }
 
   on(verb: 'add' | 'update' | 'delete', handler: Handler<T>): void {
     this.inner.on(verb, handler);
   }
 
-  /** Lists, then watches; resolves once the cache holds the initial list. */
+  /**
+   * Lists, then watches; resolves once the cache holds the initial list. A failed
+   * list (e.g. 429 while a new CRD's storage initialises) is retried with backoff:
+   * a controller must never act on a cache that only looks empty.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.inner.start();
+    this.starting = true;
+    try {
+      for (
+        let delay = this.initialBackoffMs;
+        !this.stopped;
+        delay = Math.min(delay * 2, this.maxBackoffMs)
+      ) {
+        this.startFailure = undefined;
+        await this.inner.start();
+        if (this.startFailure === undefined) break;
+        this.log?.warn('initial list failed; retrying', {
+          informer: this.name,
+          err:
+            this.startFailure instanceof Error
+              ? this.startFailure.message
+              : String(this.startFailure),
+          retryInMs: delay,
+        });
+        await new Promise<void>((resolve) => this.clock.after(delay, resolve));
+      }
+    } finally {
+      this.starting = false;
+    }
     this.synced = true;
   }
 
