@@ -58,6 +58,22 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
     await core.createNamespace({ body: { metadata: { name: 'bench' } } });
+    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'accesspolicies',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'AccessPolicy',
+        metadata: { name: 'bench' },
+        spec: {
+          requesters: { users: ['bench'] },
+          access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
+          maxDuration: '1h',
+          approval: { mode: 'Auto' },
+        },
+      },
+    });
     const operator = await startOperator(kc, log, { workers: WORKERS });
 
     const created = new Map<string, number>();
@@ -104,9 +120,10 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
             body: {
               apiVersion: `${GROUP}/${VERSION}`,
               kind: 'AccessGrant',
-              metadata: { name },
+              metadata: { name, annotations: { 'timebox.dev/requested-by': 'bench' } },
               spec: {
                 subject: { kind: 'User', name: `user-${name}@example.com` },
+                policy: 'bench',
                 duration,
                 reason: 'benchmark',
                 access: [{ kubernetes: { clusterRole: 'view', namespaces: ['bench'] } }],

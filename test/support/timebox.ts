@@ -19,6 +19,11 @@ import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { eventually } from './wait.ts';
 
 export const OPERATOR_NAMESPACE = 'timebox-system';
+/** The GitOps identity the tests trust, besides Argo CD's default one. */
+export const GITOPS_USER = 'timebox-gitops';
+/** The policy most tests use: anything Kubernetes, approved at once, for the admin. */
+export const TEST_POLICY = 'it-auto';
+export const ADMIN = 'timebox-sandbox-admin';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 /**
@@ -42,6 +47,61 @@ export async function installTimebox(
     withUsers(o, operatorUsers),
   );
   await applyManifests(admin, rbac, 'timebox-tests');
+  const admission = loadManifests(join(REPO_ROOT, 'config', 'admission')).map(trustTestGitOps);
+  await applyManifests(admin, admission, 'timebox-tests');
+  // Everyone in the tests may ask and approve; policies decide the rest.
+  const everyone = ['timebox-requester', 'timebox-approver'].map(
+    (role): KubernetesObject =>
+      ({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `it-${role}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects: [
+          { kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' },
+        ],
+      }) as KubernetesObject,
+  );
+  await applyManifests(admin, everyone, 'timebox-tests');
+  const policy = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'AccessPolicy',
+    metadata: { name: TEST_POLICY },
+    spec: {
+      requesters: { users: [ADMIN] },
+      access: [
+        { kubernetes: { clusterRoles: ['view', 'edit'], namespaces: ['*'], clusterWide: true } },
+      ],
+      maxDuration: '24h',
+      approval: { mode: 'Auto' },
+    },
+  } as KubernetesObject;
+  await applyManifests(admin, [policy], 'timebox-tests');
+  // A new ValidatingAdmissionPolicy is enforced only once the API server has
+  // loaded it: wait until a grant that nobody vouches for is refused.
+  await eventually(
+    async () => {
+      const probe = grant('default', `probe-${randomUUID().slice(0, 6)}`);
+      probe.metadata.annotations = {};
+      try {
+        await grantsApi(admin).create(probe);
+        await grantsApi(admin).delete('default', probe.metadata.name!);
+        return false;
+      } catch (err) {
+        return err instanceof ApiException && err.code === 403;
+      }
+    },
+    { timeoutMs: 20_000, what: 'the admission policies to be enforced' },
+  );
+}
+
+/** Adds the test GitOps identity to the `trusted` variable of the admission policies. */
+function trustTestGitOps(o: KubernetesObject): KubernetesObject {
+  const spec = (o as { spec?: { variables?: { name: string; expression: string }[] } }).spec;
+  for (const v of spec?.variables ?? []) {
+    if (v.name === 'trusted') v.expression = v.expression.replace(/\]$/, `, '${GITOPS_USER}']`);
+  }
+  return o;
 }
 
 function withUsers(o: KubernetesObject, users: string[]): KubernetesObject {
@@ -198,9 +258,10 @@ export function grant(
   spec: Partial<AccessGrant['spec']> = {},
 ): AccessGrant {
   return {
-    metadata: { name, namespace },
+    metadata: { name, namespace, annotations: { 'timebox.dev/requested-by': ADMIN } },
     spec: {
       subject: { kind: 'User', name: 'alice@example.com' },
+      policy: TEST_POLICY,
       duration: '1h',
       reason: 'INC-4211 checkout latency',
       access: [{ kubernetes: { clusterRole: 'view', namespaces: [namespace] } }],

@@ -1,0 +1,396 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ApiException,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import {
+  GROUP,
+  VERSION,
+  type AccessGrant,
+  type AccessPolicy,
+} from '../../src/api/v1alpha1/types.ts';
+import type { Identity } from '../../src/sandbox/impersonation.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { eventually } from '../support/wait.ts';
+import {
+  canListPods,
+  createNamespace,
+  GITOPS_USER,
+  grantsApi,
+  installTimebox,
+  kubeconfigAs,
+  OperatorProcess,
+  waitForPhase,
+} from '../support/timebox.ts';
+
+const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
+const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
+const CAROL: Identity = { user: 'carol@example.com', groups: ['payments-leads'] };
+const MALLORY: Identity = { user: 'mallory@example.com', groups: ['interns'] };
+const OPERATOR = 'timebox-operator-policy';
+
+async function expectRejected(p: Promise<unknown>, code: number, message: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApiException, String(err));
+    assert.equal(err.code, code, String(err.body));
+    assert.match(String(err.body), message);
+    return;
+  }
+  assert.fail('admission accepted it');
+}
+
+describe('AccessPolicy and AccessApproval', function () {
+  this.timeout(120_000);
+  let cluster: ClusterEnvironment;
+  let operator: OperatorProcess;
+  let work: string;
+  let ns: string;
+
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    cluster = await testCluster();
+    await installTimebox(cluster, [OPERATOR]);
+    work = mkdtempSync(join(tmpdir(), 'timebox-policy-'));
+    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
+    await operator.waitForLog(/starting controllers/);
+  });
+  after(async () => {
+    await operator?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    ns = await createNamespace(cluster, 'payments');
+  });
+
+  const custom = () => cluster.admin().makeApiClient(CustomObjectsApi);
+
+  async function createPolicy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
+    const name = `pol-${randomUUID().slice(0, 8)}`;
+    await custom().createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'accesspolicies',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'AccessPolicy',
+        metadata: { name },
+        spec: {
+          requesters: { groups: ['payments-oncall'] },
+          selfOnly: true,
+          namespaces: [ns],
+          access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+          maxDuration: '4h',
+          requireReason: true,
+          approval: {
+            mode: 'Manual',
+            approvers: { groups: ['payments-leads'] },
+            required: 1,
+            pendingTimeout: '24h',
+          },
+          ...over,
+        },
+      },
+    });
+    return name;
+  }
+
+  /** A request as `who` makes it, with the identity annotations the CLI adds. */
+  function request(
+    who: Identity,
+    policy: string,
+    name: string,
+    spec: Partial<AccessGrant['spec']> = {},
+  ): AccessGrant {
+    return {
+      metadata: {
+        name,
+        namespace: ns,
+        annotations: {
+          'timebox.dev/requested-by': who.user,
+          'timebox.dev/requester-groups': (who.groups ?? []).join(','),
+        },
+      },
+      spec: {
+        subject: { kind: 'User', name: who.user },
+        policy,
+        duration: '2h',
+        reason: 'INC-4211 checkout latency',
+        access: [{ kubernetes: { clusterRole: 'edit', namespaces: [ns] } }],
+        ...spec,
+      },
+    };
+  }
+
+  async function approve(
+    who: Identity,
+    g: AccessGrant,
+    decision: 'Approve' | 'Deny' = 'Approve',
+    approver = who.user,
+    claimedGroups = who.groups,
+  ) {
+    const fresh = await grantsApi(cluster.admin()).get(ns, g.metadata.name!);
+    const specHash = await eventually(
+      async () => (await grantsApi(cluster.admin()).get(ns, g.metadata.name!)).status?.specHash,
+      {
+        what: 'status.specHash',
+      },
+    );
+    return cluster
+      .as(who)
+      .makeApiClient(CustomObjectsApi)
+      .createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: 'accessapprovals',
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'AccessApproval',
+          metadata: { generateName: `${who.user.split('@')[0]}-` },
+          spec: {
+            grantRef: { name: g.metadata.name, uid: fresh.metadata.uid, specHash },
+            decision,
+            approver,
+            approverGroups: claimedGroups,
+            comment: decision === 'Deny' ? 'not during the freeze' : 'INC-4211 confirmed',
+          },
+        },
+      });
+  }
+
+  it('activates a request under an Auto policy at once, recording who asked', async () => {
+    const policy = await createPolicy({ approval: { mode: 'Auto' } });
+    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'auto'));
+    const g = await waitForPhase(cluster, ns, 'auto', 'Active');
+    assert.equal(g.status?.requestedBy, ALICE.user);
+    assert.equal(g.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+  });
+
+  it('takes who asked from the API server: a missing or forged requester is refused at admission', async () => {
+    const policy = await createPolicy({ approval: { mode: 'Auto' } });
+    const alice = grantsApi(cluster.as(ALICE));
+    const unsigned = request(ALICE, policy, 'unsigned');
+    unsigned.metadata.annotations = {};
+    await expectRejected(
+      alice.create(unsigned),
+      403,
+      /timebox\.dev\/requested-by: \\"alice@example.com\\"/,
+    );
+    const forged = request(ALICE, policy, 'forged');
+    forged.metadata.annotations!['timebox.dev/requested-by'] = BOB.user;
+    await expectRejected(alice.create(forged), 403, /must be your user name/);
+    const groups = request(ALICE, policy, 'claims-leads');
+    groups.metadata.annotations!['timebox.dev/requester-groups'] = 'payments-leads';
+    await expectRejected(
+      alice.create(groups),
+      403,
+      /may list only your own groups: payments-oncall, system:authenticated/,
+    );
+    const gitops = request(ALICE, policy, 'fake-gitops');
+    gitops.metadata.annotations!['timebox.dev/gitops'] = 'true';
+    await expectRejected(alice.create(gitops), 403, /only the trusted GitOps identities/);
+  });
+
+  it('waits for an approver under a Manual policy; self-approval and forged approvals do not count', async () => {
+    const policy = await createPolicy();
+    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'manual'));
+    await eventually(
+      async () =>
+        (await grantsApi(cluster.admin()).get(ns, 'manual')).status?.conditions?.[0]?.reason ===
+        'AwaitingApproval',
+      {
+        what: 'AwaitingApproval',
+      },
+    );
+    assert.equal(await canListPods(cluster, ALICE.user, ns), false);
+
+    // Alice approves herself: admission lets her speak for herself, the controller ignores it.
+    await approve({ user: ALICE.user, groups: ['payments-oncall'] }, g);
+    // Mallory signs as Bob: admission refuses.
+    await expectRejected(
+      approve(MALLORY, g, 'Approve', BOB.user),
+      403,
+      /spec\.approver must be you: set it to \\"mallory@example.com\\"/,
+    );
+    // Mallory claims to be a lead: admission refuses.
+    await expectRejected(
+      approve(MALLORY, g, 'Approve', MALLORY.user, ['payments-leads']),
+      403,
+      /approverGroups may list only your own groups/,
+    );
+    await sleep(500);
+    const waiting = await grantsApi(cluster.admin()).get(ns, 'manual');
+    assert.equal(waiting.status?.phase, 'Pending');
+    assert.match(
+      waiting.status?.conditions?.[0]?.message ?? '',
+      /0 of 1 .* 1 approval\(s\) from people who may not approve this grant ignored/,
+    );
+
+    await approve(BOB, g);
+    const active = await waitForPhase(cluster, ns, 'manual', 'Active');
+    assert.deepEqual(
+      active.status?.approvals?.map((a) => [a.approver, a.decision]),
+      [[BOB.user, 'Approve']],
+    );
+    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+  });
+
+  it('needs two distinct approvers for 2-of-3', async () => {
+    const policy = await createPolicy({
+      approval: {
+        mode: 'Manual',
+        approvers: { users: [BOB.user, CAROL.user, 'dave@example.com'] },
+        required: 2,
+      },
+    });
+    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'two-of-three'));
+    await approve(BOB, g);
+    await approve(BOB, g);
+    await eventually(
+      async () =>
+        /1 of 2/.test(
+          (await grantsApi(cluster.admin()).get(ns, 'two-of-three')).status?.conditions?.[0]
+            ?.message ?? '',
+        ),
+      {
+        what: 'one approval counted',
+      },
+    );
+    assert.equal(
+      (await grantsApi(cluster.admin()).get(ns, 'two-of-three')).status?.phase,
+      'Pending',
+    );
+    await approve(CAROL, g);
+    await waitForPhase(cluster, ns, 'two-of-three', 'Active');
+  });
+
+  it('ends the request on a Deny', async () => {
+    const policy = await createPolicy();
+    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'denied'));
+    await approve(BOB, g, 'Deny');
+    const denied = await waitForPhase(cluster, ns, 'denied', 'Denied');
+    assert.equal(denied.status?.conditions?.[0]?.reason, 'DeniedByApprover');
+    assert.match(
+      denied.status?.conditions?.[0]?.message ?? '',
+      /denied by bob@example.com: not during the freeze/,
+    );
+    // Terminal: a later approval changes nothing.
+    await approve(CAROL, g);
+    await sleep(500);
+    assert.equal((await grantsApi(cluster.admin()).get(ns, 'denied')).status?.phase, 'Denied');
+  });
+
+  it('denies a request nobody approves within pendingTimeout', async () => {
+    const policy = await createPolicy({
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, pendingTimeout: '3s' },
+    });
+    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'stale'));
+    const denied = await waitForPhase(cluster, ns, 'stale', 'Denied', 10_000);
+    assert.equal(denied.status?.conditions?.[0]?.reason, 'PendingTimeout');
+  });
+
+  it('denies what the policy does not allow, saying what to fix', async () => {
+    const policy = await createPolicy({ approval: { mode: 'Auto' } });
+    const alice = grantsApi(cluster.as(ALICE));
+    const cases: [string, Partial<AccessGrant['spec']>, string, RegExp][] = [
+      [
+        'outside',
+        { access: [{ kubernetes: { clusterRole: 'admin', namespaces: [ns] } }] },
+        'AccessNotAllowed',
+        /spec\.access\[0\] \(kubernetes clusterRole admin/,
+      ],
+      [
+        'too-long',
+        { duration: '6h' },
+        'DurationTooLong',
+        /exceeds the maxDuration 4h .* request at most 4h/,
+      ],
+      ['no-reason', { reason: '' }, 'ReasonRequired', /requires spec\.reason/],
+      ['for-bob', { subject: { kind: 'User', name: BOB.user } }, 'NotSelf', /selfOnly/],
+    ];
+    for (const [name, spec] of cases) {
+      await alice.create(request(ALICE, policy, name, spec));
+    }
+    for (const [name, , reason, message] of cases) {
+      const g = await waitForPhase(cluster, ns, name, 'Denied');
+      assert.equal(g.status?.conditions?.[0]?.reason, reason, name);
+      assert.match(g.status?.conditions?.[0]?.message ?? '', message, name);
+    }
+    assert.equal(await canListPods(cluster, ALICE.user, ns), false, 'nothing was granted');
+  });
+
+  it('denies a request from someone who is not a requester of the policy', async () => {
+    const policy = await createPolicy({ approval: { mode: 'Auto' } });
+    await grantsApi(cluster.as(MALLORY)).create(request(MALLORY, policy, 'intern'));
+    const g = await waitForPhase(cluster, ns, 'intern', 'Denied');
+    assert.equal(g.status?.conditions?.[0]?.reason, 'NotEligible');
+    assert.match(
+      g.status?.conditions?.[0]?.message ?? '',
+      /mallory@example.com \(groups interns\) is not a requester/,
+    );
+    assert.equal(await canListPods(cluster, MALLORY.user, ns), false);
+  });
+
+  it('revokes active grants that an edited or deleted policy no longer allows', async () => {
+    const policy = await createPolicy({ approval: { mode: 'Auto' } });
+    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'edited', { duration: '3h' }));
+    await waitForPhase(cluster, ns, 'edited', 'Active');
+    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+    await custom().patchClusterCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: 'accesspolicies',
+        name: policy,
+        body: { spec: { maxDuration: '1h' } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const revoked = await waitForPhase(cluster, ns, 'edited', 'Revoked');
+    assert.equal(revoked.status?.conditions?.[0]?.reason, 'PolicyChanged');
+    assert.match(revoked.status?.conditions?.[0]?.message ?? '', /exceeds the maxDuration 1h/);
+    assert.equal(await canListPods(cluster, ALICE.user, ns), false);
+
+    const other = await createPolicy({ approval: { mode: 'Auto' } });
+    await grantsApi(cluster.as(ALICE)).create(request(ALICE, other, 'orphaned'));
+    await waitForPhase(cluster, ns, 'orphaned', 'Active');
+    await custom().deleteClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'accesspolicies',
+      name: other,
+    });
+    const gone = await waitForPhase(cluster, ns, 'orphaned', 'Revoked');
+    assert.equal(gone.status?.conditions?.[0]?.reason, 'PolicyDeleted');
+  });
+
+  it('lets a trusted GitOps identity request for others: the reviewed change is the approval', async () => {
+    const policy = await createPolicy();
+    const viaGit = request({ user: 'pr-author@example.com' }, policy, 'from-git', {
+      subject: { kind: 'User', name: ALICE.user },
+    });
+    viaGit.metadata.annotations = {
+      'timebox.dev/requested-by': 'pr-author@example.com',
+      'timebox.dev/gitops': 'true',
+    };
+    await grantsApi(cluster.as({ user: GITOPS_USER })).create(viaGit);
+    const g = await waitForPhase(cluster, ns, 'from-git', 'Active');
+    assert.equal(g.status?.requestedBy, 'pr-author@example.com');
+    assert.equal(g.status?.history?.find((h) => h.phase === 'Pending')?.reason, 'Activating');
+    assert.match(
+      g.status?.history?.find((h) => h.phase === 'Pending')?.message ?? '',
+      /trusted GitOps identity/,
+    );
+  });
+});
