@@ -65,6 +65,7 @@ const grant: AccessGrant = {
   metadata: { name: 'alice', namespace: 'payments', uid: 'abcdef12-3456' },
   spec: {
     subject: { kind: 'User', name: 'alice@example.com' },
+    policy: 'payments-oncall',
     duration: '1h',
     access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
   },
