@@ -4,6 +4,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from './log/logger.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from './kube/manifests.ts';
 import { startOperator } from './operator.ts';
+import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
 import { startRunEnvironment } from './sandbox/environment.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
@@ -23,6 +24,8 @@ Options (each also read from the environment variable in brackets):
   --renew-deadline SECONDS       [TIMEBOX_RENEW_DEADLINE] (10)
   --retry-period SECONDS         [TIMEBOX_RETRY_PERIOD] (2)
   --workers N                    concurrent reconciles [TIMEBOX_WORKERS] (4)
+  --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
+  --health-probe-bind-address ADDR  /healthz and /readyz (:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
   -h, --help`;
 
@@ -53,6 +56,8 @@ async function main(): Promise<void> {
       'renew-deadline': { type: 'string' },
       'retry-period': { type: 'string' },
       workers: { type: 'string' },
+      'metrics-bind-address': { type: 'string' },
+      'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,6 +77,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
+  const metricsAddr = parseBindAddress(
+    values['metrics-bind-address'] ?? ':8080',
+    '--metrics-bind-address',
+  );
+  const healthAddr = parseBindAddress(
+    values['health-probe-bind-address'] ?? ':8081',
+    '--health-probe-bind-address',
+  );
   const timing = {
     leaseDurationMs: seconds(
       values['lease-duration'] ?? env.TIMEBOX_LEASE_DURATION,
@@ -138,6 +151,17 @@ async function main(): Promise<void> {
   } catch (err) {
     await stopCluster();
     throw err;
+  }
+  const op = operator;
+  try {
+    if (metricsAddr) await serveMetrics(op.metrics.registry, metricsAddr.host, metricsAddr.port);
+    if (healthAddr) await serveHealth(() => op.ready(), healthAddr.host, healthAddr.port);
+  } catch (err) {
+    await op.stop();
+    await stopCluster();
+    throw new Error(`cannot serve metrics or health probes: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   log.info('operator started', {
     identity: operator.identity,

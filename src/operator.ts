@@ -24,6 +24,7 @@ import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
 import { eventRecorder } from './kube/events.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
 import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
@@ -50,7 +51,10 @@ export interface OperatorOptions {
 
 export interface Operator {
   readonly identity: string;
+  readonly metrics: Metrics;
   isLeader(): boolean;
+  /** Caches synced: the replica could lead at once. */
+  ready(): boolean;
   stop(): Promise<void>;
 }
 
@@ -128,6 +132,18 @@ export async function startOperator(
   const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
+  const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
+  const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
+  let elector: LeaderElector | undefined;
+  const metrics = new Metrics(
+    {
+      grants: () => grants.list(),
+      bindings: () => [...roleBindings.list(), ...clusterRoleBindings.list()],
+      queueDepths: () => ({ accessgrant: grantQueue.len(), 'binding-sweeper': sweepQueue.len() }),
+      isLeader: () => (elector ? elector.isLeader() : true),
+    },
+    clock,
+  );
   const controller = new AccessGrantController({
     grants,
     policies,
@@ -137,6 +153,7 @@ export async function startOperator(
     recorder,
     clock,
     log: grantLog,
+    metrics,
   });
   const sweepLog = log.with({ controller: 'binding-sweeper' });
   const sweeper = new BindingSweeper({
@@ -148,9 +165,6 @@ export async function startOperator(
     clock,
     log: sweepLog,
   });
-
-  const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
-  const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
 
   const onGrant = (g: AccessGrant) => grantQueue.add(grantKey(g));
   grants.on('add', onGrant);
@@ -200,6 +214,22 @@ export async function startOperator(
     bindings: roleBindings.list().length + clusterRoleBindings.list().length,
   });
 
+  const measured =
+    (name: string, fn: (key: string) => Promise<{ requeueAfterMs?: number }>) =>
+    async (key: string) => {
+      const end = metrics.reconcileDuration.startTimer({ controller: name });
+      try {
+        const r = await fn(key);
+        metrics.reconcileTotal.inc({ controller: name, result: 'success' });
+        return r;
+      } catch (err) {
+        metrics.reconcileTotal.inc({ controller: name, result: 'error' });
+        throw err;
+      } finally {
+        end();
+      }
+    };
+
   const workers = opts.workers ?? 4;
   let running: Promise<unknown> | undefined;
   const startWorkers = () => {
@@ -208,19 +238,18 @@ export async function startOperator(
       runWorkers(
         grantQueue,
         workers,
-        (k) => controller.reconcile(k),
+        measured('accessgrant', (k) => controller.reconcile(k)),
         (key, err) => grantLog.warn('reconcile failed; retrying', { grant: key, err }),
       ),
       runWorkers(
         sweepQueue,
         1,
-        (k) => sweeper.reconcile(k),
+        measured('binding-sweeper', (k) => sweeper.reconcile(k)),
         (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
       ),
     ]);
   };
 
-  let elector: LeaderElector | undefined;
   let electorDone: Promise<void> | undefined;
   let stopping = false;
   if (opts.leaderElection ?? true) {
@@ -258,7 +287,9 @@ export async function startOperator(
 
   return {
     identity,
+    metrics,
     isLeader: () => (elector ? elector.isLeader() : true),
+    ready: () => informers.every((i) => i.hasSynced),
     async stop() {
       stopping = true;
       if (elector) {

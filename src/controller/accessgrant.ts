@@ -5,6 +5,7 @@ import {
   type AccessPolicy,
 } from '../api/v1alpha1/types.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
 import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
 import { isTerminal, type Artefact, type ProviderDriver } from '../providers/provider.ts';
@@ -22,6 +23,7 @@ export interface AccessGrantControllerDeps {
   recorder: EventRecorder;
   clock: Clock;
   log: Logger;
+  metrics?: Pick<Metrics, 'revocationLag' | 'providerErrors'>;
 }
 
 const MAX_STEPS = 5;
@@ -65,6 +67,15 @@ export class AccessGrantController {
       grant = next;
     }
     return {};
+  }
+
+  private async counted(a: Artefact, op: Promise<void>): Promise<void> {
+    try {
+      await op;
+    } catch (err) {
+      this.deps.metrics?.providerErrors.inc({ provider: a.provider });
+      throw err;
+    }
   }
 
   /**
@@ -123,12 +134,12 @@ export class AccessGrantController {
       glog.info('activation committed', { expiresAt: p.commit.expiresAt });
     }
     for (const a of p.revoke) {
-      await this.driver(a).revoke(current, a);
+      await this.counted(a, this.driver(a).revoke(current, a));
       glog.info('revoked', { target: a.ref });
     }
     for (const a of p.ensure) {
       try {
-        await this.driver(a).grant(current, a);
+        await this.counted(a, this.driver(a).grant(current, a));
         glog.info('granted', { target: a.ref, expiresAt: current.status?.expiresAt });
       } catch (err) {
         if (!isTerminal(err)) throw err;
@@ -151,6 +162,17 @@ export class AccessGrantController {
     }
     if (p.status) {
       current = this.wrote(current, await writer.patchStatus(current, p.status));
+      const expiresAt = Date.parse(p.status.expiresAt ?? '');
+      if (
+        p.status.phase === 'Expired' &&
+        grant.status?.phase !== 'Expired' &&
+        !Number.isNaN(expiresAt)
+      ) {
+        // Access is gone now: every revoke above succeeded before this write.
+        this.deps.metrics?.revocationLag.observe(
+          Math.max(0, this.deps.clock.now().getTime() - expiresAt) / 1000,
+        );
+      }
       if (p.status.phase !== grant.status?.phase) {
         glog.info('phase changed', {
           from: grant.status?.phase ?? '',

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { isRunning } from '../../src/sandbox/process.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
 import { CLUSTER_START_TIMEOUT_MS } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -26,10 +27,20 @@ describe('npm start without a cluster', function () {
 
   it('starts a sandbox, prints its kubeconfig, and Ctrl-C stops everything', async () => {
     // --sandbox: this machine may have a kubeconfig of its own, which must not be used.
-    const child = spawn(process.execPath, [MAIN, '--sandbox'], {
-      cwd: work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const [metricsPort, healthPort] = [await freePort(), await freePort()];
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--sandbox',
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        `--health-probe-bind-address=127.0.0.1:${healthPort}`,
+      ],
+      {
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -51,6 +62,12 @@ describe('npm start without a cluster', function () {
         }[]
       ).map((p) => p.pid);
       assert.equal(pids.length, 3);
+
+      assert.equal((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status, 200);
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+        /^timebox_leader_is_leader 1$/m,
+      );
 
       child.kill('SIGINT');
       const [code] = (await once(child, 'exit')) as [number | null];

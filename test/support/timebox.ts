@@ -151,6 +151,9 @@ export class OperatorProcess {
         '--lease-duration=3',
         '--renew-deadline=2',
         '--retry-period=0.5',
+        // Several operators run side by side; a test that scrapes passes its own ports.
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=0',
         ...extraArgs,
       ],
       {

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
+import { FakeClock } from '../runtime/clock.ts';
+import { Metrics, type MetricSources } from './metrics.ts';
+
+function grant(
+  name: string,
+  phase: string,
+  policy: string,
+  extra: Partial<AccessGrant['status']> = {},
+  reason = 'x',
+): AccessGrant {
+  return {
+    metadata: {
+      name,
+      namespace: 'payments',
+      creationTimestamp: '2026-11-25T08:00:00Z' as unknown as Date,
+    },
+    spec: { subject: { kind: 'User', name: 'a' }, policy, duration: '1h', access: [] },
+    status: {
+      phase: phase as never,
+      conditions: [{ type: 'Ready', status: 'False', reason, message: '', lastTransitionTime: '' }],
+      ...extra,
+    },
+  };
+}
+
+describe('Metrics', () => {
+  const clock = new FakeClock('2026-11-25T09:00:00Z');
+  const sources: MetricSources = {
+    grants: () => [
+      grant('a', 'Active', 'oncall', { expiresAt: '2026-11-25T10:00:00.000Z' }),
+      grant('b', 'Active', 'oncall', { expiresAt: '2026-11-25T11:00:00.000Z' }),
+      grant('c', 'Pending', 'prod', {}, 'AwaitingApproval'),
+      grant('d', 'Expired', 'oncall'),
+    ],
+    bindings: () => [
+      {
+        metadata: {
+          labels: { 'timebox.dev/grant-uid': 'u1' },
+          annotations: { 'timebox.dev/expires-at': '2026-11-25T08:59:00Z' },
+        },
+      },
+      {
+        metadata: {
+          labels: { 'timebox.dev/grant-uid': 'u1' },
+          annotations: { 'timebox.dev/expires-at': '2026-11-25T08:59:00Z' },
+        },
+      },
+      {
+        metadata: {
+          labels: { 'timebox.dev/grant-uid': 'u2' },
+          annotations: { 'timebox.dev/expires-at': '2026-11-25T09:30:00Z' },
+        },
+      },
+    ],
+    queueDepths: () => ({ accessgrant: 3 }),
+    isLeader: () => false,
+  };
+
+  it('computes gauges from the caches at scrape time', async () => {
+    const text = await new Metrics(sources, clock).registry.metrics();
+    assert.match(text, /^timebox_grants\{phase="Active",policy="oncall"\} 2$/m);
+    assert.match(text, /^timebox_grants\{phase="Pending",policy="prod"\} 1$/m);
+    assert.match(text, /^timebox_grants\{phase="Denied",policy=""\} 0$/m);
+    assert.match(
+      text,
+      /^timebox_grant_expiration_timestamp_seconds\{namespace="payments",name="a"\} 1795600800$/m,
+    );
+    assert.doesNotMatch(
+      text,
+      /timebox_grant_expiration_timestamp_seconds\{namespace="payments",name="d"\}/,
+    );
+    // One grant (two bindings) is past its expiry.
+    assert.match(text, /^timebox_revocation_overdue_grants 1$/m);
+    assert.match(text, /^timebox_pending_approval_age_seconds\{policy="prod"\} 3600$/m);
+    assert.match(text, /^timebox_workqueue_depth\{name="accessgrant"\} 3$/m);
+    assert.match(text, /^timebox_leader_is_leader 0$/m);
+  });
+});
