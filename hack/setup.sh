@@ -15,3 +15,20 @@ fi
 # etcd, kube-apiserver and kubectl, built from the Go module proxy and cached by version.
 bin_dir="$(bash hack/build-control-plane.sh)"
 log "control plane: $bin_dir"
+
+# promtool (Debian's prometheus package) for the alerting-rule tests, and Lua 5.1,
+# the interpreter Argo CD embeds, for the health-check tests.
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v lua5.1 >/dev/null || missing+=(lua5.1)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null || { log "install ${missing[*]} (Debian packages) and re-run"; exit 1; }
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null || { log "install ${missing[*]} with your package manager and re-run"; exit 1; }
+  log "installing ${missing[*]} from Debian"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
