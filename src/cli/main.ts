@@ -1,0 +1,544 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ApiException,
+  AuthenticationV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import {
+  ACCESS_APPROVAL,
+  ACCESS_GRANT,
+  ACCESS_POLICY,
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_REQUESTER_GROUPS,
+  GROUP,
+  isTerminal,
+  VERSION,
+  type AccessGrant,
+  type AccessPolicy,
+  type AccessTarget,
+} from '../api/v1alpha1/types.ts';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+
+/** Exit codes: scripts can tell a refusal from a broken invocation. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, denied: 3 } as const;
+
+class UsageError extends Error {}
+class DeniedError extends Error {}
+
+const PROG = basename(process.argv[1] ?? 'timebox').startsWith('kubectl-')
+  ? 'kubectl timebox'
+  : 'timebox';
+
+const HELP = `${PROG}: just-in-time access with Timebox
+
+Usage:
+  ${PROG} request --policy POLICY (--cluster-role ROLE | --role ROLE) --duration 2h --reason TEXT
+                  [--target-namespace NS ...] [--cluster-wide] [--aws-principal ARN --aws-policy ARN]
+                  [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME] [--wait]
+  ${PROG} approve NAME [--comment TEXT]
+  ${PROG} deny NAME --comment TEXT
+  ${PROG} revoke NAME
+  ${PROG} ls [--mine (default) | --pending | --all] [-A]
+  ${PROG} describe NAME
+
+Common options:
+  -n, --namespace NS     namespace of the grant (default: the context's namespace, else default)
+  -o, --output FORMAT    json or yaml instead of the human-readable form
+  --kubeconfig FILE      kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
+  --context NAME         kubeconfig context
+
+Exit codes: 0 success; 1 the cluster refused or failed (the message says why);
+2 wrong usage; 3 the request was denied or failed (with --wait).`;
+
+interface Ctx {
+  kc: KubeConfig;
+  api: CustomObjectsApi;
+  namespace: string;
+  output?: 'json' | 'yaml';
+  out: (s: string) => void;
+}
+
+async function whoAmI(kc: KubeConfig): Promise<{ user: string; groups: string[] }> {
+  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  });
+  const info = review.status?.userInfo;
+  if (!info?.username)
+    throw new Error('the API server did not say who you are (SelfSubjectReview)');
+  // system: groups are implied for everyone and make poor claims.
+  return {
+    user: info.username,
+    groups: (info.groups ?? []).filter((g) => !g.startsWith('system:')),
+  };
+}
+
+const grants = (ctx: Ctx) => ({
+  get: async (name: string) =>
+    (await ctx.api.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_GRANT.plural,
+      namespace: ctx.namespace,
+      name,
+    })) as AccessGrant,
+});
+
+function print(ctx: Ctx, data: unknown, human: () => string): void {
+  if (ctx.output === 'json') ctx.out(JSON.stringify(data, null, 2));
+  else if (ctx.output === 'yaml') ctx.out(stringify(data).trimEnd());
+  else ctx.out(human());
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function until(expiresAt: string | undefined, now = Date.now()): string {
+  if (!expiresAt) return '';
+  const ms = Date.parse(expiresAt) - now;
+  if (ms <= 0) return expiresAt;
+  const m = Math.round(ms / 60_000);
+  return `${expiresAt} (in ${m >= 60 ? `${Math.floor(m / 60)}h${m % 60}m` : `${m}m`})`;
+}
+
+async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
+  const policy = v.policy as string | undefined;
+  const duration = v.duration as string | undefined;
+  if (!policy)
+    throw new UsageError('--policy is required: the AccessPolicy that allows this access');
+  if (!duration) throw new UsageError('--duration is required, e.g. --duration 2h');
+  try {
+    parseDuration(duration);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const access: AccessTarget[] = [];
+  const clusterRole = v['cluster-role'] as string | undefined;
+  const role = v.role as string | undefined;
+  if (clusterRole && role) throw new UsageError('give --cluster-role or --role, not both');
+  if (clusterRole || role) {
+    const targets = (v['target-namespace'] as string[] | undefined) ?? [ctx.namespace];
+    access.push({
+      kubernetes: {
+        ...(clusterRole ? { clusterRole } : { role: role! }),
+        ...(v['cluster-wide'] ? { clusterWide: true } : { namespaces: targets }),
+      },
+    });
+  }
+  if (v['aws-principal'] || v['aws-policy']) {
+    if (!v['aws-principal'] || !v['aws-policy'])
+      throw new UsageError('AWS access needs both --aws-principal and --aws-policy');
+    access.push({
+      aws: { principalArn: v['aws-principal'] as string, policyArn: v['aws-policy'] as string },
+    });
+  }
+  if (v['gcp-resource'] || v['gcp-role'] || v['gcp-member']) {
+    if (!v['gcp-resource'] || !v['gcp-role'] || !v['gcp-member']) {
+      throw new UsageError('GCP access needs --gcp-resource, --gcp-role and --gcp-member');
+    }
+    access.push({
+      gcp: {
+        resource: v['gcp-resource'] as string,
+        role: v['gcp-role'] as string,
+        member: v['gcp-member'] as string,
+      },
+    });
+  }
+  if (access.length === 0) {
+    throw new UsageError(
+      'say what you need: --cluster-role/--role, --aws-principal/--aws-policy or --gcp-*',
+    );
+  }
+  const me = await whoAmI(ctx.kc);
+  const target = clusterRole ?? role ?? 'access';
+  const name =
+    (v.name as string | undefined) ??
+    `${me.user
+      .split('@')[0]!
+      .toLowerCase()
+      .replace(
+        /[^a-z0-9-]/g,
+        '-',
+      )}-${target.replace(/[^a-z0-9-]/g, '-')}-${randomBytes(2).toString('hex')}`;
+  const body: AccessGrant = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: ACCESS_GRANT.kind,
+    metadata: {
+      name,
+      namespace: ctx.namespace,
+      annotations: {
+        [ANNOTATION_REQUESTED_BY]: me.user,
+        ...(me.groups.length ? { [ANNOTATION_REQUESTER_GROUPS]: me.groups.join(',') } : {}),
+      },
+    },
+    spec: {
+      subject: { kind: 'User', name: me.user },
+      policy,
+      duration,
+      ...(v.reason ? { reason: v.reason as string } : {}),
+      ...(v['start-at'] ? { startAt: v['start-at'] as string } : {}),
+      access,
+    },
+  };
+  await ctx.api.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_GRANT.plural,
+    namespace: ctx.namespace,
+    body,
+  });
+  if (!v.wait) {
+    print(
+      ctx,
+      body,
+      () =>
+        `accessgrant ${ctx.namespace}/${name} requested; follow it with: ${PROG} describe ${name} -n ${ctx.namespace}`,
+    );
+    return;
+  }
+  const deadline = Date.now() + parseDuration((v.timeout as string | undefined) ?? '10m');
+  for (;;) {
+    const g = await grants(ctx).get(name);
+    const phase = g.status?.phase;
+    const ready = g.status?.conditions?.find((c) => c.type === 'Ready');
+    if (phase === 'Active') {
+      print(
+        ctx,
+        g,
+        () => `accessgrant ${ctx.namespace}/${name} is Active until ${g.status?.expiresAt}`,
+      );
+      return;
+    }
+    if (isTerminal(phase))
+      throw new DeniedError(
+        `accessgrant ${ctx.namespace}/${name} is ${phase}: ${ready?.message ?? ''}`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(
+        `accessgrant ${ctx.namespace}/${name} is still ${phase ?? 'new'}: ${ready?.message ?? ''}`,
+      );
+    await sleep(500);
+  }
+}
+
+async function decide(
+  ctx: Ctx,
+  name: string | undefined,
+  decision: 'Approve' | 'Deny',
+  comment?: string,
+): Promise<void> {
+  if (!name)
+    throw new UsageError(`${decision === 'Approve' ? 'approve' : 'deny'} needs the grant's NAME`);
+  if (decision === 'Deny' && !comment)
+    throw new UsageError('deny needs --comment: tell the requester why');
+  const g = await grants(ctx).get(name);
+  if (g.status?.phase !== 'Pending') {
+    throw new Error(
+      `accessgrant ${ctx.namespace}/${name} is ${g.status?.phase ?? 'not evaluated yet'}; only Pending requests can be decided`,
+    );
+  }
+  if (!g.status.specHash)
+    throw new Error(
+      `accessgrant ${ctx.namespace}/${name} has no status.specHash yet; try again in a moment`,
+    );
+  const me = await whoAmI(ctx.kc);
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: ACCESS_APPROVAL.kind,
+    metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
+    spec: {
+      grantRef: { name, uid: g.metadata.uid, specHash: g.status.specHash },
+      decision,
+      approver: me.user,
+      ...(me.groups.length ? { approverGroups: me.groups } : {}),
+      ...(comment ? { comment } : {}),
+    },
+  };
+  const created = await ctx.api.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_APPROVAL.plural,
+    namespace: ctx.namespace,
+    body,
+  });
+  print(
+    ctx,
+    created,
+    () =>
+      `${decision === 'Approve' ? 'approved' : 'denied'} accessgrant ${ctx.namespace}/${name} as ${me.user}`,
+  );
+}
+
+async function revoke(ctx: Ctx, name: string | undefined): Promise<void> {
+  if (!name) throw new UsageError("revoke needs the grant's NAME");
+  const g = (await ctx.api.patchNamespacedCustomObject(
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_GRANT.plural,
+      namespace: ctx.namespace,
+      name,
+      body: { spec: { revoked: true } },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  )) as AccessGrant;
+  print(
+    ctx,
+    g,
+    () => `accessgrant ${ctx.namespace}/${name} revoked; access ends now and the record is kept`,
+  );
+}
+
+async function approverOf(
+  policy: AccessPolicy | undefined,
+  me: { user: string; groups: string[] },
+): Promise<boolean> {
+  const a = policy?.spec.approval.approvers;
+  return (a?.users ?? []).includes(me.user) || (a?.groups ?? []).some((g) => me.groups.includes(g));
+}
+
+async function list(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
+  const all = v['all-namespaces']
+    ? ((await ctx.api.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_GRANT.plural,
+      })) as { items: AccessGrant[] })
+    : ((await ctx.api.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_GRANT.plural,
+        namespace: ctx.namespace,
+      })) as { items: AccessGrant[] });
+  const me = await whoAmI(ctx.kc);
+  let items = all.items;
+  if (v.pending) {
+    const policies = new Map<string, AccessPolicy | undefined>();
+    const out: AccessGrant[] = [];
+    for (const g of items) {
+      if (g.status?.phase !== 'Pending' || g.status.requestedBy === me.user) continue;
+      if (!policies.has(g.spec.policy)) {
+        policies.set(
+          g.spec.policy,
+          (await ctx.api
+            .getClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: ACCESS_POLICY.plural,
+              name: g.spec.policy,
+            })
+            .catch(() => undefined)) as AccessPolicy | undefined,
+        );
+      }
+      if (await approverOf(policies.get(g.spec.policy), me)) out.push(g);
+    }
+    items = out;
+  } else if (!v.all) {
+    items = items.filter(
+      (g) => g.status?.requestedBy === me.user || g.spec.subject.name === me.user,
+    );
+  }
+  print(ctx, { items }, () => {
+    if (items.length === 0) {
+      return v.pending
+        ? 'nothing waits for your approval'
+        : `no access grants${v.all ? '' : ' of yours'} in ${v['all-namespaces'] ? 'any namespace' : ctx.namespace}`;
+    }
+    return table([
+      ['NAMESPACE', 'NAME', 'SUBJECT', 'PHASE', 'EXPIRES', 'POLICY', 'REQUESTED-BY'],
+      ...items.map((g) => [
+        g.metadata.namespace ?? '',
+        g.metadata.name ?? '',
+        g.spec.subject.name,
+        g.status?.phase ?? '',
+        g.status?.phase === 'Active' ? until(g.status.expiresAt) : '',
+        g.spec.policy,
+        g.status?.requestedBy ?? '',
+      ]),
+    ]);
+  });
+}
+
+async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
+  if (!name) throw new UsageError("describe needs the grant's NAME");
+  const g = await grants(ctx).get(name);
+  print(ctx, g, () => {
+    const s = g.status ?? {};
+    const ready = s.conditions?.find((c) => c.type === 'Ready');
+    const lines = [
+      `Name:          ${g.metadata.namespace}/${g.metadata.name}`,
+      `Subject:       ${g.spec.subject.kind} ${g.spec.subject.namespace ? `${g.spec.subject.namespace}/` : ''}${g.spec.subject.name}`,
+      `Policy:        ${g.spec.policy}`,
+      `Duration:      ${g.spec.duration}${g.spec.startAt ? ` from ${g.spec.startAt}` : ''}`,
+      `Reason:        ${g.spec.reason ?? ''}`,
+      `Phase:         ${s.phase ?? '(not evaluated yet)'}${ready ? ` (${ready.reason}: ${ready.message})` : ''}`,
+      `Requested by:  ${s.requestedBy ?? ''}`,
+      `Activated:     ${s.activatedAt ?? ''}`,
+      `Expires:       ${until(s.expiresAt)}`,
+      'Access:',
+      ...g.spec.access.map(
+        (a) =>
+          `  - ${JSON.stringify(a.kubernetes ?? a.aws ?? a.gcp)} (${a.kubernetes ? 'kubernetes' : a.aws ? 'aws' : 'gcp'})`,
+      ),
+      'Targets:',
+      ...(s.targets ?? []).map(
+        (t) =>
+          `  - ${t.provider} ${t.ref}: ${t.state}${t.failSafe ? ' (fail-safe expiry)' : ''}${t.message ? ` — ${t.message}` : ''}`,
+      ),
+      'Approvals:',
+      ...(s.approvals ?? []).map(
+        (a) => `  - ${a.decision} by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`,
+      ),
+      'History:',
+      ...(s.history ?? []).map(
+        (h) => `  - ${h.at} ${h.phase} (${h.reason})${h.message ? `: ${h.message}` : ''}`,
+      ),
+    ];
+    if (s.phase === 'Pending' && s.specHash) {
+      lines.push(`Approve with:  ${PROG} approve ${g.metadata.name} -n ${g.metadata.namespace}`);
+    }
+    return lines.join('\n');
+  });
+}
+
+function explain(err: unknown, ctx: Partial<Ctx>): string {
+  if (err instanceof ApiException) {
+    let message: string;
+    try {
+      message = (JSON.parse(String(err.body)) as { message?: string }).message ?? '';
+    } catch {
+      message = String(err.body);
+    }
+    if (err.code === 404 && /accessgrants/.test(message)) {
+      return `${message}; list yours with: ${PROG} ls -n ${ctx.namespace ?? 'default'}`;
+    }
+    if (err.code === 404 && /the server could not find the requested resource/.test(message)) {
+      return 'Timebox is not installed in this cluster (no timebox.dev API); install the CRDs from crds/';
+    }
+    return message || `the API server answered HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function run(
+  argv: string[],
+  out = (s: string) => console.log(s),
+  err = (s: string) => console.error(s),
+): Promise<number> {
+  let ctx: Partial<Ctx> = {};
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        output: { type: 'string', short: 'o' },
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        policy: { type: 'string' },
+        'cluster-role': { type: 'string' },
+        role: { type: 'string' },
+        'target-namespace': { type: 'string', multiple: true },
+        'cluster-wide': { type: 'boolean' },
+        'aws-principal': { type: 'string' },
+        'aws-policy': { type: 'string' },
+        'gcp-resource': { type: 'string' },
+        'gcp-role': { type: 'string' },
+        'gcp-member': { type: 'string' },
+        duration: { type: 'string' },
+        reason: { type: 'string' },
+        name: { type: 'string' },
+        'start-at': { type: 'string' },
+        wait: { type: 'boolean' },
+        timeout: { type: 'string' },
+        comment: { type: 'string' },
+        mine: { type: 'boolean' },
+        pending: { type: 'boolean' },
+        all: { type: 'boolean' },
+        'all-namespaces': { type: 'boolean', short: 'A' },
+      },
+    }) as { values: Record<string, unknown>; positionals: string[] };
+    const [command, name] = positionals;
+    if (values.help || !command) {
+      out(HELP);
+      return command || values.help ? EXIT.ok : EXIT.usage;
+    }
+    if (values.output && values.output !== 'json' && values.output !== 'yaml') {
+      throw new UsageError(`-o must be json or yaml, not '${values.output}'`);
+    }
+    const kc = new KubeConfig();
+    if (values.kubeconfig) kc.loadFromFile(values.kubeconfig as string);
+    else kc.loadFromDefault();
+    if (values.context) kc.setCurrentContext(values.context as string);
+    if (!kc.getCurrentCluster())
+      throw new UsageError('no cluster configured: set KUBECONFIG or pass --kubeconfig');
+    const contextNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
+    ctx = {
+      kc,
+      api: kc.makeApiClient(CustomObjectsApi),
+      namespace: (values.namespace as string | undefined) ?? contextNs ?? 'default',
+      ...(values.output ? { output: values.output as 'json' | 'yaml' } : {}),
+      out,
+    };
+    const c = ctx as Ctx;
+    switch (command) {
+      case 'request':
+        await request(c, values);
+        break;
+      case 'approve':
+        await decide(c, name, 'Approve', values.comment as string | undefined);
+        break;
+      case 'deny':
+        await decide(c, name, 'Deny', values.comment as string | undefined);
+        break;
+      case 'revoke':
+        await revoke(c, name);
+        break;
+      case 'ls':
+      case 'list':
+        await list(c, values);
+        break;
+      case 'describe':
+        await describe(c, name);
+        break;
+      default:
+        throw new UsageError(`unknown command '${command}'; see ${PROG} --help`);
+    }
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && /option|argument/i.test(e.message))) {
+      err(`error: ${e.message}\nsee ${PROG} --help`);
+      return EXIT.usage;
+    }
+    if (e instanceof DeniedError) {
+      err(`error: ${e.message}`);
+      return EXIT.denied;
+    }
+    err(`error: ${explain(e, ctx)}`);
+    return EXIT.failure;
+  }
+}
+
+if (
+  import.meta.url === `file://${process.argv[1]}` ||
+  /(^|\/)(timebox|kubectl-timebox)$/.test(process.argv[1] ?? '')
+) {
+  process.exitCode = await run(process.argv.slice(2));
+}

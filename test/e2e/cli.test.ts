@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { GROUP, VERSION, type AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { eventually } from '../support/wait.ts';
+import {
+  canListPods,
+  createNamespace,
+  installTimebox,
+  kubeconfigAs,
+  OperatorProcess,
+  waitForPhase,
+} from '../support/timebox.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const ALICE = 'alice@example.com';
+const BOB = 'bob@example.com';
+
+describe('timebox CLI, end to end', function () {
+  this.timeout(120_000);
+  let cluster: ClusterEnvironment;
+  let operator: OperatorProcess;
+  let work: string;
+  let ns: string;
+  const kubeconfigs: Record<string, string> = {};
+
+  /** Runs the CLI as `user`, as a separate process, the way people run it. */
+  async function timebox(
+    user: string,
+    ...args: string[]
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>(
+        (resolve, reject) =>
+          execFile(
+            process.execPath,
+            [CLI, '--kubeconfig', kubeconfigs[user]!, '-n', ns, ...args],
+            (err, stdout, stderr) =>
+              err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
+          ),
+      );
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    cluster = await testCluster();
+    await installTimebox(cluster, ['timebox-operator-cli']);
+    work = mkdtempSync(join(tmpdir(), 'timebox-cli-'));
+    for (const user of [ALICE, BOB]) kubeconfigs[user] = kubeconfigAs(cluster, user, work);
+    operator = OperatorProcess.start(
+      'operator',
+      kubeconfigAs(cluster, 'timebox-operator-cli', work),
+    );
+    await operator.waitForLog(/starting controllers/);
+    ns = await createNamespace(cluster, 'payments');
+    await cluster
+      .admin()
+      .makeApiClient(CustomObjectsApi)
+      .createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'accesspolicies',
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'AccessPolicy',
+          metadata: { name: `cli-${ns}` },
+          spec: {
+            requesters: { users: [ALICE] },
+            selfOnly: true,
+            namespaces: [ns],
+            access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+            maxDuration: '4h',
+            requireReason: true,
+            approval: { mode: 'Manual', approvers: { users: [BOB] } },
+          },
+        },
+      });
+  });
+  after(async () => {
+    await operator?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('requests, lists, approves, describes and revokes', async () => {
+    const req = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      `cli-${ns}`,
+      '--cluster-role',
+      'edit',
+      '--duration',
+      '1h',
+      '--reason',
+      'INC-4211',
+      '--name',
+      'alice-edit',
+    );
+    assert.equal(req.code, 0, req.stderr);
+    assert.match(req.stdout, new RegExp(`accessgrant ${ns}/alice-edit requested`));
+    await eventually(async () => (await timebox(ALICE, 'ls')).stdout.includes('Pending'));
+
+    const mine = await timebox(ALICE, 'ls');
+    assert.match(
+      mine.stdout,
+      /^NAMESPACE\s+NAME\s+SUBJECT\s+PHASE\s+EXPIRES\s+POLICY\s+REQUESTED-BY$/m,
+    );
+    assert.match(mine.stdout, new RegExp(`alice-edit\\s+${ALICE}\\s+Pending`));
+    assert.match(
+      (await timebox(ALICE, 'ls', '--pending')).stdout,
+      /nothing waits for your approval/,
+    );
+    const pending = JSON.parse((await timebox(BOB, 'ls', '--pending', '-o', 'json')).stdout) as {
+      items: AccessGrant[];
+    };
+    assert.deepEqual(
+      pending.items.map((g) => g.metadata.name),
+      ['alice-edit'],
+    );
+
+    const approved = await timebox(BOB, 'approve', 'alice-edit', '--comment', 'confirmed');
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(approved.stdout, new RegExp(`approved accessgrant ${ns}/alice-edit as ${BOB}`));
+    await waitForPhase(cluster, ns, 'alice-edit', 'Active');
+    assert.equal(await canListPods(cluster, ALICE, ns), true);
+
+    const described = await timebox(ALICE, 'describe', 'alice-edit');
+    assert.match(described.stdout, /^Phase:\s+Active \(Granted: access granted until/m);
+    assert.match(described.stdout, new RegExp(`Approve by ${BOB} at .*: confirmed`));
+    assert.match(
+      described.stdout,
+      new RegExp(`kubernetes RoleBinding ${ns}/timebox-alice-edit-\\w+: Active`),
+    );
+    const asYaml = parse((await timebox(ALICE, 'ls', '-o', 'yaml')).stdout) as {
+      items: AccessGrant[];
+    };
+    assert.equal(asYaml.items[0]?.status?.phase, 'Active');
+
+    const revoked = await timebox(ALICE, 'revoke', 'alice-edit');
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await waitForPhase(cluster, ns, 'alice-edit', 'Revoked');
+    assert.equal(await canListPods(cluster, ALICE, ns), false);
+  });
+
+  it('exits 3 with the reason when a request it waits for is denied', async () => {
+    const res = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      `cli-${ns}`,
+      '--cluster-role',
+      'view',
+      '--duration',
+      '9h',
+      '--reason',
+      'too long',
+      '--wait',
+      '--timeout',
+      '30s',
+    );
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(
+      res.stderr,
+      /is Denied: duration 9h exceeds the maxDuration 4h .* request at most 4h/,
+    );
+  });
+
+  it('says what to do on mistakes, with distinct exit codes', async () => {
+    const missing = await timebox(ALICE, 'describe', 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /"nope" not found; list yours with: timebox ls/);
+    const usage = await timebox(ALICE, 'request', '--cluster-role', 'edit', '--duration', '1h');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--policy is required/);
+    const deny = await timebox(BOB, 'deny', 'whatever');
+    assert.equal(deny.code, 2);
+    assert.match(deny.stderr, /deny needs --comment/);
+    const badDuration = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      'p',
+      '--cluster-role',
+      'edit',
+      '--duration',
+      '2 days',
+    );
+    assert.equal(badDuration.code, 2);
+    assert.match(badDuration.stderr, /e\.g\. 90m, 2h or 1h30m/);
+  });
+});
