@@ -120,7 +120,14 @@ async function main(): Promise<void> {
       console.log(`Sandbox kubeconfig: ${path}`);
       console.log(`  export KUBECONFIG=${cluster.kubeconfigPath}`);
     } else {
-      log.info('using the current kubeconfig', { kubeconfig: cluster.kubeconfigPath });
+      log.info(
+        cluster.kind === 'in-cluster'
+          ? 'using the in-cluster service account'
+          : 'using the current kubeconfig',
+        {
+          kubeconfig: cluster.kubeconfigPath,
+        },
+      );
     }
   } catch (err) {
     await stopCluster();

@@ -8,7 +8,7 @@ import { Sandbox, type SandboxOptions } from './sandbox.ts';
 
 /** A cluster to run against: the local sandbox, an existing cluster, or k3s in a container. */
 export interface ClusterEnvironment {
-  readonly kind: 'sandbox' | 'kubeconfig' | 'k3s';
+  readonly kind: 'sandbox' | 'kubeconfig' | 'in-cluster' | 'k3s';
   /** A kubeconfig file for the admin identity, if there is one on disk. */
   readonly kubeconfigPath?: string;
   readonly sandbox?: Sandbox;
@@ -48,6 +48,27 @@ function fromKubeconfig(path: string | undefined): ClusterEnvironment {
   return {
     kind: 'kubeconfig',
     kubeconfigPath: path,
+    admin: load,
+    as: (identity) => new ImpersonatingKubeConfig(load(), identity),
+    stop: async () => {},
+  };
+}
+
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Running in a pod: the service account's credentials, as client-go's rest.InClusterConfig. */
+export function inCluster(env = process.env): boolean {
+  return Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync(SA_TOKEN);
+}
+
+function fromInCluster(): ClusterEnvironment {
+  const load = (): KubeConfig => {
+    const kc = new KubeConfig();
+    kc.loadFromCluster();
+    return kc;
+  };
+  return {
+    kind: 'in-cluster',
     admin: load,
     as: (identity) => new ImpersonatingKubeConfig(load(), identity),
     stop: async () => {},
@@ -121,15 +142,18 @@ export async function startTestEnvironment(
 }
 
 /**
- * The cluster `npm start` runs against: the current kubeconfig if there is one
- * (unless `forceSandbox`), otherwise a sandbox kept in `sandboxDir` so its data
- * survives a restart.
+ * The cluster the operator runs against: the current kubeconfig if there is one,
+ * else the pod's service account when in a cluster, else (or with `forceSandbox`)
+ * a sandbox kept in `sandboxDir` so its data survives a restart.
  */
 export async function startRunEnvironment(
   sandboxDir: string,
   opts: SandboxOptions & { forceSandbox?: boolean } = {},
 ): Promise<ClusterEnvironment> {
-  const path = opts.forceSandbox ? undefined : existingKubeconfig();
-  if (path) return fromKubeconfig(path);
+  if (!opts.forceSandbox) {
+    const path = existingKubeconfig();
+    if (path) return fromKubeconfig(path);
+    if (inCluster()) return fromInCluster();
+  }
   return fromSandbox(await Sandbox.start({ ...opts, dir: sandboxDir, keepDir: true }));
 }
