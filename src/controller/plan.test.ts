@@ -351,6 +351,22 @@ describe('plan', () => {
     );
   });
 
+  it('clips long provider errors to fit the status schema', () => {
+    const g = grant({ status: { ...ACTIVE, phase: 'Pending' } });
+    const huge = `forbidden: ${'rule '.repeat(2000)}`;
+    const p = planFailure(
+      g,
+      observed(g),
+      'RoleBinding payments/timebox-alice-debug-1a2b3c4d',
+      'Forbidden',
+      huge,
+      clock.now(),
+    );
+    assert.ok((p.status?.conditions?.[0]?.message.length ?? 0) <= 1024);
+    assert.ok(p.status?.targets?.every((t) => (t.message?.length ?? 0) <= 1024));
+    assert.ok(p.status?.history?.every((h) => (h.message?.length ?? 0) <= 1024));
+  });
+
   it('keeps lastTransitionTime when the Ready status does not change', () => {
     const g = grant({ status: { phase: 'Pending' } });
     const d1: Decision = { verdict: 'Pending', reason: 'AwaitingApproval', message: 'waiting' };

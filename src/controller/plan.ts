@@ -58,6 +58,13 @@ export interface Plan {
 
 export const READY = 'Ready';
 
+/** Status messages are bounded by the CRD schema; an API server error (e.g. an
+ * RBAC escalation refusal listing every rule of a role) can be far longer. */
+export const MAX_MESSAGE = 1024;
+export function clip(message: string, max = MAX_MESSAGE): string {
+  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
+}
+
 const EMPTY: Plan = {
   addFinalizer: false,
   revoke: [],
@@ -101,6 +108,7 @@ export function transition(
   now: Date,
 ): AccessGrantStatus {
   const at = now.toISOString();
+  message = clip(message);
   const changed = status.phase !== phase;
   const history = changed
     ? [...(status.history ?? []), { phase, at, reason, message }].slice(-HISTORY_LIMIT)
@@ -130,7 +138,8 @@ function targets(
   message?: (a: Artefact) => string | undefined,
 ): TargetStatus[] {
   return artefacts.map((a) => {
-    const m = message?.(a);
+    const raw = message?.(a);
+    const m = raw === undefined ? undefined : clip(raw);
     return {
       provider: a.provider,
       ref: a.ref,
