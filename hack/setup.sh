@@ -16,6 +16,9 @@ fi
 bin_dir="$(bash hack/build-control-plane.sh)"
 log "control plane: $bin_dir"
 
+# helm, for the chart's lint, template and install tests.
+log "helm: $(bash hack/install-helm.sh)"
+
 # promtool (Debian's prometheus package) for the alerting-rule tests, and Lua 5.1,
 # the interpreter Argo CD embeds, for the health-check tests.
 missing=()

@@ -122,7 +122,8 @@ export function kubeconfigAs(cluster: ClusterEnvironment, user: string, dir: str
     users: { user: Record<string, unknown> }[];
   };
   for (const u of doc.users) u.user.as = user;
-  const path = join(dir, `kubeconfig-${user}`);
+  // KUBECONFIG splits on ':', which service account names contain.
+  const path = join(dir, `kubeconfig-${user.replace(/[^\w.@-]/g, '_')}`);
   writeFileSync(path, stringify(doc), { mode: 0o600 });
   return path;
 }

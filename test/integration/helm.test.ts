@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { chartCopies } from '../../hack/chart-files.ts';
+import { REPO_ROOT } from '../../src/kube/manifests.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import {
+  createNamespace,
+  grant,
+  grantsApi,
+  installTimebox,
+  kubeconfigAs,
+  OperatorProcess,
+  waitForPhase,
+} from '../support/timebox.ts';
+
+const run = promisify(execFile);
+const CHART = join(REPO_ROOT, 'charts', 'timebox');
+
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
+  rules?: { resources?: string[]; verbs?: string[]; resourceNames?: string[] }[];
+}
+
+describe('Helm chart', function () {
+  this.timeout(120_000);
+  let helm: string;
+
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    // helm is built from the Go module proxy once and cached (hack/install-helm.sh).
+    helm = (await run('bash', [join(REPO_ROOT, 'hack', 'install-helm.sh')])).stdout.trim();
+  });
+
+  async function template(...args: string[]): Promise<K8sObject[]> {
+    const { stdout } = await run(helm, [
+      'template',
+      'tb',
+      CHART,
+      '--namespace',
+      'timebox-system',
+      '--kube-version',
+      '1.35.4',
+      ...args,
+    ]);
+    return parseAllDocuments(stdout)
+      .map((d) => d.toJS() as K8sObject)
+      .filter(Boolean);
+  }
+
+  it('passes helm lint --strict', async () => {
+    const { stdout } = await run(helm, ['lint', '--strict', CHART]);
+    assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('renders two replicas, non-root and read-only, with a PDB and a NetworkPolicy', async () => {
+    const objs = await template();
+    const deploy = objs.find((o) => o.kind === 'Deployment')!;
+    const pod = deploy.spec as { replicas: number; template: { spec: Record<string, unknown> } };
+    assert.equal(pod.replicas, 2);
+    const podSpec = pod.template.spec as {
+      securityContext: { runAsNonRoot: boolean };
+      containers: {
+        securityContext: {
+          readOnlyRootFilesystem: boolean;
+          allowPrivilegeEscalation: boolean;
+          capabilities: { drop: string[] };
+        };
+        args: string[];
+      }[];
+    };
+    assert.equal(podSpec.securityContext.runAsNonRoot, true);
+    const c = podSpec.containers[0]!;
+    assert.deepEqual(
+      [
+        c.securityContext.readOnlyRootFilesystem,
+        c.securityContext.allowPrivilegeEscalation,
+        c.securityContext.capabilities.drop,
+      ],
+      [true, false, ['ALL']],
+    );
+    assert.ok(c.args.includes('--namespace=timebox-system'));
+    assert.ok(objs.some((o) => o.kind === 'PodDisruptionBudget'));
+    assert.ok(objs.some((o) => o.kind === 'NetworkPolicy'));
+    assert.deepEqual(
+      objs
+        .filter((o) => o.kind === 'ValidatingAdmissionPolicy')
+        .map((o) => o.metadata.name)
+        .sort(),
+      ['timebox-approval-identity', 'timebox-grant-identity'],
+    );
+    assert.ok(
+      !objs.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule'),
+      'monitoring is opt-in',
+    );
+  });
+
+  it('lets the controller bind only the roles listed in values', async () => {
+    const objs = await template(
+      '--set',
+      'rbac.bindableClusterRoles={view}',
+      '--set',
+      'rbac.bindableRoles={deployer}',
+    );
+    const role = objs.find(
+      (o) => o.kind === 'ClusterRole' && o.metadata.name === 'tb-timebox-controller',
+    )!;
+    const binds = role.rules!.filter((r) => r.verbs?.includes('bind'));
+    assert.deepEqual(
+      binds.map((r) => [r.resources, r.resourceNames]),
+      [
+        [['clusterroles'], ['view']],
+        [['roles'], ['deployer']],
+      ],
+    );
+    assert.ok(
+      !role.rules!.some((r) => r.verbs?.includes('*') || r.resources?.includes('*')),
+      'no wildcards',
+    );
+  });
+
+  it('adds the ServiceMonitor and PrometheusRule on request, and the trusted GitOps identities', async () => {
+    const objs = await template(
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'prometheusRule.enabled=true',
+      '--set',
+      'gitops.trustedIdentities={system:serviceaccount:flux-system:kustomize-controller}',
+    );
+    assert.ok(objs.some((o) => o.kind === 'ServiceMonitor'));
+    const rule = objs.find((o) => o.kind === 'PrometheusRule')!;
+    const alerts = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups[0]!.rules.map(
+      (r) => r.alert,
+    );
+    assert.ok(alerts.includes('TimeboxRevocationOverdue'));
+    const vap = objs.find(
+      (o) => o.metadata.name === 'timebox-grant-identity' && o.kind === 'ValidatingAdmissionPolicy',
+    )!;
+    const trusted = (
+      vap.spec as { variables: { name: string; expression: string }[] }
+    ).variables.find((v) => v.name === 'trusted');
+    assert.equal(trusted?.expression, "['system:serviceaccount:flux-system:kustomize-controller']");
+  });
+
+  it('rejects invalid values with a message naming the value', async () => {
+    await assert.rejects(
+      template('--set', 'replicaCount=0'),
+      /replicaCount.*minimum: got 0, want 1/s,
+    );
+    await assert.rejects(template('--set', 'logLevel=loud'), /logLevel.*must be one of/s);
+  });
+
+  it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
+    for (const f of chartCopies(REPO_ROOT)) {
+      assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);
+    }
+  });
+
+  describe('installed on the sandbox', () => {
+    let cluster: ClusterEnvironment;
+    let work: string;
+    let operator: OperatorProcess | undefined;
+
+    before(async function () {
+      this.timeout(CLUSTER_START_TIMEOUT_MS);
+      cluster = await testCluster();
+      await installTimebox(cluster, []);
+      work = mkdtempSync(join(tmpdir(), 'timebox-helm-'));
+    });
+    after(async () => {
+      await operator?.stop();
+      // Put back the test configuration of the admission policies for later suites.
+      await installTimebox(cluster, []);
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    it('runs the operator with exactly the permissions the chart grants', async () => {
+      const ns = await createNamespace(cluster, 'timebox-chart');
+      const { stdout } = await run(helm, [
+        'template',
+        'chart',
+        CHART,
+        '--namespace',
+        ns,
+        '--kube-version',
+        '1.35.4',
+        '--include-crds',
+        '--set',
+        'rbac.bindableClusterRoles={view}',
+      ]);
+      const file = join(work, 'rendered.yaml');
+      writeFileSync(file, stdout);
+      const kubectl = cluster.sandbox?.binaries.kubectl ?? 'kubectl';
+      await run(kubectl, [
+        '--kubeconfig',
+        cluster.kubeconfigPath!,
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '-f',
+        file,
+      ]);
+
+      // The sandbox has no kubelet, so the chart's pod would never start: run the
+      // same operator as the chart's ServiceAccount instead.
+      const sa = `system:serviceaccount:${ns}:chart-timebox-controller`;
+      operator = OperatorProcess.start('chart-operator', kubeconfigAs(cluster, sa, work), [
+        `--namespace=${ns}`,
+      ]);
+      await operator.waitForLog(/starting controllers/);
+
+      const target = await createNamespace(cluster, 'payments');
+      const api = grantsApi(cluster.admin());
+      await api.create(grant(target, 'may-view'));
+      await waitForPhase(cluster, target, 'may-view', 'Active');
+      await api.create(
+        grant(target, 'may-not-edit', {
+          access: [{ kubernetes: { clusterRole: 'edit', namespaces: [target] } }],
+        }),
+      );
+      const failed = await waitForPhase(cluster, target, 'may-not-edit', 'Failed');
+      const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
+      assert.equal(ready?.reason, 'Forbidden');
+      assert.match(ready?.message ?? '', /edit/);
+    });
+  });
+});
