@@ -7,6 +7,7 @@ import { createLogger } from '../src/log/logger.ts';
 import { startOperator } from '../src/operator.ts';
 import { Sandbox } from '../src/sandbox/sandbox.ts';
 import { percentile, printTable } from './table.ts';
+import { createAccessPolicy } from '../test/support/timebox.ts';
 
 /** Sums apiserver_request_total per (verb, resource) for write verbs. */
 function writeCounts(metrics: string): Map<string, number> {
@@ -58,21 +59,11 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
     await core.createNamespace({ body: { metadata: { name: 'bench' } } });
-    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'accesspolicies',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'AccessPolicy',
-        metadata: { name: 'bench' },
-        spec: {
-          requesters: { users: ['bench'] },
-          access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
-          maxDuration: '1h',
-          approval: { mode: 'Auto' },
-        },
-      },
+    await createAccessPolicy(kc, 'bench', {
+      requesters: { users: ['bench'] },
+      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
+      maxDuration: '1h',
+      approval: { mode: 'Auto' },
     });
     const operator = await startOperator(kc, log, { workers: WORKERS });
 

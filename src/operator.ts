@@ -5,6 +5,7 @@ import {
   RbacAuthorizationV1Api,
   type KubeConfig,
   type KubernetesListObject,
+  type KubernetesObject,
   type V1ClusterRoleBinding,
   type V1RoleBinding,
 } from '@kubernetes/client-node';
@@ -76,18 +77,23 @@ export async function startOperator(
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const rbacApi = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
 
-  const grants = new Informer<AccessGrant>(
-    'accessgrants',
-    kubeConfig,
-    `/apis/${GROUP}/${VERSION}/${ACCESS_GRANT.plural}`,
-    async () =>
-      (await custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_GRANT.plural,
-      })) as KubernetesListObject<AccessGrant>,
-    { log, clock },
-  );
+  // Timebox's own kinds, across all namespaces.
+  const timeboxInformer = <T extends KubernetesObject>(plural: string) =>
+    new Informer<T>(
+      plural,
+      kubeConfig,
+      `/apis/${GROUP}/${VERSION}/${plural}`,
+      async () =>
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural,
+        })) as KubernetesListObject<T>,
+      { log, clock },
+    );
+  const grants = timeboxInformer<AccessGrant>(ACCESS_GRANT.plural);
+  const policies = timeboxInformer<AccessPolicy>(ACCESS_POLICY.plural);
+  const approvals = timeboxInformer<AccessApproval>(ACCESS_APPROVAL.plural);
   const roleBindings = new Informer<V1RoleBinding>(
     'rolebindings',
     kubeConfig,
@@ -103,30 +109,6 @@ export async function startOperator(
     { log, clock, labelSelector: OWNED },
   );
 
-  const policies = new Informer<AccessPolicy>(
-    'accesspolicies',
-    kubeConfig,
-    `/apis/${GROUP}/${VERSION}/${ACCESS_POLICY.plural}`,
-    async () =>
-      (await custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_POLICY.plural,
-      })) as KubernetesListObject<AccessPolicy>,
-    { log, clock },
-  );
-  const approvals = new Informer<AccessApproval>(
-    'accessapprovals',
-    kubeConfig,
-    `/apis/${GROUP}/${VERSION}/${ACCESS_APPROVAL.plural}`,
-    async () =>
-      (await custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_APPROVAL.plural,
-      })) as KubernetesListObject<AccessApproval>,
-    { log, clock },
-  );
   const writer = grantWriter(kubeConfig);
   const rbac = rbacPort(kubeConfig);
   const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });

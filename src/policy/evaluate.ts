@@ -281,40 +281,27 @@ export function evaluateRequest(
       approvals: counted,
     };
   }
-  const created = Date.parse(String(grant.metadata.creationTimestamp ?? ''));
-  const timeoutMs = p.approval.pendingTimeout
-    ? parseDuration(p.approval.pendingTimeout)
-    : undefined;
-  if (timeoutMs !== undefined && !Number.isNaN(created)) {
-    const left = created + timeoutMs - now.getTime();
-    if (left <= 0) {
-      return {
-        ...deny(
-          'PendingTimeout',
-          `not approved within the pendingTimeout ${p.approval.pendingTimeout} of AccessPolicy '${grant.spec.policy}'; create a new request`,
-        ),
-        approvals: counted,
-      };
-    }
-    return {
-      ...awaiting(
-        approvers.length,
-        required,
-        p.approval.approvers,
-        stale,
-        current.length - eligible.length,
-      ),
-      approvals: counted,
-      recheckAfterMs: left,
-    };
-  }
-  return {
+  const waiting = {
     ...awaiting(
       approvers.length,
       required,
       p.approval.approvers,
       stale,
       current.length - eligible.length,
+    ),
+    approvals: counted,
+  };
+  const created = Date.parse(String(grant.metadata.creationTimestamp ?? ''));
+  const timeoutMs = p.approval.pendingTimeout
+    ? parseDuration(p.approval.pendingTimeout)
+    : undefined;
+  if (timeoutMs === undefined || Number.isNaN(created)) return waiting;
+  const left = created + timeoutMs - now.getTime();
+  if (left > 0) return { ...waiting, recheckAfterMs: left };
+  return {
+    ...deny(
+      'PendingTimeout',
+      `not approved within the pendingTimeout ${p.approval.pendingTimeout} of AccessPolicy '${grant.spec.policy}'; create a new request`,
     ),
     approvals: counted,
   };

@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { GROUP, VERSION, type AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import type { AccessGrant } from '../../src/api/v1alpha1/types.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
 import {
   canListPods,
+  createAccessPolicy,
   createNamespace,
   installTimebox,
   kubeconfigAs,
@@ -65,28 +65,15 @@ describe('timebox CLI, end to end', function () {
     );
     await operator.waitForLog(/starting controllers/);
     ns = await createNamespace(cluster, 'payments');
-    await cluster
-      .admin()
-      .makeApiClient(CustomObjectsApi)
-      .createClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: 'accesspolicies',
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'AccessPolicy',
-          metadata: { name: `cli-${ns}` },
-          spec: {
-            requesters: { users: [ALICE] },
-            selfOnly: true,
-            namespaces: [ns],
-            access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
-            maxDuration: '4h',
-            requireReason: true,
-            approval: { mode: 'Manual', approvers: { users: [BOB] } },
-          },
-        },
-      });
+    await createAccessPolicy(cluster.admin(), `cli-${ns}`, {
+      requesters: { users: [ALICE] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      requireReason: true,
+      approval: { mode: 'Manual', approvers: { users: [BOB] } },
+    });
   });
   after(async () => {
     await operator?.stop();

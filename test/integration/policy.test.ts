@@ -22,6 +22,7 @@ import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
 import {
   canListPods,
+  createAccessPolicy,
   createNamespace,
   GITOPS_USER,
   grantsApi,
@@ -76,30 +77,20 @@ describe('AccessPolicy and AccessApproval', function () {
 
   async function createPolicy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
     const name = `pol-${randomUUID().slice(0, 8)}`;
-    await custom().createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'accesspolicies',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'AccessPolicy',
-        metadata: { name },
-        spec: {
-          requesters: { groups: ['payments-oncall'] },
-          selfOnly: true,
-          namespaces: [ns],
-          access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
-          maxDuration: '4h',
-          requireReason: true,
-          approval: {
-            mode: 'Manual',
-            approvers: { groups: ['payments-leads'] },
-            required: 1,
-            pendingTimeout: '24h',
-          },
-          ...over,
-        },
+    await createAccessPolicy(cluster.admin(), name, {
+      requesters: { groups: ['payments-oncall'] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      requireReason: true,
+      approval: {
+        mode: 'Manual',
+        approvers: { groups: ['payments-leads'] },
+        required: 1,
+        pendingTimeout: '24h',
       },
+      ...over,
     });
     return name;
   }

@@ -13,7 +13,14 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import {
+  ACCESS_GRANT,
+  ACCESS_POLICY,
+  GROUP,
+  VERSION,
+  type AccessGrant,
+  type AccessPolicy,
+} from '../../src/api/v1alpha1/types.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { eventually } from './wait.ts';
@@ -293,4 +300,18 @@ export async function waitForPhase(
       what: () => `${namespace}/${name} to be ${phase}; status: ${JSON.stringify(last?.status)}`,
     },
   );
+}
+
+/** Creates a cluster-scoped AccessPolicy. */
+export async function createAccessPolicy(
+  kc: KubeConfig,
+  name: string,
+  spec: AccessPolicy['spec'],
+): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_POLICY.plural,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_POLICY.kind, metadata: { name }, spec },
+  });
 }

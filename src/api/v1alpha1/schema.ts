@@ -278,47 +278,6 @@ export const accessGrantSchema: Schema = {
   ],
 };
 
-export function accessGrantCRD(): Schema {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: {
-      name: `${ACCESS_GRANT.plural}.${GROUP}`,
-      labels: { 'app.kubernetes.io/name': 'timebox', 'app.kubernetes.io/part-of': 'timebox' },
-    },
-    spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: {
-        kind: ACCESS_GRANT.kind,
-        listKind: `${ACCESS_GRANT.kind}List`,
-        plural: ACCESS_GRANT.plural,
-        singular: ACCESS_GRANT.singular,
-        shortNames: [...ACCESS_GRANT.shortNames],
-        categories: ['timebox'],
-      },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            // A date column prints future times as <invalid>; the timestamp itself is clearer.
-            { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
-            { name: 'Policy', type: 'string', jsonPath: '.spec.policy', priority: 1 },
-            { name: 'Reason', type: 'string', jsonPath: '.spec.reason', priority: 1 },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: { openAPIV3Schema: accessGrantSchema },
-        },
-      ],
-    },
-  };
-}
-
 const LABELS = { 'app.kubernetes.io/name': 'timebox', 'app.kubernetes.io/part-of': 'timebox' };
 
 const principals = (what: string): Schema => ({
@@ -496,20 +455,33 @@ export const accessApprovalSchema: Schema = {
   },
 };
 
-export function accessPolicyCRD(): Schema {
+interface KindNames {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+}
+
+function crd(
+  names: KindNames,
+  scope: 'Namespaced' | 'Cluster',
+  schema: Schema,
+  printerColumns: Schema[],
+  subresources?: Schema,
+): Schema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${ACCESS_POLICY.plural}.${GROUP}`, labels: LABELS },
+    metadata: { name: `${names.plural}.${GROUP}`, labels: LABELS },
     spec: {
       group: GROUP,
-      scope: 'Cluster',
+      scope,
       names: {
-        kind: ACCESS_POLICY.kind,
-        listKind: `${ACCESS_POLICY.kind}List`,
-        plural: ACCESS_POLICY.plural,
-        singular: ACCESS_POLICY.singular,
-        shortNames: [...ACCESS_POLICY.shortNames],
+        kind: names.kind,
+        listKind: `${names.kind}List`,
+        plural: names.plural,
+        singular: names.singular,
+        shortNames: [...names.shortNames],
         categories: ['timebox'],
       },
       versions: [
@@ -517,48 +489,48 @@ export function accessPolicyCRD(): Schema {
           name: VERSION,
           served: true,
           storage: true,
-          additionalPrinterColumns: [
-            { name: 'Approval', type: 'string', jsonPath: '.spec.approval.mode' },
-            { name: 'Max', type: 'string', jsonPath: '.spec.maxDuration' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: { openAPIV3Schema: accessPolicySchema },
+          ...(subresources ? { subresources } : {}),
+          additionalPrinterColumns: printerColumns,
+          schema: { openAPIV3Schema: schema },
         },
       ],
     },
   };
 }
 
+const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export function accessGrantCRD(): Schema {
+  return crd(
+    ACCESS_GRANT,
+    'Namespaced',
+    accessGrantSchema,
+    [
+      { name: 'Subject', type: 'string', jsonPath: '.spec.subject.name' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      // A date column prints future times as <invalid>; the timestamp itself is clearer.
+      { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
+      { name: 'Policy', type: 'string', jsonPath: '.spec.policy', priority: 1 },
+      { name: 'Reason', type: 'string', jsonPath: '.spec.reason', priority: 1 },
+      AGE,
+    ],
+    { status: {} },
+  );
+}
+
+export function accessPolicyCRD(): Schema {
+  return crd(ACCESS_POLICY, 'Cluster', accessPolicySchema, [
+    { name: 'Approval', type: 'string', jsonPath: '.spec.approval.mode' },
+    { name: 'Max', type: 'string', jsonPath: '.spec.maxDuration' },
+    AGE,
+  ]);
+}
+
 export function accessApprovalCRD(): Schema {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${ACCESS_APPROVAL.plural}.${GROUP}`, labels: LABELS },
-    spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: {
-        kind: ACCESS_APPROVAL.kind,
-        listKind: `${ACCESS_APPROVAL.kind}List`,
-        plural: ACCESS_APPROVAL.plural,
-        singular: ACCESS_APPROVAL.singular,
-        shortNames: [...ACCESS_APPROVAL.shortNames],
-        categories: ['timebox'],
-      },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          additionalPrinterColumns: [
-            { name: 'Grant', type: 'string', jsonPath: '.spec.grantRef.name' },
-            { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
-            { name: 'Approver', type: 'string', jsonPath: '.spec.approver' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: { openAPIV3Schema: accessApprovalSchema },
-        },
-      ],
-    },
-  };
+  return crd(ACCESS_APPROVAL, 'Namespaced', accessApprovalSchema, [
+    { name: 'Grant', type: 'string', jsonPath: '.spec.grantRef.name' },
+    { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
+    { name: 'Approver', type: 'string', jsonPath: '.spec.approver' },
+    AGE,
+  ]);
 }
