@@ -19,6 +19,9 @@ log "control plane: $bin_dir"
 # helm, for the chart's lint, template and install tests.
 log "helm: $(bash hack/install-helm.sh)"
 
+# moto's server (PyPI), the AWS API emulator the AWS provider's tests drive.
+log "moto: $(bash hack/install-moto.sh)"
+
 # promtool (Debian's prometheus package) for the alerting-rule tests, and Lua 5.1,
 # the interpreter Argo CD embeds, for the health-check tests.
 missing=()
