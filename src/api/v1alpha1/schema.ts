@@ -198,6 +198,25 @@ const accessGrantStatus: Schema = {
   },
 };
 
+/** The top level of a custom resource's schema: its spec, status and object-level rules. */
+function resourceSchema(
+  spec: Schema,
+  extra: { status?: Schema; validations?: Schema[] } = {},
+): Schema {
+  return {
+    type: 'object',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec,
+      ...(extra.status ? { status: extra.status } : {}),
+    },
+    ...(extra.validations ? { 'x-kubernetes-validations': extra.validations } : {}),
+  };
+}
+
 /** Equality of an optional field across an update. */
 const same = (f: string): string =>
   `(has(self.spec.${f}) ? (has(oldSelf.spec.${f}) && self.spec.${f} == oldSelf.spec.${f}) : !has(oldSelf.spec.${f}))`;
@@ -247,17 +266,9 @@ export const accessGrantSpecSchema: Schema = {
   },
 };
 
-export const accessGrantSchema: Schema = {
-  type: 'object',
-  required: ['spec'],
-  properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
-    spec: accessGrantSpecSchema,
-    status: accessGrantStatus,
-  },
-  'x-kubernetes-validations': [
+export const accessGrantSchema: Schema = resourceSchema(accessGrantSpecSchema, {
+  status: accessGrantStatus,
+  validations: [
     rule(
       `!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || (${[
         'self.spec.subject == oldSelf.spec.subject',
@@ -276,7 +287,7 @@ export const accessGrantSchema: Schema = {
       { fieldPath: '.spec.revoked' },
     ),
   ],
-};
+});
 
 const LABELS = { 'app.kubernetes.io/name': 'timebox', 'app.kubernetes.io/part-of': 'timebox' };
 
@@ -317,143 +328,122 @@ const durationField = (description: string): Schema =>
     ],
   });
 
-export const accessPolicySchema: Schema = {
+export const accessPolicySchema: Schema = resourceSchema({
   type: 'object',
-  required: ['spec'],
+  required: ['requesters', 'access', 'maxDuration', 'approval'],
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
-    spec: {
-      type: 'object',
-      required: ['requesters', 'access', 'maxDuration', 'approval'],
-      properties: {
-        requesters: principals('Who may request grants under this policy.'),
-        selfOnly: {
-          type: 'boolean',
-          description: 'Requesters may only name themselves (a User subject) as the subject.',
-        },
-        namespaces: {
-          ...names(256, str(63, { pattern: DNS_LABEL })),
-          description: 'Namespaces where grants under this policy may live; all when absent.',
-        },
-        access: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 64,
-          description: 'The allow-list: every access entry of a grant must match one of these.',
-          items: {
+    requesters: principals('Who may request grants under this policy.'),
+    selfOnly: {
+      type: 'boolean',
+      description: 'Requesters may only name themselves (a User subject) as the subject.',
+    },
+    namespaces: {
+      ...names(256, str(63, { pattern: DNS_LABEL })),
+      description: 'Namespaces where grants under this policy may live; all when absent.',
+    },
+    access: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      description: 'The allow-list: every access entry of a grant must match one of these.',
+      items: {
+        type: 'object',
+        properties: {
+          kubernetes: {
             type: 'object',
             properties: {
-              kubernetes: {
-                type: 'object',
-                properties: {
-                  clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
-                  roles: names(256, str(253, { pattern: PATH_SEGMENT })),
-                  namespaces: {
-                    ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
-                    description:
-                      "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
-                  },
-                  clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
-                },
+              clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
+              roles: names(256, str(253, { pattern: PATH_SEGMENT })),
+              namespaces: {
+                ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
+                description:
+                  "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
               },
-              aws: {
-                type: 'object',
-                properties: {
-                  principalArns: names(
-                    256,
-                    str(2048, { description: 'Glob: * matches any characters.' }),
-                  ),
-                  policyArns: names(256, str(2048)),
-                },
-              },
-              gcp: {
-                type: 'object',
-                properties: {
-                  resources: names(256, str(1024)),
-                  roles: names(256, str(1024)),
-                  members: names(256, str(1024)),
-                },
-              },
+              clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
             },
-            'x-kubernetes-validations': [
-              rule(
-                '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
-                'each access entry must set exactly one of kubernetes, aws or gcp',
+          },
+          aws: {
+            type: 'object',
+            properties: {
+              principalArns: names(
+                256,
+                str(2048, { description: 'Glob: * matches any characters.' }),
               ),
-            ],
-          },
-        },
-        maxDuration: durationField('The longest duration a grant may ask for.'),
-        requireReason: { type: 'boolean' },
-        approval: {
-          type: 'object',
-          required: ['mode'],
-          properties: {
-            mode: {
-              type: 'string',
-              enum: ['Auto', 'Manual'],
-              description: 'Auto approves at once (low-risk access); Manual needs approvers.',
+              policyArns: names(256, str(2048)),
             },
-            approvers: principals('Who may approve or deny; never the requester or the subject.'),
-            required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
-            pendingTimeout: durationField('An unapproved request is Denied after this long.'),
           },
-          'x-kubernetes-validations': [
-            rule(
-              "self.mode == 'Auto' || (has(self.approvers) && ((has(self.approvers.users) && size(self.approvers.users) > 0) || (has(self.approvers.groups) && size(self.approvers.groups) > 0)))",
-              'approval.mode Manual needs approvers (users or groups)',
-            ),
-          ],
+          gcp: {
+            type: 'object',
+            properties: {
+              resources: names(256, str(1024)),
+              roles: names(256, str(1024)),
+              members: names(256, str(1024)),
+            },
+          },
         },
+        'x-kubernetes-validations': [
+          rule(
+            '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
+            'each access entry must set exactly one of kubernetes, aws or gcp',
+          ),
+        ],
       },
     },
-  },
-};
-
-export const accessApprovalSchema: Schema = {
-  type: 'object',
-  required: ['spec'],
-  properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
-    spec: {
+    maxDuration: durationField('The longest duration a grant may ask for.'),
+    requireReason: { type: 'boolean' },
+    approval: {
       type: 'object',
-      required: ['grantRef', 'decision', 'approver'],
+      required: ['mode'],
       properties: {
-        grantRef: {
-          type: 'object',
-          description:
-            "The grant decided on, in this namespace. uid and specHash bind the decision to that grant and that version of its spec: kubectl get ag NAME -o jsonpath='{.metadata.uid} {.status.specHash}'.",
-          required: ['name', 'uid', 'specHash'],
-          properties: {
-            name: str(253, { minLength: 1 }),
-            uid: str(64, { minLength: 1 }),
-            specHash: str(64, { minLength: 1 }),
-          },
+        mode: {
+          type: 'string',
+          enum: ['Auto', 'Manual'],
+          description: 'Auto approves at once (low-risk access); Manual needs approvers.',
         },
-        decision: { type: 'string', enum: ['Approve', 'Deny'] },
-        approver: str(253, {
-          minLength: 1,
-          description: 'Your user name; admission rejects any other.',
-        }),
-        approverGroups: {
-          ...names(64, str(253, { minLength: 1 })),
-          description: 'Groups that make you an approver; admission checks each is yours.',
-        },
-        comment: str(1024),
+        approvers: principals('Who may approve or deny; never the requester or the subject.'),
+        required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+        pendingTimeout: durationField('An unapproved request is Denied after this long.'),
       },
       'x-kubernetes-validations': [
         rule(
-          'self == oldSelf',
-          'an AccessApproval cannot be changed; delete it and create another',
+          "self.mode == 'Auto' || (has(self.approvers) && ((has(self.approvers.users) && size(self.approvers.users) > 0) || (has(self.approvers.groups) && size(self.approvers.groups) > 0)))",
+          'approval.mode Manual needs approvers (users or groups)',
         ),
       ],
     },
   },
-};
+});
+
+export const accessApprovalSchema: Schema = resourceSchema({
+  type: 'object',
+  required: ['grantRef', 'decision', 'approver'],
+  properties: {
+    grantRef: {
+      type: 'object',
+      description:
+        "The grant decided on, in this namespace. uid and specHash bind the decision to that grant and that version of its spec: kubectl get ag NAME -o jsonpath='{.metadata.uid} {.status.specHash}'.",
+      required: ['name', 'uid', 'specHash'],
+      properties: {
+        name: str(253, { minLength: 1 }),
+        uid: str(64, { minLength: 1 }),
+        specHash: str(64, { minLength: 1 }),
+      },
+    },
+    decision: { type: 'string', enum: ['Approve', 'Deny'] },
+    approver: str(253, {
+      minLength: 1,
+      description: 'Your user name; admission rejects any other.',
+    }),
+    approverGroups: {
+      ...names(64, str(253, { minLength: 1 })),
+      description: 'Groups that make you an approver; admission checks each is yours.',
+    },
+    comment: str(1024),
+  },
+  'x-kubernetes-validations': [
+    rule('self == oldSelf', 'an AccessApproval cannot be changed; delete it and create another'),
+  ],
+});
 
 interface KindNames {
   kind: string;
