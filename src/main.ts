@@ -6,6 +6,8 @@ import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from './kube/ma
 import { startOperator } from './operator.ts';
 import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
 import { startRunEnvironment } from './sandbox/environment.ts';
+import { cloudProviders, parseProviders } from './providers/registry.ts';
+import { systemClock } from './runtime/clock.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
 
@@ -27,6 +29,13 @@ Options (each also read from the environment variable in brackets):
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
+  --providers LIST               providers besides kubernetes: aws, gcp, or aws,gcp
+                                 [TIMEBOX_PROVIDERS] (none). AWS credentials come from the SDK's
+                                 default chain (IRSA, EKS Pod Identity, AWS_* variables), and
+                                 AWS_ENDPOINT_URL_IAM points it elsewhere; GCP uses Application
+                                 Default Credentials (Workload Identity)
+  --gcp-endpoint URL             another Resource Manager endpoint [TIMEBOX_GCP_ENDPOINT];
+                                 a plain http:// URL is a local emulator and gets no credentials
   -h, --help`;
 
 function seconds(v: string | undefined, flag: string): number | undefined {
@@ -59,6 +68,8 @@ async function main(): Promise<void> {
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
+      providers: { type: 'string' },
+      'gcp-endpoint': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +96,11 @@ async function main(): Promise<void> {
     values['health-probe-bind-address'] ?? ':8081',
     '--health-probe-bind-address',
   );
+  const providers = parseProviders(values.providers ?? env.TIMEBOX_PROVIDERS ?? '');
+  const cloud = cloudProviders(providers, {
+    clock: systemClock,
+    gcpEndpoint: values['gcp-endpoint'] ?? env.TIMEBOX_GCP_ENDPOINT,
+  });
   const timing = {
     leaseDurationMs: seconds(
       values['lease-duration'] ?? env.TIMEBOX_LEASE_DURATION,
@@ -152,6 +168,7 @@ async function main(): Promise<void> {
       namespace,
       leaderElection: leaderElect,
       workers,
+      cloudProviders: cloud,
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
     });
@@ -174,6 +191,7 @@ async function main(): Promise<void> {
     identity: operator.identity,
     namespace,
     leaderElection: leaderElect,
+    providers: providers.join(','),
   });
   // Keep the event loop alive until a signal arrives.
   setInterval(() => {}, 1 << 30);

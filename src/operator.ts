@@ -29,6 +29,7 @@ import { Metrics } from './metrics/metrics.ts';
 import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
 import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
+import type { ProviderDriver } from './providers/provider.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
@@ -46,6 +47,8 @@ export interface OperatorOptions {
   workers?: number;
   identity?: string;
   clock?: Clock;
+  /** Drivers of the cloud providers to use besides Kubernetes (see providers/registry.ts). */
+  cloudProviders?: ProviderDriver[];
   /** Called if leadership is lost; the process should exit so it restarts clean. */
   onLostLeadership?: () => void;
 }
@@ -131,7 +134,7 @@ export async function startOperator(
     policies,
     approvals,
     writer,
-    providers: [kubernetes],
+    providers: [kubernetes, ...(opts.cloudProviders ?? [])],
     recorder,
     clock,
     log: grantLog,

@@ -137,9 +137,11 @@ export class AccessGrantController {
       await this.counted(a, this.driver(a).revoke(current, a));
       glog.info('revoked', { target: a.ref });
     }
+    const granted: Artefact[] = [];
     for (const a of p.ensure) {
       try {
         await this.counted(a, this.driver(a).grant(current, a));
+        granted.push(a);
         glog.info('granted', { target: a.ref, expiresAt: current.status?.expiresAt });
       } catch (err) {
         if (!isTerminal(err)) throw err;
@@ -148,9 +150,10 @@ export class AccessGrantController {
           reason: err.reason,
           err,
         });
+        const held = new Map([...observed.artefacts, ...granted].map((x) => [x.ref, x]));
         const failure = planFailure(
           current,
-          observed,
+          { ...observed, artefacts: [...held.values()] },
           a.ref,
           err.reason,
           err.message,

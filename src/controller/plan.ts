@@ -14,6 +14,8 @@ import type { Decision } from '../policy/decision.ts';
 import { requesterOf, specHash } from '../policy/evaluate.ts';
 import type { Artefact } from '../providers/provider.ts';
 import { desiredBindings } from '../providers/kubernetes/bindings.ts';
+import { desiredAwsArtefacts } from '../providers/aws/artefacts.ts';
+import { desiredGcpArtefacts } from '../providers/gcp/policy.ts';
 import { setCondition } from './conditions.ts';
 import { expiryState } from './expiry.ts';
 
@@ -73,29 +75,17 @@ const EMPTY: Plan = {
   events: [],
 };
 
-/** Pure: the artefacts a grant should hold while active until `expiresAt`. */
+/**
+ * Pure: the artefacts a grant should hold while active until `expiresAt`, from
+ * each provider's pure part. Whether a provider is configured is a separate
+ * question (Observed.providers).
+ */
 export function desiredArtefacts(grant: AccessGrant, expiresAt: string): Artefact[] {
-  // Providers other than Kubernetes join here as they are implemented.
-  const unsupported: Artefact[] = [];
-  grant.spec.access.forEach((a, i) => {
-    if (a.aws) {
-      unsupported.push({
-        provider: 'aws',
-        ref: `aws ${a.aws.principalArn} ${a.aws.policyArn} #${i}`,
-        failSafe: true,
-        body: a.aws,
-      });
-    }
-    if (a.gcp) {
-      unsupported.push({
-        provider: 'gcp',
-        ref: `gcp ${a.gcp.resource} ${a.gcp.role} ${a.gcp.member} #${i}`,
-        failSafe: true,
-        body: a.gcp,
-      });
-    }
-  });
-  return [...desiredBindings(grant, expiresAt), ...unsupported];
+  return [
+    ...desiredBindings(grant, expiresAt),
+    ...desiredAwsArtefacts(grant, expiresAt),
+    ...desiredGcpArtefacts(grant, expiresAt),
+  ];
 }
 
 /** Sets the phase, records the transition in history, and keeps the Ready condition in step. */
@@ -366,7 +356,8 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
 
 /**
  * Pure: the plan after a target failed for good. Everything the grant holds is
- * revoked (compensation), so a partly granted grant never stays behind.
+ * revoked (compensation), so a partly granted grant never stays behind. The
+ * caller passes in `observed` what it observed plus what it granted since.
  */
 export function planFailure(
   grant: AccessGrant,
@@ -378,16 +369,7 @@ export function planFailure(
 ): Plan {
   const expiresAt = grant.status?.expiresAt;
   const desired = expiresAt ? desiredArtefacts(grant, expiresAt) : [];
-  const all = new Map([...desired, ...observed.artefacts].map((a) => [a.ref, a]));
-  const p = end(
-    grant,
-    { ...observed, artefacts: [...all.values()] },
-    'Failed',
-    reason,
-    message,
-    now,
-    desired,
-  );
+  const p = end(grant, observed, 'Failed', reason, message, now, desired);
   return {
     ...p,
     status: p.status && {

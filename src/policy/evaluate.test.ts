@@ -144,6 +144,50 @@ describe('policy evaluation', () => {
       /spec\.access\[0\] \(aws/,
     ],
     [
+      'an AWS mode that is not fail-safe, which the policy does not allow',
+      grant({
+        access: [
+          {
+            aws: {
+              principalArn: 'arn:aws:iam::111122223333:role/alice',
+              policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+              mode: 'AttachPolicy',
+            },
+          },
+        ],
+      }),
+      policy(),
+      'AccessNotAllowed',
+      /aws arn:aws:iam::aws:policy\/ReadOnlyAccess for .*\(AttachPolicy\)/,
+    ],
+    [
+      'an AWS group the policy does not list',
+      grant({
+        access: [
+          {
+            aws: {
+              principalArn: 'arn:aws:iam::111122223333:user/alice',
+              groupArn: 'arn:aws:iam::111122223333:group/admins',
+              mode: 'GroupMembership',
+            },
+          },
+        ],
+      }),
+      policy({
+        access: [
+          {
+            aws: {
+              principalArns: ['arn:aws:iam::111122223333:user/*'],
+              groupArns: ['arn:aws:iam::111122223333:group/oncall'],
+              modes: ['GroupMembership'],
+            },
+          },
+        ],
+      }),
+      'AccessNotAllowed',
+      /group arn:aws:iam::111122223333:group\/admins/,
+    ],
+    [
       'a GCP role outside the allow-list',
       grant({
         access: [
@@ -199,6 +243,36 @@ describe('policy evaluation', () => {
   it('approves at once under an Auto policy', () => {
     const d = evaluateRequest(grant(), policy({ approval: { mode: 'Auto' } }), [], NOW);
     assert.deepEqual([d.verdict, d.reason], ['Approved', 'AutoApproved']);
+  });
+
+  it('allows the AWS modes that are not fail-safe only where the policy lists them', () => {
+    const g = grant({
+      access: [
+        {
+          aws: {
+            principalArn: 'arn:aws:iam::111122223333:user/alice',
+            groupArn: 'arn:aws:iam::111122223333:group/oncall',
+            mode: 'GroupMembership',
+          },
+        },
+      ],
+    });
+    const allow = (modes?: ('InlinePolicy' | 'GroupMembership')[]) =>
+      policy({
+        approval: { mode: 'Auto' },
+        access: [
+          {
+            aws: {
+              principalArns: ['arn:aws:iam::111122223333:user/*'],
+              groupArns: ['arn:aws:iam::111122223333:group/*'],
+              ...(modes ? { modes } : {}),
+            },
+          },
+        ],
+      });
+    assert.equal(evaluateRequest(g, allow(['GroupMembership']), [], NOW).verdict, 'Approved');
+    assert.equal(evaluateRequest(g, allow(), [], NOW).verdict, 'Denied');
+    assert.equal(evaluateRequest(g, allow(['InlinePolicy']), [], NOW).verdict, 'Denied');
   });
 
   it('waits for approval under a Manual policy, with a timer for the pending timeout', () => {

@@ -80,7 +80,11 @@ function describeTarget(t: AccessTarget): string {
     const where = k.clusterWide ? 'cluster-wide' : `in ${(k.namespaces ?? []).join(', ')}`;
     return `kubernetes ${role} ${where}`;
   }
-  if (t.aws) return `aws ${t.aws.policyArn} for ${t.aws.principalArn}`;
+  if (t.aws) {
+    const mode = t.aws.mode ?? 'InlinePolicy';
+    const what = t.aws.groupArn ? `group ${t.aws.groupArn}` : t.aws.policyArn;
+    return `aws ${what} for ${t.aws.principalArn} (${mode})`;
+  }
   if (t.gcp) return `gcp ${t.gcp.role} on ${t.gcp.resource} for ${t.gcp.member}`;
   return 'an empty entry';
 }
@@ -105,9 +109,15 @@ export function targetAllowed(
       return (k.namespaces ?? []).every((ns) => allowed.includes('*') || allowed.includes(ns));
     }
     if (t.aws && allow.aws) {
+      const x = t.aws;
+      const a = allow.aws;
+      // Modes whose expiry AWS does not enforce must be allowed explicitly.
+      const modeOk = (a.modes ?? ['InlinePolicy']).includes(x.mode ?? 'InlinePolicy');
+      const grantedOk = x.groupArn
+        ? (a.groupArns ?? []).some((p) => globMatch(p, x.groupArn!))
+        : (a.policyArns ?? []).some((p) => globMatch(p, x.policyArn ?? ''));
       return (
-        (allow.aws.principalArns ?? []).some((p) => globMatch(p, t.aws!.principalArn)) &&
-        (allow.aws.policyArns ?? []).some((p) => globMatch(p, t.aws!.policyArn))
+        modeOk && grantedOk && (a.principalArns ?? []).some((p) => globMatch(p, x.principalArn))
       );
     }
     if (t.gcp && allow.gcp) {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import type { AccessGrant } from '../../src/api/v1alpha1/types.ts';
-import { AwsProvider, desiredInlinePolicies, iamPort } from '../../src/providers/aws/driver.ts';
+import { desiredAwsArtefacts } from '../../src/providers/aws/artefacts.ts';
+import { AwsProvider, iamPort } from '../../src/providers/aws/driver.ts';
 import { TerminalError } from '../../src/providers/provider.ts';
 import { startMoto } from '../support/moto.ts';
 
@@ -69,7 +70,7 @@ describe('AWS provider against moto, with the real AWS SDK', function () {
 
   it('grants an inline policy named after the grant that AWS itself ends at expiresAt', async () => {
     const g = grant('uid-1');
-    const [want] = desiredInlinePolicies(g, EXPIRES);
+    const [want] = desiredAwsArtefacts(g, EXPIRES);
     await provider.grant(g, want!);
     const out = await iam.send(
       new GetRolePolicyCommand({ RoleName: 'alice', PolicyName: 'timebox-uid-1' }),
@@ -103,17 +104,17 @@ describe('AWS provider against moto, with the real AWS SDK', function () {
   it('keeps overlapping grants for the same principal apart, and revokes idempotently', async () => {
     const a = grant('uid-a');
     const b = grant('uid-b');
-    await provider.grant(a, desiredInlinePolicies(a, EXPIRES)[0]!);
-    await provider.grant(b, desiredInlinePolicies(b, EXPIRES)[0]!);
-    await provider.revoke(a, desiredInlinePolicies(a, EXPIRES)[0]!);
-    await provider.revoke(a, desiredInlinePolicies(a, EXPIRES)[0]!);
+    await provider.grant(a, desiredAwsArtefacts(a, EXPIRES)[0]!);
+    await provider.grant(b, desiredAwsArtefacts(b, EXPIRES)[0]!);
+    await provider.revoke(a, desiredAwsArtefacts(a, EXPIRES)[0]!);
+    await provider.revoke(a, desiredAwsArtefacts(a, EXPIRES)[0]!);
     assert.deepEqual(await provider.observe(a), []);
     assert.equal((await provider.observe(b)).length, 1, "the other grant's policy is intact");
   });
 
   it('refuses, granting nothing, a managed policy too large for a fail-safe inline copy', async () => {
     const g = grant('uid-big', 'arn:aws:iam::aws:policy/ReadOnlyAccess');
-    const want = desiredInlinePolicies(g, EXPIRES)[0]!;
+    const want = desiredAwsArtefacts(g, EXPIRES)[0]!;
     await assert.rejects(
       provider.grant(g, want),
       (e: unknown) =>
@@ -127,7 +128,7 @@ describe('AWS provider against moto, with the real AWS SDK', function () {
   it('refuses a policy that does not exist, or a principal that is not a role or user', async () => {
     const missing = grant('uid-x', 'arn:aws:iam::aws:policy/NoSuchPolicy');
     await assert.rejects(
-      provider.grant(missing, desiredInlinePolicies(missing, EXPIRES)[0]!),
+      provider.grant(missing, desiredAwsArtefacts(missing, EXPIRES)[0]!),
       /NoSuchPolicy|not found|does not exist/i,
     );
     const bad = grant('uid-y');
@@ -140,7 +141,7 @@ describe('AWS provider against moto, with the real AWS SDK', function () {
       },
     ];
     await assert.rejects(
-      provider.grant(bad, desiredInlinePolicies(bad, EXPIRES)[0]!),
+      provider.grant(bad, desiredAwsArtefacts(bad, EXPIRES)[0]!),
       (e: unknown) => e instanceof TerminalError && /not an IAM role or user ARN/.test(e.message),
     );
   });

@@ -1,4 +1,12 @@
-import { ACCESS_APPROVAL, ACCESS_GRANT, ACCESS_POLICY, GROUP, PHASES, VERSION } from './types.ts';
+import {
+  ACCESS_APPROVAL,
+  ACCESS_GRANT,
+  ACCESS_POLICY,
+  AWS_MODES,
+  GROUP,
+  PHASES,
+  VERSION,
+} from './types.ts';
 import { DURATION_PATTERN, MAX_DURATION, MIN_DURATION } from './duration.ts';
 
 /**
@@ -74,8 +82,9 @@ const kubernetesAccess: Schema = {
 
 const awsAccess: Schema = {
   type: 'object',
-  description: 'AWS IAM: the permissions of policyArn, given to principalArn until expiry.',
-  required: ['principalArn', 'policyArn'],
+  description:
+    'AWS IAM: the permissions of policyArn (or membership of groupArn), given to principalArn until expiry.',
+  required: ['principalArn'],
   properties: {
     principalArn: str(2048, {
       pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\\w+=,.@/-]+$',
@@ -85,7 +94,29 @@ const awsAccess: Schema = {
       pattern: '^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$',
       description: 'A managed policy, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.',
     }),
+    groupArn: str(2048, {
+      pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:group/[\\w+=,.@/-]+$',
+      description:
+        'An IAM group (GroupMembership mode), e.g. arn:aws:iam::111122223333:group/oncall.',
+    }),
+    mode: {
+      type: 'string',
+      enum: [...AWS_MODES],
+      default: 'InlinePolicy',
+      description:
+        'InlinePolicy: a copy of the policy bounded by aws:CurrentTime, which AWS itself ends at expiry (fail-safe). AttachPolicy: the managed policy attached, for policies over the 10,240-character inline limit. GroupMembership: the user added to groupArn. The last two are not fail-safe: only Timebox removes them.',
+    },
   },
+  'x-kubernetes-validations': [
+    rule(
+      "has(self.mode) && self.mode == 'GroupMembership' ? (has(self.groupArn) && !has(self.policyArn)) : (has(self.policyArn) && !has(self.groupArn))",
+      'set policyArn for the InlinePolicy and AttachPolicy modes, or groupArn (and no policyArn) for mode GroupMembership',
+    ),
+    rule(
+      "!has(self.mode) || self.mode != 'GroupMembership' || self.principalArn.contains(':user/')",
+      'mode GroupMembership needs an IAM user as principalArn (roles cannot join groups)',
+    ),
+  ],
 };
 
 const gcpAccess: Schema = {
@@ -370,6 +401,12 @@ export const accessPolicySchema: Schema = resourceSchema({
                 str(2048, { description: 'Glob: * matches any characters.' }),
               ),
               policyArns: names(256, str(2048)),
+              groupArns: names(256, str(2048)),
+              modes: {
+                ...names(3, { type: 'string', enum: [...AWS_MODES] }),
+                description:
+                  'Modes grants may use. Absent: only InlinePolicy, whose expiry AWS enforces itself.',
+              },
             },
           },
           gcp: {

@@ -43,9 +43,24 @@ export interface KubernetesAccess {
   clusterWide?: boolean;
 }
 
+/**
+ * How an AWS target gives access:
+ * - InlinePolicy (default): a copy of the managed policy's statements as an inline
+ *   policy of the grant, bounded by `DateLessThan aws:CurrentTime` (fail-safe);
+ * - AttachPolicy: the managed policy attached to the principal (for policies too
+ *   large to copy); not fail-safe, and shared by overlapping grants;
+ * - GroupMembership: the user added to an IAM group; not fail-safe, shared likewise.
+ */
+export const AWS_MODES = ['InlinePolicy', 'AttachPolicy', 'GroupMembership'] as const;
+export type AwsMode = (typeof AWS_MODES)[number];
+
 export interface AwsAccess {
   principalArn: string;
-  policyArn: string;
+  /** InlinePolicy and AttachPolicy modes. */
+  policyArn?: string;
+  /** GroupMembership mode. */
+  groupArn?: string;
+  mode?: AwsMode;
 }
 
 export interface GcpAccess {
@@ -173,6 +188,9 @@ export interface AwsAllow {
   /** Glob patterns (`*` matches any run of characters). */
   principalArns?: string[];
   policyArns?: string[];
+  groupArns?: string[];
+  /** Modes grants may use; only the fail-safe InlinePolicy when absent. */
+  modes?: AwsMode[];
 }
 
 export interface GcpAllow {

@@ -4,9 +4,9 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   expiryCondition,
   timeboxExpiry,
-  withGrantBinding,
+  withMember,
   withoutExpiredTimeboxBindings,
-  withoutGrantBinding,
+  withoutMember,
   type IamPolicy,
 } from './policy.ts';
 
@@ -31,23 +31,59 @@ describe('GCP conditional binding with fail-safe expiry', () => {
     assert.equal(conditionHolds(mine.condition.expression, '2026-12-01T00:00:00Z'), false);
   });
 
+  const M = 'user:alice@example.com';
+  const R = 'roles/cloudsql.viewer';
+  const add = (p: IamPolicy, uid: string) =>
+    withMember(p, R, M, expiryCondition(uid, `payments/${uid}`, EXPIRES));
+
   it('adds the binding once, at policy version 3, leaving other bindings alone', () => {
     const base: IamPolicy = { version: 1, bindings: [theirs], etag: 'BwX1' };
-    const once = withGrantBinding(base, 'uid-1', mine);
-    const twice = withGrantBinding(once, 'uid-1', mine);
-    assert.deepEqual(twice, { version: 3, bindings: [theirs, mine], etag: 'BwX1' });
-    assert.deepEqual(withoutGrantBinding(twice, 'uid-1').bindings, [theirs]);
+    const twice = add(add(base, 'uid-1'), 'uid-1');
+    assert.deepEqual(twice, {
+      version: 3,
+      bindings: [
+        theirs,
+        { ...mine, condition: expiryCondition('uid-1', 'payments/uid-1', EXPIRES) },
+      ],
+      etag: 'BwX1',
+    });
+    assert.deepEqual(withoutMember(twice, R, M, 'timebox-uid-1').bindings, [theirs]);
     assert.deepEqual(
-      withoutGrantBinding(base, 'uid-1').bindings,
+      withoutMember(base, R, M, 'timebox-uid-1').bindings,
       [theirs],
       'revoking what is gone is a no-op',
     );
   });
 
+  it('joins a binding IAM merged, and leaves its other members when revoking', () => {
+    const cond = expiryCondition('uid-1', 'payments/uid-1', EXPIRES);
+    const merged: IamPolicy = {
+      bindings: [{ role: R, members: ['user:bob@example.com'], condition: cond }],
+    };
+    const joined = withMember(merged, R, M, cond);
+    assert.deepEqual(joined.bindings, [
+      { role: R, members: ['user:bob@example.com', M], condition: cond },
+    ]);
+    assert.deepEqual(withoutMember(joined, R, M, cond.title).bindings, merged.bindings);
+  });
+
+  it('moves the member when the same grant writes a new expiry', () => {
+    const later = withMember(
+      add({}, 'uid-1'),
+      R,
+      M,
+      expiryCondition('uid-1', 'x', '2026-11-25T12:00:00Z'),
+    );
+    assert.equal(later.bindings?.length, 1);
+    assert.match(later.bindings![0]!.condition!.expression, /12:00:00Z/);
+  });
+
   it("keeps overlapping grants' bindings apart", () => {
-    const other = { ...mine, condition: expiryCondition('uid-2', 'payments/alice-2', EXPIRES) };
-    const both = withGrantBinding(withGrantBinding({}, 'uid-1', mine), 'uid-2', other);
-    assert.deepEqual(withoutGrantBinding(both, 'uid-1').bindings, [other]);
+    const both = add(add({}, 'uid-1'), 'uid-2');
+    assert.deepEqual(
+      withoutMember(both, R, M, 'timebox-uid-1').bindings?.map((b) => b.condition?.title),
+      ['timebox-uid-2'],
+    );
   });
 
   it('cleans up only expired bindings that Timebox owns', () => {
