@@ -149,7 +149,12 @@ export class OperatorProcess {
     child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()));
   }
 
-  static start(name: string, kubeconfig: string, extraArgs: string[] = []): OperatorProcess {
+  static start(
+    name: string,
+    kubeconfig: string,
+    extraArgs: string[] = [],
+    extraEnv: Record<string, string> = {},
+  ): OperatorProcess {
     const child = spawn(
       process.execPath,
       [
@@ -165,7 +170,7 @@ export class OperatorProcess {
         ...extraArgs,
       ],
       {
-        env: { ...process.env, KUBECONFIG: kubeconfig, TIMEBOX_LOG_LEVEL: 'info' },
+        env: { ...process.env, KUBECONFIG: kubeconfig, TIMEBOX_LOG_LEVEL: 'info', ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -290,16 +295,25 @@ export async function waitForPhase(
 ): Promise<AccessGrant> {
   const api = grantsApi(cluster.admin());
   let last: AccessGrant | undefined;
-  return eventually(
+  const terminal = ['Expired', 'Revoked', 'Denied', 'Failed'];
+  const seen = await eventually(
     async () => {
       last = await api.get(namespace, name);
-      return last.status?.phase === phase ? last : undefined;
+      // A terminal phase is final: waiting longer for another one is pointless.
+      const p = last.status?.phase ?? '';
+      return p === phase || terminal.includes(p) ? last : undefined;
     },
     {
       timeoutMs,
       what: () => `${namespace}/${name} to be ${phase}; status: ${JSON.stringify(last?.status)}`,
     },
   );
+  if (seen.status?.phase !== phase) {
+    throw new Error(
+      `${namespace}/${name} became ${seen.status?.phase}, not ${phase}; status: ${JSON.stringify(seen.status)}`,
+    );
+  }
+  return seen;
 }
 
 /** Creates a cluster-scoped AccessPolicy. */
