@@ -18,12 +18,14 @@ import {
   ACCESS_POLICY,
   ANNOTATION_REQUESTED_BY,
   ANNOTATION_REQUESTER_GROUPS,
+  AWS_MODES,
   GROUP,
   isTerminal,
   VERSION,
   type AccessGrant,
   type AccessPolicy,
   type AccessTarget,
+  type AwsMode,
 } from '../api/v1alpha1/types.ts';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 
@@ -41,7 +43,8 @@ const HELP = `${PROG}: just-in-time access with Timebox
 
 Usage:
   ${PROG} request --policy POLICY (--cluster-role ROLE | --role ROLE) --duration 2h --reason TEXT
-                  [--target-namespace NS ...] [--cluster-wide] [--aws-principal ARN --aws-policy ARN]
+                  [--target-namespace NS ...] [--cluster-wide]
+                  [--aws-principal ARN (--aws-policy ARN [--aws-mode AttachPolicy] | --aws-group ARN)]
                   [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME] [--wait]
   ${PROG} approve NAME [--comment TEXT]
   ${PROG} deny NAME --comment TEXT
@@ -141,11 +144,28 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
       },
     });
   }
-  if (v['aws-principal'] || v['aws-policy']) {
-    if (!v['aws-principal'] || !v['aws-policy'])
-      throw new UsageError('AWS access needs both --aws-principal and --aws-policy');
+  if (v['aws-principal'] || v['aws-policy'] || v['aws-group'] || v['aws-mode']) {
+    const mode =
+      (v['aws-mode'] as string | undefined) ?? (v['aws-group'] ? 'GroupMembership' : undefined);
+    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
+      throw new UsageError(`--aws-mode must be one of ${AWS_MODES.join(', ')}, got '${mode}'`);
+    }
+    const group = mode === 'GroupMembership';
+    if (!v['aws-principal'] || (group ? !v['aws-group'] : !v['aws-policy'])) {
+      throw new UsageError(
+        group
+          ? 'AWS group membership needs --aws-principal (a user ARN) and --aws-group'
+          : 'AWS access needs both --aws-principal and --aws-policy',
+      );
+    }
     access.push({
-      aws: { principalArn: v['aws-principal'] as string, policyArn: v['aws-policy'] as string },
+      aws: {
+        principalArn: v['aws-principal'] as string,
+        ...(group
+          ? { groupArn: v['aws-group'] as string }
+          : { policyArn: v['aws-policy'] as string }),
+        ...(mode ? { mode: mode as AwsMode } : {}),
+      },
     });
   }
   if (v['gcp-resource'] || v['gcp-role'] || v['gcp-member']) {
@@ -459,6 +479,8 @@ export async function run(
         'cluster-wide': { type: 'boolean' },
         'aws-principal': { type: 'string' },
         'aws-policy': { type: 'string' },
+        'aws-group': { type: 'string' },
+        'aws-mode': { type: 'string' },
         'gcp-resource': { type: 'string' },
         'gcp-role': { type: 'string' },
         'gcp-member': { type: 'string' },

@@ -186,5 +186,19 @@ describe('timebox CLI, end to end', function () {
     );
     assert.equal(badDuration.code, 2);
     assert.match(badDuration.stderr, /e\.g\. 90m, 2h or 1h30m/);
+    const badMode = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      'p',
+      '--aws-principal',
+      'arn:aws:iam::111122223333:user/alice',
+      '--aws-mode',
+      'GroupMembership',
+      '--duration',
+      '1h',
+    );
+    assert.equal(badMode.code, 2);
+    assert.match(badMode.stderr, /needs --aws-principal \(a user ARN\) and --aws-group/);
   });
 });

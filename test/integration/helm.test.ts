@@ -150,6 +150,37 @@ describe('Helm chart', function () {
     assert.equal(trusted?.expression, "['system:serviceaccount:flux-system:kustomize-controller']");
   });
 
+  it('turns on the cloud providers the values ask for, and only those', async () => {
+    const container = async (...args: string[]) => {
+      const d = (await template(...args)).find((o) => o.kind === 'Deployment')!;
+      return (
+        d.spec as {
+          template: { spec: { containers: { args: string[]; env?: { name: string }[] }[] } };
+        }
+      ).template.spec.containers[0]!;
+    };
+    const off = await container();
+    assert.ok(!off.args.some((a) => a.startsWith('--providers')), 'Kubernetes only by default');
+    const on = await container(
+      '--set',
+      'providers.aws.enabled=true',
+      '--set',
+      'providers.gcp.enabled=true',
+      '--set',
+      'providers.gcp.endpoint=https://psc.example.com',
+    );
+    assert.ok(on.args.includes('--providers=aws,gcp'));
+    assert.ok(on.args.includes('--gcp-endpoint=https://psc.example.com'));
+    assert.deepEqual(
+      on.env?.map((e) => e.name),
+      ['AWS_REGION'],
+    );
+    await assert.rejects(
+      template('--set', 'providers.aws.region=nowhere'),
+      /providers\/aws\/region.*does not match pattern/s,
+    );
+  });
+
   it('rejects invalid values with a message naming the value', async () => {
     await assert.rejects(
       template('--set', 'replicaCount=0'),
