@@ -8,14 +8,14 @@ import { argocdConfigMapFile } from '../src/integrations/argocd.ts';
 import { chartCopies } from './chart-files.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-for (const f of [
-  ...crdFiles(),
-  prometheusRuleFile(),
-  argocdConfigMapFile(),
-  ...chartCopies(root),
-]) {
-  const out = join(root, f.path);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, f.content);
-  console.log(`wrote ${f.path}`);
-}
+const write = (files: { path: string; content: string }[]) => {
+  for (const f of files) {
+    const out = join(root, f.path);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, f.content);
+    console.log(`wrote ${f.path}`);
+  }
+};
+write([...crdFiles(), prometheusRuleFile(), argocdConfigMapFile()]);
+// The chart's copies are read from the files just written, so one run suffices.
+write(chartCopies(root));
