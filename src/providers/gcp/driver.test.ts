@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import { FakeClock } from '../../runtime/clock.ts';
+import { isTerminal } from '../provider.ts';
+import { GcpProvider, type ResourceManagerPort } from './driver.ts';
+import { desiredGcpArtefacts, type IamPolicy } from './policy.ts';
+
+const EXPIRES = '2026-11-25T11:00:00.000Z';
+const grant: AccessGrant = {
+  metadata: { name: 'g', namespace: 'payments', uid: 'uid-1' },
+  spec: {
+    subject: { kind: 'User', name: 'alice@example.com' },
+    policy: 'p',
+    duration: '1h',
+    access: [
+      {
+        gcp: {
+          resource: 'projects/acme',
+          role: 'roles/cloudsql.viewer',
+          member: 'user:alice@example.com',
+        },
+      },
+    ],
+  },
+  status: { phase: 'Active', expiresAt: EXPIRES },
+};
+const [artefact] = desiredGcpArtefacts(grant, EXPIRES);
+
+/** A fake port that counts writes and fails as told. */
+function fakePort(failures: { code: number }[] = []) {
+  let policy: IamPolicy = { version: 1, bindings: [], etag: 'e0' };
+  const writes: IamPolicy[] = [];
+  const port: ResourceManagerPort = {
+    async getIamPolicy() {
+      return structuredClone(policy);
+    },
+    async setIamPolicy(_r, p) {
+      const f = failures.shift();
+      if (f) throw Object.assign(new Error(`code ${f.code}`), f);
+      writes.push(p);
+      policy = { ...p, etag: `e${writes.length}` };
+      return policy;
+    },
+  };
+  return { port, writes };
+}
+
+describe('GCP provider (fake Resource Manager port)', () => {
+  const clock = new FakeClock(new Date('2026-11-25T10:00:00Z'));
+  const sleeps: number[] = [];
+  const provider = (port: ResourceManagerPort) =>
+    new GcpProvider(port, { clock, attempts: 3, sleep: async (ms) => void sleeps.push(ms) });
+
+  it('writes with the etag it read, and not at all when nothing changes', async () => {
+    const { port, writes } = fakePort();
+    const gcp = provider(port);
+    await gcp.grant(grant, artefact!);
+    await gcp.grant(grant, artefact!);
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0]!.etag, 'e0');
+    assert.equal(writes[0]!.version, 3);
+    await gcp.revoke(grant, artefact!);
+    await gcp.revoke(grant, artefact!);
+    assert.equal(writes.length, 2);
+  });
+
+  it('hands a conflict that persists back to the queue as a transient error', async () => {
+    const { port, writes } = fakePort([{ code: 10 }, { code: 10 }, { code: 10 }]);
+    const err = await provider(port)
+      .grant(grant, artefact!)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(err && !isTerminal(err), 'retried later, not failed for good');
+    assert.equal(writes.length, 0);
+  });
+
+  it('backs off on server errors and fails for good on a refused argument', async () => {
+    sleeps.length = 0;
+    const { port, writes } = fakePort([{ code: 14 }, { code: 8 }]);
+    await provider(port).grant(grant, artefact!);
+    assert.equal(writes.length, 1);
+    assert.ok(sleeps.length === 2 && sleeps[1]! > sleeps[0]!, `backoff grows: ${sleeps}`);
+    const bad = fakePort([{ code: 3 }]);
+    await assert.rejects(provider(bad.port).grant(grant, artefact!), (e: unknown) => isTerminal(e));
+  });
+});
