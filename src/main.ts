@@ -26,6 +26,8 @@ Options (each also read from the environment variable in brackets):
   --renew-deadline SECONDS       [TIMEBOX_RENEW_DEADLINE] (10)
   --retry-period SECONDS         [TIMEBOX_RETRY_PERIOD] (2)
   --workers N                    concurrent reconciles [TIMEBOX_WORKERS] (4)
+  --resync-period SECONDS        how often grants are reconciled again, repairing access removed
+                                 in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
       'renew-deadline': { type: 'string' },
       'retry-period': { type: 'string' },
       workers: { type: 'string' },
+      'resync-period': { type: 'string' },
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
@@ -111,6 +114,10 @@ async function main(): Promise<void> {
       '--renew-deadline',
     ),
     retryPeriodMs: seconds(values['retry-period'] ?? env.TIMEBOX_RETRY_PERIOD, '--retry-period'),
+    resyncPeriodMs: seconds(
+      values['resync-period'] ?? env.TIMEBOX_RESYNC_PERIOD,
+      '--resync-period',
+    ),
   };
 
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {

@@ -20,6 +20,7 @@ import {
   type AccessApproval,
   type AccessGrant,
   type AccessPolicy,
+  isTerminal,
 } from './api/v1alpha1/types.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { grantWriter } from './controller/grants.ts';
@@ -47,6 +48,11 @@ export interface OperatorOptions {
   workers?: number;
   identity?: string;
   clock?: Clock;
+  /**
+   * How often every grant that is not final is reconciled again, so that access
+   * removed in a cloud by hand is restored (Kubernetes bindings are watched).
+   */
+  resyncPeriodMs?: number;
   /** Drivers of the cloud providers to use besides Kubernetes (see providers/registry.ts). */
   cloudProviders?: ProviderDriver[];
   /** Called if leadership is lost; the process should exit so it restarts clean. */
@@ -215,6 +221,15 @@ export async function startOperator(
       }
     };
 
+  // Clouds cannot be watched: a periodic resync is how drift there is found.
+  const resyncMs = opts.resyncPeriodMs ?? 10 * 60_000;
+  let resyncTimer: { cancel(): void } | undefined;
+  const resync = () => {
+    for (const g of grants.list()) if (!isTerminal(g.status?.phase)) grantQueue.add(grantKey(g));
+    resyncTimer = clock.after(resyncMs, resync);
+  };
+  resyncTimer = clock.after(resyncMs, resync);
+
   const workers = opts.workers ?? 4;
   let running: Promise<unknown> | undefined;
   const startWorkers = () => {
@@ -277,6 +292,7 @@ export async function startOperator(
     ready: () => informers.every((i) => i.hasSynced),
     async stop() {
       stopping = true;
+      resyncTimer?.cancel();
       if (elector) {
         await elector.stop();
         await electorDone;

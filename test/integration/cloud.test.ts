@@ -6,6 +6,7 @@ import {
   CreateGroupCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  DeleteRolePolicyCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
   ListGroupsForUserCommand,
@@ -101,7 +102,8 @@ describe('AWS and GCP targets through the operator', function () {
     const op = OperatorProcess.start(
       name,
       kubeconfigAs(cluster, OPERATOR, work),
-      ['--providers=aws,gcp', `--gcp-endpoint=${gcp.endpoint}`],
+      // A short resync, so that access removed by hand in a cloud is restored quickly.
+      ['--providers=aws,gcp', `--gcp-endpoint=${gcp.endpoint}`, '--resync-period=1'],
       {
         // The SDK's default chain: credentials and endpoint from the environment.
         AWS_ENDPOINT_URL_IAM: proxy.endpoint,
@@ -243,6 +245,27 @@ describe('AWS and GCP targets through the operator', function () {
     await waitForPhase(cluster, ns, 'shared-b', 'Revoked', 20_000);
     assert.deepEqual(await attached(), []);
     assert.deepEqual(await groups(), []);
+  });
+
+  it('restores cloud access removed by hand while the grant is active', async () => {
+    await create('drift', [inline(), gcpTarget()]);
+    const g = await waitForPhase(cluster, ns, 'drift', 'Active', 20_000);
+    const uid = g.metadata.uid!;
+    await iam.send(
+      new DeleteRolePolicyCommand({ RoleName: 'alice', PolicyName: `timebox-${uid}` }),
+    );
+    gcp.edit(PROJECT, (p) => ({
+      ...p,
+      bindings: (p.bindings ?? []).filter((b) => b.condition?.title !== `timebox-${uid}`),
+    }));
+    assert.deepEqual(await held(g), nothing);
+    await eventually(async () => (await held(g)).aws === 1 && (await held(g)).gcp === 1, {
+      timeoutMs: 15_000,
+      what: 'the resync to restore the AWS and GCP access',
+    });
+    await api().patch(ns, 'drift', { spec: { revoked: true } });
+    await waitForPhase(cluster, ns, 'drift', 'Revoked', 20_000);
+    assert.deepEqual(await held(g), nothing);
   });
 
   it('rolls back the Kubernetes and AWS targets when the GCP target fails', async () => {

@@ -40,6 +40,8 @@ export interface GcpIamServer {
   endpoint: string;
   addResource(resource: string, policy?: IamPolicy): void;
   policy(resource: string): IamPolicy;
+  /** Someone else changes the policy (a new etag), as a console user would. */
+  edit(resource: string, change: (p: IamPolicy) => IamPolicy): void;
   /** Fails the next `times` matching calls with this error (e.g. 503 UNAVAILABLE). */
   failNext(times: number, fault: Fault): void;
   /** After the next read of `resource`, another writer changes its policy. */
@@ -215,6 +217,11 @@ export async function startGcpIamServer(
       const s = store.get(resource);
       if (!s) throw new Error(`no resource ${resource}`);
       return view(resource, s);
+    },
+    edit(resource, change) {
+      const s = store.get(resource);
+      if (!s) throw new Error(`no resource ${resource}`);
+      write(resource, s, change(view(resource, s)));
     },
     failNext(times, fault) {
       faults.push({ ...fault, times });
