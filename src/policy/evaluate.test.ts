@@ -195,7 +195,7 @@ describe('policy evaluation', () => {
             gcp: {
               resource: 'projects/acme-prod',
               role: 'roles/owner',
-              member: 'user:alice@example.com',
+              member: 'user:alice',
             },
           },
         ],
@@ -203,6 +203,23 @@ describe('policy evaluation', () => {
       policy(),
       'AccessNotAllowed',
       /roles\/owner/,
+    ],
+    [
+      'a GCP member other than the requester under a selfOnly policy',
+      grant({
+        access: [
+          {
+            gcp: {
+              resource: 'projects/acme-prod',
+              role: 'roles/cloudsql.viewer',
+              member: 'group:payments-oncall@example.com',
+            },
+          },
+        ],
+      }),
+      policy(),
+      'NotSelf',
+      /spec\.access\[0\]\.gcp\.member must be user:alice, not group:payments-oncall@example\.com/,
     ],
     [
       'a duration over maxDuration',

@@ -185,6 +185,14 @@ export function checkPolicy(
         `AccessPolicy '${name}' is selfOnly: the subject must be the requester, {kind: User, name: ${requester.user}}`,
       );
     }
+    // A GCP member is an identity too: under selfOnly it must be the requester's.
+    const i = grant.spec.access.findIndex((t) => t.gcp && t.gcp.member !== `user:${requester.user}`);
+    if (i >= 0) {
+      return deny(
+        'NotSelf',
+        `AccessPolicy '${name}' is selfOnly: spec.access[${i}].gcp.member must be user:${requester.user}, not ${grant.spec.access[i]!.gcp!.member}`,
+      );
+    }
   }
   const ns = grant.metadata.namespace ?? '';
   if (p.namespaces && !p.namespaces.includes(ns)) {
