@@ -1,9 +1,11 @@
+import { benchGcp } from './gcp.ts';
 import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
   grants: () => benchGrants(),
+  gcp: () => benchGcp(),
 };
 
 const only = process.argv.slice(2);

@@ -26,17 +26,21 @@ const grant: AccessGrant = {
 };
 const [artefact] = desiredGcpArtefacts(grant, EXPIRES);
 
-/** A fake port that counts writes and fails as told. */
+/** A fake port that counts writes, fails as told, and refuses the role roles/bad. */
 function fakePort(failures: { code: number }[] = []) {
   let policy: IamPolicy = { version: 1, bindings: [], etag: 'e0' };
   const writes: IamPolicy[] = [];
   const port: ResourceManagerPort = {
     async getIamPolicy() {
+      await new Promise((r) => setImmediate(r));
       return structuredClone(policy);
     },
     async setIamPolicy(_r, p) {
+      await new Promise((r) => setImmediate(r));
       const f = failures.shift();
       if (f) throw Object.assign(new Error(`code ${f.code}`), f);
+      if (p.bindings?.some((b) => b.role === 'roles/bad'))
+        throw Object.assign(new Error('Role roles/bad is not supported'), { code: 3 });
       writes.push(p);
       policy = { ...p, etag: `e${writes.length}` };
       return policy;
@@ -84,5 +88,31 @@ describe('GCP provider (fake Resource Manager port)', () => {
     assert.ok(sleeps.length === 2 && sleeps[1]! > sleeps[0]!, `backoff grows: ${sleeps}`);
     const bad = fakePort([{ code: 3 }]);
     await assert.rejects(provider(bad.port).grant(grant, artefact!), (e: unknown) => isTerminal(e));
+  });
+
+  it('applies concurrent changes to one resource together, and fails a refused one alone', async () => {
+    const { port, writes } = fakePort();
+    const gcp = provider(port);
+    const entry = (member: string, role = 'roles/cloudsql.viewer'): AccessGrant => ({
+      ...grant,
+      metadata: { ...grant.metadata, uid: member },
+      spec: { ...grant.spec, access: [{ gcp: { resource: 'projects/acme', role, member } }] },
+    });
+    const give = (g: AccessGrant) => gcp.grant(g, desiredGcpArtefacts(g, EXPIRES)[0]!);
+    const members = ['user:a@x', 'user:b@x', 'user:c@x', 'user:d@x'];
+    await Promise.all(members.map((m) => give(entry(m))));
+    assert.ok(writes.length <= 2, `${writes.length} writes for ${members.length} grants`);
+    const results = await Promise.allSettled([
+      give(entry('user:e@x')),
+      give(entry('user:f@x', 'roles/bad')),
+      give(entry('user:g@x')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.ok(isTerminal((results[1] as PromiseRejectedResult).reason));
+    const held = (await port.getIamPolicy('projects/acme')).bindings!.flatMap((b) => b.members);
+    assert.deepEqual(held.sort(), [...members, 'user:e@x', 'user:g@x']);
   });
 });
