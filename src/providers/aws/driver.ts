@@ -38,6 +38,7 @@ import {
 import {
   boundedPolicy,
   INLINE_ROLE_POLICY_LIMIT,
+  INLINE_USER_POLICY_LIMIT,
   policySize,
   type PolicyDocument,
 } from './policy.ts';
@@ -338,10 +339,11 @@ export class AwsProvider implements ProviderDriver {
     }
     const doc = boundedPolicy(managed, b.expiresAt);
     const size = policySize(doc);
-    if (size > INLINE_ROLE_POLICY_LIMIT) {
+    const limit = pr.kind === 'role' ? INLINE_ROLE_POLICY_LIMIT : INLINE_USER_POLICY_LIMIT;
+    if (size > limit) {
       throw new TerminalError(
         'PolicyTooLarge',
-        `${b.policyArn} is ${size} characters once bounded by its expiry; an inline policy may have at most ${INLINE_ROLE_POLICY_LIMIT}. Use a smaller managed policy, or mode AttachPolicy (not fail-safe)`,
+        `${b.policyArn} is ${size} characters once bounded by its expiry; an inline policy of an IAM ${pr.kind} may have at most ${limit}. Use a smaller managed policy, or mode AttachPolicy (not fail-safe)`,
       );
     }
     try {

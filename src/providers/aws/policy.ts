@@ -20,8 +20,9 @@ export interface PolicyDocument {
   Statement: PolicyStatement | PolicyStatement[];
 }
 
-/** AWS's limit for an inline role policy, counted without whitespace. */
+/** AWS's limits for the inline policies of a role and of a user, counted without whitespace. */
 export const INLINE_ROLE_POLICY_LIMIT = 10_240;
+export const INLINE_USER_POLICY_LIMIT = 2_048;
 
 /** Inline policies are named after the grant's UID, so each grant owns exactly one. */
 export function inlinePolicyName(grantUid: string): string {
