@@ -186,7 +186,9 @@ export function checkPolicy(
       );
     }
     // A GCP member is an identity too: under selfOnly it must be the requester's.
-    const i = grant.spec.access.findIndex((t) => t.gcp && t.gcp.member !== `user:${requester.user}`);
+    const i = grant.spec.access.findIndex(
+      (t) => t.gcp && t.gcp.member !== `user:${requester.user}`,
+    );
     if (i >= 0) {
       return deny(
         'NotSelf',

@@ -4,30 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import type { AccessGrant } from '../../src/api/v1alpha1/types.ts';
 import { desiredAwsArtefacts } from '../../src/providers/aws/artefacts.ts';
 import { AwsProvider, iamPort } from '../../src/providers/aws/driver.ts';
 import { TerminalError } from '../../src/providers/provider.ts';
+import { activeGrant } from '../../src/providers/fixtures.ts';
 import { startMoto } from '../support/moto.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/alice';
 const EXPIRES = '2026-11-25T11:00:00.000Z';
 
-function grant(
-  uid: string,
-  policyArn = 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
-): AccessGrant {
-  return {
-    metadata: { name: `g-${uid}`, namespace: 'payments', uid },
-    spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
-      policy: 'p',
-      duration: '1h',
-      access: [{ aws: { principalArn: ROLE, policyArn } }],
-    },
-    status: { phase: 'Active', expiresAt: EXPIRES },
-  };
-}
+const grant = (uid: string, policyArn = 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess') =>
+  activeGrant(uid, [{ aws: { principalArn: ROLE, policyArn } }], EXPIRES);
 
 describe('AWS provider against moto, with the real AWS SDK', function () {
   this.timeout(120_000);

@@ -5,6 +5,7 @@ import type { AccessGrant, GcpAccess } from '../../src/api/v1alpha1/types.ts';
 import { GcpProvider, resourceManagerPort } from '../../src/providers/gcp/driver.ts';
 import { desiredGcpArtefacts, expiryCondition } from '../../src/providers/gcp/policy.ts';
 import { TerminalError } from '../../src/providers/provider.ts';
+import { activeGrant } from '../../src/providers/fixtures.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { startGcpIamServer, type GcpIamServer } from '../support/gcp.ts';
 
@@ -13,20 +14,12 @@ const PROJECT = 'projects/acme-prod';
 const ALICE = 'user:alice@example.com';
 const theirs = { role: 'roles/viewer', members: ['group:sre@example.com'] };
 
-function grant(uid: string, gcp: Partial<GcpAccess> = {}): AccessGrant {
-  return {
-    metadata: { name: `g-${uid}`, namespace: 'payments', uid },
-    spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
-      policy: 'p',
-      duration: '1h',
-      access: [
-        { gcp: { resource: PROJECT, role: 'roles/cloudsql.viewer', member: ALICE, ...gcp } },
-      ],
-    },
-    status: { phase: 'Active', expiresAt: EXPIRES },
-  };
-}
+const grant = (uid: string, gcp: Partial<GcpAccess> = {}): AccessGrant =>
+  activeGrant(
+    uid,
+    [{ gcp: { resource: PROJECT, role: 'roles/cloudsql.viewer', member: ALICE, ...gcp } }],
+    EXPIRES,
+  );
 
 describe('GCP provider against a local IAM policy server, with the real Resource Manager client', function () {
   this.timeout(30_000);

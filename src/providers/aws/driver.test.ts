@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AccessGrant, AwsAccess } from '../../api/v1alpha1/types.ts';
 import { TerminalError } from '../provider.ts';
+import { activeGrant } from '../fixtures.ts';
 import { desiredAwsArtefacts, standingKey } from './artefacts.ts';
 import { AwsProvider, type IamPort, type Principal } from './driver.ts';
 import type { PolicyDocument } from './policy.ts';
@@ -82,18 +83,7 @@ class FakeIam implements IamPort {
   }
 }
 
-function grant(uid: string, aws: AwsAccess): AccessGrant {
-  return {
-    metadata: { name: `g-${uid}`, namespace: 'payments', uid },
-    spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
-      policy: 'p',
-      duration: '1h',
-      access: [{ aws }],
-    },
-    status: { phase: 'Active', expiresAt: EXPIRES },
-  };
-}
+const grant = (uid: string, aws: AwsAccess): AccessGrant => activeGrant(uid, [{ aws }], EXPIRES);
 
 describe('AWS provider (fake IAM port)', () => {
   let iam: FakeIam;

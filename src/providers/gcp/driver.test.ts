@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
 import type { AccessGrant } from '../../api/v1alpha1/types.ts';
 import { FakeClock } from '../../runtime/clock.ts';
+import { activeGrant } from '../fixtures.ts';
 import { isTerminal } from '../provider.ts';
 import { GcpProvider, type ResourceManagerPort } from './driver.ts';
 import { desiredGcpArtefacts, type IamPolicy } from './policy.ts';
 
 const EXPIRES = '2026-11-25T11:00:00.000Z';
-const grant: AccessGrant = {
-  metadata: { name: 'g', namespace: 'payments', uid: 'uid-1' },
-  spec: {
-    subject: { kind: 'User', name: 'alice@example.com' },
-    policy: 'p',
-    duration: '1h',
-    access: [
-      {
-        gcp: {
-          resource: 'projects/acme',
-          role: 'roles/cloudsql.viewer',
-          member: 'user:alice@example.com',
-        },
-      },
-    ],
-  },
-  status: { phase: 'Active', expiresAt: EXPIRES },
-};
+const gcpGrant = (uid: string, member: string, role = 'roles/cloudsql.viewer'): AccessGrant =>
+  activeGrant(uid, [{ gcp: { resource: 'projects/acme', role, member } }], EXPIRES);
+const grant = gcpGrant('uid-1', 'user:alice@example.com');
 const [artefact] = desiredGcpArtefacts(grant, EXPIRES);
 
 /** A fake port that counts writes, fails as told, and refuses the role roles/bad. */
@@ -93,11 +79,7 @@ describe('GCP provider (fake Resource Manager port)', () => {
   it('applies concurrent changes to one resource together, and fails a refused one alone', async () => {
     const { port, writes } = fakePort();
     const gcp = provider(port);
-    const entry = (member: string, role = 'roles/cloudsql.viewer'): AccessGrant => ({
-      ...grant,
-      metadata: { ...grant.metadata, uid: member },
-      spec: { ...grant.spec, access: [{ gcp: { resource: 'projects/acme', role, member } }] },
-    });
+    const entry = (member: string, role?: string) => gcpGrant(member, member, role);
     const give = (g: AccessGrant) => gcp.grant(g, desiredGcpArtefacts(g, EXPIRES)[0]!);
     const members = ['user:a@x', 'user:b@x', 'user:c@x', 'user:d@x'];
     await Promise.all(members.map((m) => give(entry(m))));
