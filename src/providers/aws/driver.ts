@@ -125,7 +125,9 @@ export function iamPort(config: IAMClientConfig = {}): IamPort {
   // Credentials and region come from the SDK's default chain (environment, IRSA,
   // EKS Pod Identity, instance profile). Its standard retry strategy retries
   // throttling and 5xx with exponential backoff and jitter.
-  const iam = new IAMClient({ maxAttempts: 6, region: 'us-east-1', ...config });
+  // IAM is global; the region only picks the partition (aws, aws-us-gov, aws-cn).
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const iam = new IAMClient({ maxAttempts: 6, region, ...config });
   const ignoreMissing = async (op: Promise<unknown>) => {
     try {
       await op;
