@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '@bufbuild/cel';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AccessGrant, GcpAccess } from '../../src/api/v1alpha1/types.ts';
@@ -99,6 +101,35 @@ describe('GCP provider against a local IAM policy server, with the real Resource
     await give(grant('uid-n'));
     const titles = server.policy(PROJECT).bindings!.map((b) => b.condition?.title);
     assert.deepEqual(titles, [undefined, 'timebox-uid-n']);
+  });
+
+  it('fails for good, without crashing, when there are no Google credentials', async () => {
+    const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    // Application Default Credentials pointing nowhere; never the real API.
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = join(tmpdir(), 'timebox-no-such-key.json');
+    // In the operator an unhandled rejection ends the process: count them here.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const noCreds = new GcpProvider(resourceManagerPort(), { clock: systemClock });
+      const g = grant('uid-nc');
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          noCreds.grant(g, desiredGcpArtefacts(g, EXPIRES)[0]!),
+          (e: unknown) =>
+            e instanceof TerminalError &&
+            e.reason === 'NoCredentials' &&
+            /Workload Identity/.test(e.message),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+    }
   });
 
   it('fails for good, granting nothing, on an unknown role or resource', async () => {

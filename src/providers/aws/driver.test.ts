@@ -196,6 +196,19 @@ describe('AWS provider (fake IAM port)', () => {
     await take(g); // revoking what never existed succeeds
   });
 
+  it('fails for good, saying what to configure, when it has no AWS credentials', async () => {
+    iam.managedPolicyDocument = async () => {
+      throw Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      });
+    };
+    await assert.rejects(
+      give(grant('c', { principalArn: ROLE, policyArn: BIG })),
+      (e: unknown) =>
+        e instanceof TerminalError && e.reason === 'NoCredentials' && /IRSA/.test(e.message),
+    );
+  });
+
   it('serialises claims on one principal, so concurrent grants and revokes stay consistent', async () => {
     const grants = ['a', 'b', 'c', 'd'].map(attach);
     await Promise.all(grants.map(give));

@@ -100,6 +100,11 @@ function terminalFor(err: unknown, what: string): unknown {
     return new TerminalError('InvalidInput', `${what}: ${msg}`);
   if (name === 'LimitExceededException')
     return new TerminalError('LimitExceeded', `${what}: ${msg}`);
+  if (name === 'CredentialsProviderError')
+    return new TerminalError(
+      'NoCredentials',
+      `${what}: the operator has no AWS credentials (${msg}). Configure IRSA or EKS Pod Identity for its ServiceAccount, or AWS_* variables`,
+    );
   if (name === 'AccessDenied' || name === 'AccessDeniedException')
     return new TerminalError(
       'AccessDenied',

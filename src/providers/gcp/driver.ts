@@ -103,7 +103,7 @@ export interface GcpClientOptions {
   endpoint?: string;
 }
 
-type IamClient = Pick<ProjectsClient, 'getIamPolicy' | 'setIamPolicy'>;
+type IamClient = Pick<ProjectsClient, 'getIamPolicy' | 'setIamPolicy' | 'initialize'>;
 
 /** Normalises a policy as the client decodes it (null conditions, empty strings). */
 function fromWire(p: Record<string, unknown>): IamPolicy {
@@ -140,31 +140,45 @@ export function resourceManagerPort(options: GcpClientOptions = {}): ResourceMan
     base.protocol = u.protocol.replace(':', '');
     if (u.protocol === 'http:') base.authClient = new PassThroughClient();
   }
-  const clients = new Map<string, IamClient>();
-  const clientFor = (resource: string): IamClient => {
+  const clients = new Map<string, Promise<IamClient>>();
+  const clientFor = (resource: string): Promise<IamClient> => {
     const kind = resource.split('/')[0]!;
     let c = clients.get(kind);
     if (!c) {
-      c =
+      const client =
         kind === 'projects'
           ? new ProjectsClient(base)
           : kind === 'folders'
             ? new FoldersClient(base)
             : new OrganizationsClient(base);
+      // Each call also starts initialize() and rethrows its failure unhandled, which
+      // would crash the process: so a client is used only once it initialised, and
+      // one that failed (e.g. no credentials yet) is dropped for a fresh one.
+      c = client.initialize().then(
+        () => client,
+        (err: unknown) => {
+          clients.delete(kind);
+          throw err;
+        },
+      );
       clients.set(kind, c);
     }
     return c;
   };
   return {
     async getIamPolicy(resource) {
-      const [p] = await clientFor(resource).getIamPolicy({
+      const [p] = await (
+        await clientFor(resource)
+      ).getIamPolicy({
         resource,
         options: { requestedPolicyVersion: 3 },
       });
       return fromWire(p as Record<string, unknown>);
     },
     async setIamPolicy(resource, policy) {
-      const [p] = await clientFor(resource).setIamPolicy({
+      const [p] = await (
+        await clientFor(resource)
+      ).setIamPolicy({
         resource,
         policy: policy as never,
       });
@@ -324,6 +338,12 @@ export class GcpProvider implements ProviderDriver {
 
 function terminalFor(err: unknown, what: string): unknown {
   const msg = messageOf(err);
+  if (/Could not load the default credentials|does not exist, or it is not a file/i.test(msg)) {
+    return new TerminalError(
+      'NoCredentials',
+      `${what}: the operator has no Google credentials (${msg}). Configure Workload Identity for its ServiceAccount, or GOOGLE_APPLICATION_CREDENTIALS`,
+    );
+  }
   switch (codeOf(err)) {
     case Code.INVALID_ARGUMENT:
     case Code.FAILED_PRECONDITION:
