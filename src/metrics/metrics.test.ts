@@ -29,7 +29,14 @@ describe('Metrics', () => {
   const clock = new FakeClock('2026-11-25T09:00:00Z');
   const sources: MetricSources = {
     grants: () => [
-      grant('a', 'Active', 'oncall', { expiresAt: '2026-11-25T10:00:00.000Z' }),
+      grant('a', 'Active', 'oncall', {
+        expiresAt: '2026-11-25T10:00:00.000Z',
+        targets: [
+          { provider: 'kubernetes', ref: 'RoleBinding x', state: 'Active', failSafe: false },
+          { provider: 'aws', ref: 'InlinePolicy y', state: 'Active', failSafe: true },
+          { provider: 'aws', ref: 'AttachedPolicy z', state: 'Active', failSafe: false },
+        ],
+      }),
       grant('b', 'Active', 'oncall', { expiresAt: '2026-11-25T11:00:00.000Z' }),
       grant('c', 'Pending', 'prod', {}, 'AwaitingApproval'),
       grant('d', 'Expired', 'oncall'),
@@ -76,5 +83,8 @@ describe('Metrics', () => {
     assert.match(text, /^timebox_pending_approval_age_seconds\{policy="prod"\} 3600$/m);
     assert.match(text, /^timebox_workqueue_depth\{name="accessgrant"\} 3$/m);
     assert.match(text, /^timebox_leader_is_leader 0$/m);
+    assert.match(text, /^timebox_active_targets\{provider="aws",fail_safe="true"\} 1$/m);
+    assert.match(text, /^timebox_active_targets\{provider="aws",fail_safe="false"\} 1$/m);
+    assert.match(text, /^timebox_active_targets\{provider="gcp",fail_safe="true"\} 0$/m);
   });
 });

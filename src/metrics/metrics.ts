@@ -98,6 +98,24 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'timebox_active_targets',
+      help: 'Targets of active grants by provider, and whether the target itself ends access at expiry (fail_safe).',
+      labelNames: ['provider', 'fail_safe'],
+      registers,
+      collect() {
+        this.reset();
+        for (const provider of ['kubernetes', 'aws', 'gcp'])
+          for (const failSafe of ['true', 'false']) this.set({ provider, fail_safe: failSafe }, 0);
+        for (const g of sources.grants()) {
+          if (g.status?.phase !== 'Active') continue;
+          for (const t of g.status.targets ?? []) {
+            if (t.state === 'Active')
+              this.inc({ provider: t.provider, fail_safe: String(t.failSafe) });
+          }
+        }
+      },
+    });
+    new Gauge({
       name: 'timebox_revocation_overdue_grants',
       help: 'Grants whose access (a binding) is still present past its expiry.',
       registers,
