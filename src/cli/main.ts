@@ -419,7 +419,7 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       'Targets:',
       ...(s.targets ?? []).map(
         (t) =>
-          `  - ${t.provider} ${t.ref}: ${t.state}${t.failSafe ? ' (fail-safe expiry)' : ''}${t.message ? ` — ${t.message}` : ''}`,
+          `  - ${t.provider} ${t.ref}: ${t.state}${t.failSafe ? ' (fail-safe: ends at expiry by itself)' : t.provider === 'kubernetes' ? '' : ' (not fail-safe: only Timebox ends it)'}${t.message ? ` — ${t.message}` : ''}`,
       ),
       'Approvals:',
       ...(s.approvals ?? []).map(

@@ -160,6 +160,22 @@ describe('AWS provider (fake IAM port)', () => {
     assert.match(iam.calls[1]!, /^untag timebox:a:/);
   });
 
+  it('rewrites an inline policy in which a statement was freed from its expiry', async () => {
+    const g = grant('t', { principalArn: ROLE, policyArn: BIG });
+    const [want] = desiredAwsArtefacts(g, EXPIRES);
+    await aws.grant(g, want!);
+    assert.deepEqual(await aws.observe(g), [want]);
+    const key = 'alice/timebox-t';
+    const doc = JSON.parse(iam.inline.get(key)!) as PolicyDocument;
+    const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+    statements.push({ Effect: 'Allow', Action: '*', Resource: '*' });
+    iam.inline.set(key, JSON.stringify({ ...doc, Statement: statements }));
+    const [seen] = await aws.observe(g);
+    assert.notDeepEqual(seen, want, 'plan() sees the drift');
+    await aws.grant(g, want!);
+    assert.deepEqual(await aws.observe(g), [want]);
+  });
+
   it('repairs a detached policy that a grant still claims', async () => {
     const a = attach('a');
     await give(a);

@@ -240,9 +240,17 @@ export function iamPort(config: IAMClientConfig = {}): IamPort {
   };
 }
 
+/**
+ * The expiry that bounds every statement of an inline policy, or '' when some
+ * statement is unbounded or bounded otherwise (edited outside Timebox): then the
+ * observed artefact differs from the desired one, and the policy is rewritten.
+ */
 function expiryOf(doc: PolicyDocument): string {
   const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
-  return String(statements[0]?.Condition?.DateLessThan?.['aws:CurrentTime'] ?? '');
+  const bounds = new Set(
+    statements.map((st) => String(st?.Condition?.DateLessThan?.['aws:CurrentTime'] ?? '')),
+  );
+  return bounds.size === 1 ? [...bounds][0]! : '';
 }
 
 /**
