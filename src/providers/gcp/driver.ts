@@ -6,6 +6,7 @@ import { TerminalError, type Artefact, type ProviderDriver } from '../provider.t
 import {
   bindingOf,
   desiredGcpArtefacts,
+  expiryCondition,
   rfc3339,
   timeboxExpiry,
   withMember,
@@ -257,11 +258,11 @@ export class GcpProvider implements ProviderDriver {
 
   async grant(grant: AccessGrant, artefact: Artefact): Promise<void> {
     const b = artefact.body as GcpBody;
-    const condition = {
-      title: b.title,
-      description: `Timebox AccessGrant ${grant.metadata.namespace}/${grant.metadata.name}; expires ${b.expiresAt}`,
-      expression: `request.time < timestamp("${b.expiresAt}")`,
-    };
+    const condition = expiryCondition(
+      grant.metadata.uid ?? '',
+      `${grant.metadata.namespace}/${grant.metadata.name}`,
+      b.expiresAt,
+    );
     try {
       await this.update(b.resource, (p) => withMember(p, b.role, b.member, condition));
     } catch (err) {
