@@ -304,9 +304,8 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
 
   const unavailable = desired.filter((a) => !observed.providers.includes(a.provider));
   if (unavailable.length > 0) {
-    const names = [...new Set(unavailable.map((a) => a.provider))].join(', ');
-    const flag = [...new Set(unavailable.map((a) => a.provider))].join(',');
-    const message = `no ${names} provider is configured in this operator; nothing was granted. Start it with --providers=${flag} (chart: providers.<name>.enabled)`;
+    const missing = [...new Set(unavailable.map((a) => a.provider))];
+    const message = `no ${missing.join(', ')} provider is configured in this operator; nothing was granted. Start it with --providers=${missing.join(',')} (chart: providers.<name>.enabled)`;
     const p = end(grant, observed, 'Failed', 'ProviderUnavailable', message, now, desired);
     return {
       ...p,

@@ -113,15 +113,17 @@ function terminalFor(err: unknown, what: string): unknown {
   return err;
 }
 
-async function all<T>(
-  page: (marker?: string) => Promise<{ items: T[]; marker?: string }>,
+/** Every item of a paginated IAM list call (IsTruncated / Marker). */
+async function all<R extends { IsTruncated?: boolean; Marker?: string }, T>(
+  page: (marker?: string) => Promise<R>,
+  items: (r: R) => T[],
 ): Promise<T[]> {
   const out: T[] = [];
   let marker: string | undefined;
   do {
     const r = await page(marker);
-    out.push(...r.items);
-    marker = r.marker;
+    out.push(...items(r));
+    marker = r.IsTruncated ? r.Marker : undefined;
   } while (marker);
   return out;
 }
@@ -177,13 +179,13 @@ export function iamPort(config: IAMClientConfig = {}): IamPort {
       );
     },
     async listTags(pr) {
-      const tags = await all(async (Marker) => {
-        const r =
+      const tags = await all(
+        (Marker) =>
           pr.kind === 'role'
-            ? await iam.send(new ListRoleTagsCommand({ RoleName: pr.name, Marker }))
-            : await iam.send(new ListUserTagsCommand({ UserName: pr.name, Marker }));
-        return { items: r.Tags ?? [], marker: r.IsTruncated ? r.Marker : undefined };
-      });
+            ? iam.send(new ListRoleTagsCommand({ RoleName: pr.name, Marker }))
+            : iam.send(new ListUserTagsCommand({ UserName: pr.name, Marker })),
+        (r) => r.Tags ?? [],
+      );
       return Object.fromEntries(tags.map((t) => [t.Key ?? '', t.Value ?? '']));
     },
     async tag(pr, key, value) {
@@ -199,16 +201,13 @@ export function iamPort(config: IAMClientConfig = {}): IamPort {
       );
     },
     async attachedPolicies(pr) {
-      return all(async (Marker) => {
-        const r =
+      return all(
+        (Marker) =>
           pr.kind === 'role'
-            ? await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: pr.name, Marker }))
-            : await iam.send(new ListAttachedUserPoliciesCommand({ UserName: pr.name, Marker }));
-        return {
-          items: (r.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ''),
-          marker: r.IsTruncated ? r.Marker : undefined,
-        };
-      });
+            ? iam.send(new ListAttachedRolePoliciesCommand({ RoleName: pr.name, Marker }))
+            : iam.send(new ListAttachedUserPoliciesCommand({ UserName: pr.name, Marker })),
+        (r) => (r.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ''),
+      );
     },
     async attachPolicy(pr, PolicyArn) {
       if (pr.kind === 'role')
@@ -223,13 +222,10 @@ export function iamPort(config: IAMClientConfig = {}): IamPort {
       );
     },
     async groupsOf(UserName) {
-      return all(async (Marker) => {
-        const r = await iam.send(new ListGroupsForUserCommand({ UserName, Marker }));
-        return {
-          items: (r.Groups ?? []).map((g) => g.GroupName ?? ''),
-          marker: r.IsTruncated ? r.Marker : undefined,
-        };
-      });
+      return all(
+        (Marker) => iam.send(new ListGroupsForUserCommand({ UserName, Marker })),
+        (r) => (r.Groups ?? []).map((g) => g.GroupName ?? ''),
+      );
     },
     async addToGroup(UserName, GroupName) {
       await iam.send(new AddUserToGroupCommand({ UserName, GroupName }));
