@@ -28,6 +28,8 @@ import {
   type AwsMode,
 } from '../api/v1alpha1/types.ts';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
+import { specHash } from '../policy/evaluate.ts';
+import { reviewLines } from './review.ts';
 
 /** Exit codes: scripts can tell a refusal from a broken invocation. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, denied: 3 } as const;
@@ -46,9 +48,9 @@ Usage:
                   [--target-namespace NS ...] [--cluster-wide]
                   [--aws-principal ARN (--aws-policy ARN [--aws-mode AttachPolicy] | --aws-group ARN)]
                   [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME] [--wait]
-  ${PROG} approve NAME [--comment TEXT]
-  ${PROG} deny NAME --comment TEXT
-  ${PROG} revoke NAME
+  ${PROG} approve NAME [--comment TEXT] [--spec-hash HASH]
+  ${PROG} deny NAME --comment TEXT [--spec-hash HASH]
+  ${PROG} revoke NAME [--comment TEXT]
   ${PROG} ls [--mine (default) | --pending | --all] [-A]
   ${PROG} describe NAME
 
@@ -57,6 +59,10 @@ Common options:
   -o, --output FORMAT    json or yaml instead of the human-readable form
   --kubeconfig FILE      kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
   --context NAME         kubeconfig context
+
+approve and deny print what you decide on and bind your decision to exactly that
+version of the request; --spec-hash (from describe) refuses if it is not the one.
+revoke ends your own grant, or, as an approver of its policy, anyone's (--comment).
 
 Exit codes: 0 success; 1 the cluster refused or failed (the message says why);
 2 wrong usage; 3 the request was denied or failed (with --wait).`;
@@ -67,6 +73,8 @@ interface Ctx {
   namespace: string;
   output?: 'json' | 'yaml';
   out: (s: string) => void;
+  /** For what a person should read but a script should not parse. */
+  err: (s: string) => void;
 }
 
 async function whoAmI(kc: KubeConfig): Promise<{ user: string; groups: string[] }> {
@@ -262,6 +270,7 @@ async function decide(
   name: string | undefined,
   decision: 'Approve' | 'Deny',
   comment?: string,
+  reviewed?: string,
 ): Promise<void> {
   if (!name)
     throw new UsageError(`${decision === 'Approve' ? 'approve' : 'deny'} needs the grant's NAME`);
@@ -273,17 +282,22 @@ async function decide(
       `accessgrant ${ctx.namespace}/${name} is ${g.status?.phase ?? 'not evaluated yet'}; only Pending requests can be decided`,
     );
   }
-  if (!g.status.specHash)
+  // The decision is bound to the spec shown here, hashed here: never to a hash
+  // read from status, which is not what the approver looked at.
+  const hash = specHash(g.spec);
+  if (reviewed !== undefined && reviewed !== hash) {
     throw new Error(
-      `accessgrant ${ctx.namespace}/${name} has no status.specHash yet; try again in a moment`,
+      `accessgrant ${ctx.namespace}/${name} is not the version you reviewed: you reviewed spec hash ${reviewed}, it is now ${hash}. Nothing was ${decision === 'Approve' ? 'approved' : 'denied'}; review it again with: ${PROG} describe ${name} -n ${ctx.namespace}`,
     );
+  }
+  ctx.err([`You ${decision === 'Approve' ? 'approve' : 'deny'}:`, ...reviewLines(g)].join('\n'));
   const me = await whoAmI(ctx.kc);
   const body = {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: ACCESS_APPROVAL.kind,
     metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
     spec: {
-      grantRef: { name, uid: g.metadata.uid, specHash: g.status.specHash },
+      grantRef: { name, uid: g.metadata.uid, specHash: hash },
       decision,
       approver: me.user,
       ...(me.groups.length ? { approverGroups: me.groups } : {}),
@@ -305,8 +319,46 @@ async function decide(
   );
 }
 
-async function revoke(ctx: Ctx, name: string | undefined): Promise<void> {
+/**
+ * Ends a grant early. The requester sets spec.revoked; anyone else can only ask
+ * as an approver of the grant's policy, with an AccessApproval of decision Revoke
+ * that records who ended it and why (admission refuses anyone else's edit).
+ */
+async function revoke(ctx: Ctx, name: string | undefined, comment?: string): Promise<void> {
   if (!name) throw new UsageError("revoke needs the grant's NAME");
+  const [current, me] = await Promise.all([grants(ctx).get(name), whoAmI(ctx.kc)]);
+  if (current.metadata.annotations?.[ANNOTATION_REQUESTED_BY] !== me.user) {
+    if (!comment) {
+      throw new UsageError(
+        `you did not request ${name}, so you revoke it as an approver of its policy: add --comment to say why`,
+      );
+    }
+    const created = await ctx.api.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_APPROVAL.plural,
+      namespace: ctx.namespace,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: ACCESS_APPROVAL.kind,
+        metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
+        spec: {
+          grantRef: { name, uid: current.metadata.uid },
+          decision: 'Revoke',
+          approver: me.user,
+          ...(me.groups.length ? { approverGroups: me.groups } : {}),
+          comment,
+        },
+      },
+    });
+    print(
+      ctx,
+      created,
+      () =>
+        `asked to revoke accessgrant ${ctx.namespace}/${name} as ${me.user}; it ends if you are an approver of AccessPolicy '${current.spec.policy}' (see: ${PROG} describe ${name} -n ${ctx.namespace})`,
+    );
+    return;
+  }
   const g = (await ctx.api.patchNamespacedCustomObject(
     {
       group: GROUP,
@@ -409,6 +461,7 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       `Reason:        ${g.spec.reason ?? ''}`,
       `Phase:         ${s.phase ?? '(not evaluated yet)'}${ready ? ` (${ready.reason}: ${ready.message})` : ''}`,
       `Requested by:  ${s.requestedBy ?? ''}`,
+      `Spec hash:     ${specHash(g.spec)}`,
       `Activated:     ${s.activatedAt ?? ''}`,
       `Expires:       ${until(s.expiresAt)}`,
       'Access:',
@@ -423,7 +476,8 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       ),
       'Approvals:',
       ...(s.approvals ?? []).map(
-        (a) => `  - ${a.decision} by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`,
+        (a) =>
+          `  - ${a.decision} by ${a.approver} at ${a.at}${a.specHash ? ` of spec ${a.specHash}` : ''}${a.comment ? `: ${a.comment}` : ''}`,
       ),
       'History:',
       ...(s.history ?? []).map(
@@ -431,7 +485,9 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       ),
     ];
     if (s.phase === 'Pending' && s.specHash) {
-      lines.push(`Approve with:  ${PROG} approve ${g.metadata.name} -n ${g.metadata.namespace}`);
+      lines.push(
+        `Approve with:  ${PROG} approve ${g.metadata.name} -n ${g.metadata.namespace} --spec-hash ${specHash(g.spec)}`,
+      );
     }
     return lines.join('\n');
   });
@@ -491,6 +547,7 @@ export async function run(
         wait: { type: 'boolean' },
         timeout: { type: 'string' },
         comment: { type: 'string' },
+        'spec-hash': { type: 'string' },
         mine: { type: 'boolean' },
         pending: { type: 'boolean' },
         all: { type: 'boolean' },
@@ -518,6 +575,7 @@ export async function run(
       namespace: (values.namespace as string | undefined) ?? contextNs ?? 'default',
       ...(values.output ? { output: values.output as 'json' | 'yaml' } : {}),
       out,
+      err,
     };
     const c = ctx as Ctx;
     switch (command) {
@@ -525,13 +583,25 @@ export async function run(
         await request(c, values);
         break;
       case 'approve':
-        await decide(c, name, 'Approve', values.comment as string | undefined);
+        await decide(
+          c,
+          name,
+          'Approve',
+          values.comment as string | undefined,
+          values['spec-hash'] as string | undefined,
+        );
         break;
       case 'deny':
-        await decide(c, name, 'Deny', values.comment as string | undefined);
+        await decide(
+          c,
+          name,
+          'Deny',
+          values.comment as string | undefined,
+          values['spec-hash'] as string | undefined,
+        );
         break;
       case 'revoke':
-        await revoke(c, name);
+        await revoke(c, name, values.comment as string | undefined);
         break;
       case 'ls':
       case 'list':

@@ -103,7 +103,13 @@ export class AccessGrantController {
     return {
       artefacts,
       providers: this.deps.providers.map((p) => p.name),
-      decision: evaluateRequest(grant, policy, approvals, this.deps.clock.now()),
+      decision: evaluateRequest(
+        grant,
+        policy,
+        approvals,
+        this.deps.clock.now(),
+        grant.status?.activatedAt,
+      ),
       ...(policyCheck ? { policyCheck } : {}),
     };
   }

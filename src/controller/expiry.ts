@@ -2,14 +2,21 @@ import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { ANNOTATION_EXPIRES_AT, type AccessGrant } from '../api/v1alpha1/types.ts';
 
 export type ExpiryState =
-  /** Not activated yet; would expire `duration` after now if activated now. */
+  /** Not activated yet; would expire at the end of its window if activated now. */
   | { kind: 'unstarted'; wouldExpireAt: string }
   /** Approved for a later start. */
   | { kind: 'scheduled'; startAt: string; msUntilStart: number }
+  /** Never activated, and its window (startAt + duration) is already over. */
+  | { kind: 'missed'; windowEndedAt: string }
   | { kind: 'running'; expiresAt: string; msLeft: number }
   | { kind: 'expired'; expiresAt: string };
 
-/** Pure: where a grant stands in time. */
+/**
+ * Pure: where a grant stands in time. A grant with a startAt is a time window,
+ * [startAt, startAt + duration): activated late it gets only what is left of it,
+ * and once the window is over it never activates (a deleted grant re-applied from
+ * Git, or one approved too late). Without a startAt the window opens at activation.
+ */
 export function expiryState(grant: AccessGrant, now: Date): ExpiryState {
   const expiresAt = grant.status?.expiresAt;
   if (expiresAt) {
@@ -17,12 +24,13 @@ export function expiryState(grant: AccessGrant, now: Date): ExpiryState {
     return msLeft > 0 ? { kind: 'running', expiresAt, msLeft } : { kind: 'expired', expiresAt };
   }
   const startAt = grant.spec.startAt;
-  if (startAt) {
-    const msUntilStart = Date.parse(startAt) - now.getTime();
-    if (msUntilStart > 0) return { kind: 'scheduled', startAt, msUntilStart };
-  }
-  const wouldExpireAt = new Date(now.getTime() + parseDuration(grant.spec.duration)).toISOString();
-  return { kind: 'unstarted', wouldExpireAt };
+  const startMs = startAt ? Date.parse(startAt) : now.getTime();
+  const msUntilStart = startMs - now.getTime();
+  if (startAt && msUntilStart > 0) return { kind: 'scheduled', startAt, msUntilStart };
+  const endMs = startMs + parseDuration(grant.spec.duration);
+  if (endMs <= now.getTime())
+    return { kind: 'missed', windowEndedAt: new Date(endMs).toISOString() };
+  return { kind: 'unstarted', wouldExpireAt: new Date(endMs).toISOString() };
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { FINALIZER, type AccessGrant, type AccessGrantStatus } from '../api/v1alpha1/types.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import type { Decision } from '../policy/decision.ts';
+import { specHash } from '../policy/evaluate.ts';
 import { desiredArtefacts, plan, planFailure, type Observed } from './plan.ts';
 import { expiryState, msUntilBindingExpiry } from './expiry.ts';
 
@@ -119,8 +120,22 @@ describe('plan', () => {
   it('activates a scheduled grant once its start has passed', () => {
     const g = grant({ status: { phase: 'Pending' }, spec: { startAt: '2026-11-25T08:30:00Z' } });
     const p = plan(g, observed(g), clock.now());
-    // The duration counts from activation, not from the scheduled start.
-    assert.equal(p.commit?.expiresAt, '2026-11-25T11:00:00.000Z');
+    // A scheduled grant is a window: activated late, it gets what is left of it.
+    assert.equal(p.commit?.expiresAt, '2026-11-25T10:30:00.000Z');
+    assert.equal(p.commit?.activatedAt, '2026-11-25T09:00:00.000Z');
+  });
+
+  it('never activates a grant whose window is over (re-applied from Git, or approved too late)', () => {
+    const g = grant({ status: { phase: 'Pending' }, spec: { startAt: '2026-01-05T09:00:00Z' } });
+    const p = plan(g, observed(g), clock.now());
+    assert.equal(p.commit, undefined);
+    assert.deepEqual(p.ensure, []);
+    assert.equal(p.status?.phase, 'Expired');
+    assert.equal(p.status?.conditions?.[0]?.reason, 'WindowPassed');
+    assert.match(
+      p.status?.conditions?.[0]?.message ?? '',
+      /window \(startAt \+ duration\) ended at 2026-01-05T11:00:00.000Z .* nothing was granted/,
+    );
   });
 
   const pendingCases: [string, Decision, string | undefined][] = [
@@ -224,6 +239,105 @@ describe('plan', () => {
     });
   }
 
+  describe('re-decides before granting anything, at every step', () => {
+    // Committed (activation under way) and Active: both would grant next.
+    const committed: AccessGrantStatus = {
+      phase: 'Pending',
+      activatedAt: ACTIVE.activatedAt,
+      expiresAt: ACTIVE.expiresAt,
+    };
+    for (const [state, status] of [
+      ['committed', committed],
+      ['active', ACTIVE],
+    ] as const) {
+      it(`grants nothing to a ${state} grant whose spec is not the one approved`, () => {
+        const approved = grant();
+        const swapped = grant({
+          status: { ...status, specHash: specHash(approved.spec) },
+          spec: { access: [{ kubernetes: { clusterRole: 'cluster-admin', clusterWide: true } }] },
+        });
+        const held = desiredArtefacts(swapped, ACTIVE.expiresAt!);
+        const p = plan(swapped, observed(swapped, undefined, { artefacts: held }), clock.now());
+        assert.deepEqual(p.ensure, []);
+        assert.equal(p.revoke.length, held.length);
+        assert.equal(p.status?.phase, 'Revoked');
+        assert.equal(p.status?.conditions?.[0]?.reason, 'SpecChanged');
+        assert.match(
+          p.status?.conditions?.[0]?.message ?? '',
+          /no longer the one requested and approved/,
+        );
+      });
+
+      it(`grants nothing to a ${state} grant that is no longer approved`, () => {
+        const g = grant({ status: { ...status, specHash: specHash(grant().spec) } });
+        const decision: Decision = {
+          verdict: 'Pending',
+          reason: 'AwaitingApproval',
+          message: '0 of 1 approval(s)',
+        };
+        const p = plan(g, observed(g, undefined, { decision }), clock.now());
+        assert.deepEqual(p.ensure, []);
+        assert.equal(p.status?.phase, 'Revoked');
+        assert.equal(p.status?.conditions?.[0]?.reason, 'NoLongerApproved');
+        assert.match(p.status?.conditions?.[0]?.message ?? '', /no longer approved \(0 of 1/);
+      });
+    }
+
+    it('records who approved which spec when committing, in an Event too', () => {
+      const hash = specHash(grant().spec);
+      const decision: Decision = {
+        verdict: 'Approved',
+        reason: 'Approved',
+        message: `approved by bob for spec sha256:${hash}`,
+      };
+      const p = plan(
+        grant({ status: { phase: 'Pending' } }),
+        observed(grant(), undefined, { decision }),
+        clock.now(),
+      );
+      assert.equal(p.commit?.specHash, hash);
+      assert.match(
+        p.commit?.conditions?.[0]?.message ?? '',
+        new RegExp(`approved by bob for spec sha256:${hash}`),
+      );
+      const committed = { ...grant(), status: p.commit! };
+      const granted = plan(committed, observed(committed, undefined, { decision }), clock.now());
+      assert.equal(granted.status?.phase, 'Active');
+      assert.match(
+        granted.status?.history?.at(-1)?.message ?? '',
+        new RegExp(`access granted until .*; approved by bob for spec sha256:${hash}`),
+      );
+      assert.deepEqual(
+        p.events.map((e) => [e.reason, e.message]),
+        [['Approved', decision.message]],
+      );
+    });
+  });
+
+  it('is revoked by an approver of its policy, naming them in the record', () => {
+    const g = grant({ status: { ...ACTIVE, approvals: [] } });
+    const revokedBy = {
+      approver: 'carol',
+      decision: 'Revoke' as const,
+      at: '2026-11-25T09:05:00.000Z',
+      comment: 'incident over',
+    };
+    const p = plan(
+      g,
+      observed(g, ACTIVE.expiresAt, { decision: { ...APPROVED, revokedBy } }),
+      clock.now(),
+    );
+    assert.equal(p.status?.phase, 'Revoked');
+    assert.equal(p.status?.conditions?.[0]?.reason, 'RevokedByApprover');
+    assert.match(
+      p.status?.conditions?.[0]?.message ?? '',
+      /revoked by carol, an approver .*: incident over/,
+    );
+    assert.deepEqual(p.status?.approvals, [revokedBy]);
+    assert.equal(p.revoke.length, 2);
+    assert.deepEqual(p.ensure, []);
+  });
+
   it('does not expire a millisecond early', () => {
     const g = grant({ status: { ...ACTIVE } });
     const settled = { ...g, status: plan(g, observed(g, ACTIVE.expiresAt), clock.now()).status };
@@ -324,7 +438,7 @@ describe('plan', () => {
     };
     const p = plan(g, observed(g, undefined, { decision }), clock.now());
     assert.equal(p.status?.requestedBy, 'alice@example.com');
-    assert.match(p.status?.specHash ?? '', /^[0-9a-f]{16}$/);
+    assert.match(p.status?.specHash ?? '', /^[0-9a-f]{64}$/);
     assert.deepEqual(
       p.status?.approvals?.map((a) => a.approver),
       ['bob'],

@@ -9,9 +9,8 @@ import {
   type Provider,
   type TargetStatus,
 } from '../api/v1alpha1/types.ts';
-import { parseDuration } from '../api/v1alpha1/duration.ts';
 import type { Decision } from '../policy/decision.ts';
-import { requesterOf, specHash } from '../policy/evaluate.ts';
+import { requesterOf, sameSpec, specHash } from '../policy/evaluate.ts';
 import type { Artefact } from '../providers/provider.ts';
 import { desiredBindings } from '../providers/kubernetes/bindings.ts';
 import { desiredAwsArtefacts } from '../providers/aws/artefacts.ts';
@@ -25,7 +24,10 @@ export interface Observed {
   artefacts: Artefact[];
   /** Providers the operator can act on; targets of others fail. */
   providers: readonly Provider[];
-  /** The verdict on the request: policy, approvals, timeout (see src/policy). */
+  /**
+   * The verdict on the grant as it is now: policy, approvals, timeout (see
+   * src/policy). Made again at every step; nothing is granted unless it approves.
+   */
   decision: Decision;
   /**
    * For a grant already granted: a denial when its policy no longer allows it
@@ -226,14 +228,34 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
       observed,
       'Revoked',
       'RevokedByUser',
-      'access revoked: spec.revoked was set to true',
+      'access revoked: spec.revoked was set to true (admission lets only the requester set it)',
       now,
       desired,
     );
   }
 
+  const revokedBy = observed.decision.revokedBy;
+  if (revokedBy) {
+    const message = `access revoked by ${revokedBy.approver}, an approver of AccessPolicy '${grant.spec.policy}'${revokedBy.comment ? `: ${revokedBy.comment}` : ''}`;
+    const p = end(grant, observed, 'Revoked', 'RevokedByApprover', message, now, desired);
+    const approvals = [...(status.approvals ?? []), revokedBy];
+    const next = { ...(p.status ?? status), approvals };
+    return { ...p, status: statusIfChanged(grant, next) };
+  }
+
   // A new grant (no phase yet) is evaluated straight away: it needs no separate write.
   if ((status.phase === undefined || status.phase === 'Pending') && !status.expiresAt) {
+    if (expiry.kind === 'missed') {
+      return end(
+        grant,
+        observed,
+        'Expired',
+        'WindowPassed',
+        `the grant's window (startAt + duration) ended at ${expiry.windowEndedAt} before access could start; nothing was granted. To get access, create a new grant`,
+        now,
+        [],
+      );
+    }
     const d = observed.decision;
     const requested: AccessGrantStatus = {
       ...status,
@@ -263,8 +285,10 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
       };
     }
     // Activation: commit the expiry before granting anything.
+    if (expiry.kind !== 'unstarted')
+      throw new Error(`unreachable: activating a ${expiry.kind} grant`);
     const activatedAt = now.toISOString();
-    const exp = new Date(now.getTime() + parseDuration(grant.spec.duration)).toISOString();
+    const exp = expiry.wouldExpireAt;
     const committed: AccessGrantStatus = {
       ...transition(
         grant,
@@ -278,7 +302,13 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
       expiresAt: exp,
       targets: targets(desiredArtefacts(grant, exp), 'Pending'),
     };
-    return { ...EMPTY, commit: committed, requeueAfterMs: 0 };
+    return {
+      ...EMPTY,
+      commit: committed,
+      // Who approved which version of the spec, in the grant's Events too.
+      events: [{ type: 'Normal', reason: d.reason, message: d.message }],
+      requeueAfterMs: 0,
+    };
   }
 
   // Pending with a committed expiry (activation under way), or Active.
@@ -296,10 +326,22 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     );
   }
 
+  // Everything below grants: the spec must be the one recorded at request time,
+  // and the whole decision must still approve it. Admission keeps the spec
+  // immutable; this holds even if admission was bypassed or misconfigured.
+  if (status.specHash && !sameSpec(status.specHash, grant.spec)) {
+    const message = `access revoked: the spec is no longer the one requested and approved (sha256:${status.specHash}, now sha256:${specHash(grant.spec)}); create a new grant`;
+    return end(grant, observed, 'Revoked', 'SpecChanged', message, now, desired);
+  }
   if (observed.policyCheck && observed.policyCheck.verdict !== 'Approved') {
     const c = observed.policyCheck;
     const reason = c.reason === 'PolicyNotFound' ? 'PolicyDeleted' : 'PolicyChanged';
     return end(grant, observed, 'Revoked', reason, `access revoked: ${c.message}`, now, desired);
+  }
+  if (observed.decision.verdict !== 'Approved') {
+    const d = observed.decision;
+    const message = `access revoked: the grant is no longer approved (${d.message})`;
+    return end(grant, observed, 'Revoked', 'NoLongerApproved', message, now, desired);
   }
 
   const unavailable = desired.filter((a) => !observed.providers.includes(a.provider));
@@ -329,7 +371,8 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
   const events: PlannedEvent[] = [];
   let next: AccessGrantStatus;
   if (status.phase === 'Pending') {
-    const message = `access granted until ${expiresAt}`;
+    // The history keeps who approved which version of the spec.
+    const message = `access granted until ${expiresAt}; ${observed.decision.message}`;
     next = transition(grant, status, 'Active', 'Granted', message, now);
     events.push({ type: 'Normal', reason: 'Granted', message });
   } else {

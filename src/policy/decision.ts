@@ -9,4 +9,6 @@ export interface Decision {
   approvals?: Approval[];
   /** When the verdict changes by itself (the pending timeout), from now. */
   recheckAfterMs?: number;
+  /** An approver of the policy ended the grant (AccessApproval decision Revoke). */
+  revokedBy?: Approval;
 }

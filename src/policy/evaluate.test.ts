@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
-import { checkPolicy, evaluateRequest, globMatch, specHash } from './evaluate.ts';
+import { checkPolicy, evaluateRequest, globMatch, sameSpec, specHash } from './evaluate.ts';
 
 const NOW = new Date('2026-11-25T09:00:00Z');
 
@@ -302,7 +302,11 @@ describe('policy evaluation', () => {
   it('approves with one approval from an eligible approver', () => {
     const g = grant();
     const d = evaluateRequest(g, policy(), [approval('bob', g)], NOW);
-    assert.deepEqual([d.verdict, d.reason, d.message], ['Approved', 'Approved', 'approved by bob']);
+    assert.deepEqual(
+      [d.verdict, d.reason, d.message],
+      ['Approved', 'Approved', `approved by bob for spec sha256:${specHash(g.spec)}`],
+    );
+    assert.equal(d.approvals[0]?.specHash, specHash(g.spec), 'the record names the hash approved');
     assert.deepEqual(
       d.approvals.map((a) => a.approver),
       ['bob'],
@@ -318,7 +322,8 @@ describe('policy evaluation', () => {
       NOW,
     );
     assert.equal(d.verdict, 'Pending');
-    assert.match(d.message, /2 approval\(s\) from people who may not approve this grant ignored/);
+    assert.match(d.message, /not counted: alice asked for it/);
+    assert.match(d.message, /1 approval\(s\) from people who may not approve this grant ignored/);
   });
 
   it('counts distinct approvers for N-of-M', () => {
@@ -336,7 +341,10 @@ describe('policy evaluation', () => {
     assert.equal(once.verdict, 'Pending');
     assert.match(once.message, /1 of 2/);
     const twice = evaluateRequest(g, p, [lead('bob'), lead('carol')], NOW);
-    assert.deepEqual([twice.verdict, twice.message], ['Approved', 'approved by bob, carol']);
+    assert.deepEqual(
+      [twice.verdict, twice.message],
+      ['Approved', `approved by bob, carol for spec sha256:${specHash(g.spec)}`],
+    );
   });
 
   it('ignores approvals of an earlier spec or of another grant with the same name', () => {
@@ -347,7 +355,7 @@ describe('policy evaluation', () => {
     });
     const d = evaluateRequest(g, policy(), [old, other], NOW);
     assert.equal(d.verdict, 'Pending');
-    assert.match(d.message, /1 approval\(s\) for an earlier version of the spec ignored/);
+    assert.match(d.message, /1 approval\(s\) of another version of the spec ignored/);
   });
 
   it('is denied by a Deny from an eligible approver', () => {
@@ -400,6 +408,134 @@ describe('policy evaluation', () => {
     assert.equal(specHash(reordered), specHash(g.spec));
     assert.equal(specHash({ ...g.spec, revoked: true }), specHash(g.spec));
     assert.notEqual(specHash({ ...g.spec, duration: '3h' }), specHash(g.spec));
+  });
+
+  it('hashes the spec with the full SHA-256, and still knows legacy 16-digit hashes', () => {
+    const g = grant();
+    assert.match(specHash(g.spec), /^[0-9a-f]{64}$/);
+    assert.ok(sameSpec(specHash(g.spec), g.spec));
+    assert.ok(sameSpec(specHash(g.spec).slice(0, 16), g.spec));
+    assert.ok(!sameSpec(specHash(g.spec).slice(0, 20), g.spec));
+    assert.ok(!sameSpec(specHash({ ...g.spec, duration: '3h' }), g.spec));
+  });
+
+  describe('nobody approves access they would receive', () => {
+    const leads = policy({
+      selfOnly: false,
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
+    });
+    const lead = (who: string, g: AccessGrant, groups = ['payments-leads']) =>
+      approval(who, g, { approverGroups: groups });
+
+    it('does not count a member of the subject group, and says why', () => {
+      const g = grant({ subject: { kind: 'Group', name: 'payments-leads' } });
+      const d = evaluateRequest(g, leads, [lead('bob', g)], NOW);
+      assert.equal(d.verdict, 'Pending');
+      assert.match(d.message, /not counted: bob is in the subject group payments-leads/);
+      // Someone outside the subject group still counts.
+      const other = grant({ subject: { kind: 'Group', name: 'payments-oncall' } });
+      assert.equal(evaluateRequest(other, leads, [lead('bob', other)], NOW).verdict, 'Approved');
+    });
+
+    it('counts nobody for a system: group, whose members cannot be told', () => {
+      const g = grant({ subject: { kind: 'Group', name: 'system:authenticated' } });
+      const d = evaluateRequest(g, leads, [lead('bob', g), lead('carol', g)], NOW);
+      assert.equal(d.verdict, 'Pending');
+      assert.match(d.message, /bob may be in the subject group system:authenticated/);
+    });
+
+    it('does not count the subject service account', () => {
+      const g = grant({ subject: { kind: 'ServiceAccount', namespace: 'ci', name: 'deployer' } });
+      const sa = 'system:serviceaccount:ci:deployer';
+      const p = policy({
+        selfOnly: false,
+        approval: { mode: 'Manual', approvers: { users: [sa] }, required: 1 },
+      });
+      const d = evaluateRequest(g, p, [approval(sa, g)], NOW);
+      assert.equal(d.verdict, 'Pending');
+      assert.match(d.message, /is the subject service account/);
+    });
+  });
+
+  describe('revocation by an approver', () => {
+    const revoke = (who: string, g: AccessGrant, groups: string[] = []) =>
+      approval(who, g, {
+        decision: 'Revoke',
+        grantRef: { name: g.metadata.name!, uid: g.metadata.uid! },
+        approverGroups: groups,
+        comment: 'incident over',
+      });
+
+    it('is reported from an approver of the policy, even on a grant the policy no longer allows', () => {
+      const g = grant();
+      const d = evaluateRequest(
+        g,
+        policy(),
+        [approval('bob', g), revoke('carol', g, ['payments-leads'])],
+        NOW,
+      );
+      assert.equal(d.revokedBy?.approver, 'carol');
+      assert.equal(d.revokedBy?.decision, 'Revoke');
+      assert.equal(d.revokedBy?.comment, 'incident over');
+      const changed = evaluateRequest(g, policy({ maxDuration: '1h' }), [revoke('bob', g)], NOW);
+      assert.equal(changed.revokedBy?.approver, 'bob');
+    });
+
+    it('is ignored from anyone else: another requester, an approver of another policy, another grant', () => {
+      const g = grant();
+      const other = { ...g, metadata: { ...g.metadata, uid: 'uid-0' } };
+      const d = evaluateRequest(
+        g,
+        policy(),
+        [
+          revoke('mallory', g, ['interns']),
+          revoke('alice', g, ['payments-oncall']),
+          revoke('bob', other),
+        ],
+        NOW,
+      );
+      assert.equal(d.revokedBy, undefined);
+    });
+  });
+
+  it('does not count approvals older than approval.validFor at activation', () => {
+    const g = grant({ startAt: '2026-11-30T09:00:00Z' });
+    const p = policy({
+      approval: {
+        mode: 'Manual',
+        approvers: { users: ['bob'] },
+        required: 1,
+        pendingTimeout: '168h',
+        validFor: '24h',
+      },
+    });
+    const approved = approval('bob', g); // at 2026-11-25T08:30
+    assert.equal(evaluateRequest(g, p, [approved], NOW).verdict, 'Approved');
+    const atStart = new Date('2026-11-30T09:00:00Z');
+    const late = evaluateRequest(g, p, [approved], atStart);
+    assert.equal(late.verdict, 'Pending');
+    assert.match(late.message, /1 approval\(s\) older than the validFor 24h ignored/);
+    // Once activated, approvals are judged at the activation: they do not lapse later.
+    assert.equal(
+      evaluateRequest(g, p, [approved], atStart, '2026-11-25T09:00:00.000Z').verdict,
+      'Approved',
+    );
+  });
+
+  it('denies a startAt further ahead than maxScheduleAhead (168h by default)', () => {
+    const far = grant({ startAt: '9999-12-31T00:00:00Z' });
+    const d = checkPolicy(far, policy());
+    assert.equal(d?.reason, 'ScheduledTooFarAhead');
+    assert.match(
+      d?.message ?? '',
+      /more than the maxScheduleAhead 168h .* request a start within 168h/,
+    );
+    const week = grant({ startAt: '2026-12-02T07:00:00Z' }); // 167h after creation
+    assert.equal(checkPolicy(week, policy()), undefined);
+    assert.equal(
+      checkPolicy(week, policy({ maxScheduleAhead: '24h' }))?.reason,
+      'ScheduledTooFarAhead',
+    );
   });
 
   it('matches globs literally except for *', () => {

@@ -11,6 +11,7 @@ import {
   type AccessTarget,
   type Approval,
   type Principals,
+  DEFAULT_MAX_SCHEDULE_AHEAD,
 } from '../api/v1alpha1/types.ts';
 import type { Decision } from './decision.ts';
 
@@ -47,15 +48,23 @@ function canonical(v: unknown): unknown {
 }
 
 /**
- * What an approval approves: every field of the spec but `revoked`. An approval
- * for an earlier version of a pending grant's spec does not count.
+ * What an approval approves: every field of the spec but `revoked`, as the full
+ * SHA-256 (64 hex digits), so no other spec can be made to match an approval.
  */
 export function specHash(spec: AccessGrantSpec): string {
   const { revoked: _revoked, ...rest } = spec;
   return createHash('sha256')
     .update(JSON.stringify(canonical(rest)))
-    .digest('hex')
-    .slice(0, 16);
+    .digest('hex');
+}
+
+/**
+ * Whether `recorded` (a grant's status.specHash) names this spec. Grants recorded
+ * before hashes were full carry the first 16 digits; they still match their own spec.
+ */
+export function sameSpec(recorded: string, spec: AccessGrantSpec): boolean {
+  const hash = specHash(spec);
+  return recorded.length === 16 ? hash.startsWith(recorded) : recorded === hash;
 }
 
 /** `*` matches any run of characters; everything else literally. */
@@ -71,6 +80,35 @@ export function globMatch(pattern: string, value: string): boolean {
 
 function inPrincipals(p: Principals | undefined, user: string, groups: string[]): boolean {
   return (p?.users ?? []).includes(user) || (p?.groups ?? []).some((g) => groups.includes(g));
+}
+
+/**
+ * Pure: why an approver may not decide on this grant, or undefined if they may.
+ * Nobody approves their own request, nor access they would receive themselves:
+ * as the subject, as the subject service account, or as a member of the subject
+ * group. Admission makes spec.approverGroups list all of the approver's groups;
+ * membership of a `system:` group cannot be told from them, so nobody approves
+ * access given to one.
+ */
+export function ineligibleApprover(
+  approval: AccessApproval,
+  grant: AccessGrant,
+  requester: Requester,
+): string | undefined {
+  const who = approval.spec.approver;
+  const s = grant.spec.subject;
+  if (who === requester.user) return `${who} asked for it`;
+  if (s.kind === 'User' && s.name === who) return `${who} would receive it`;
+  if (s.kind === 'ServiceAccount' && who === `system:serviceaccount:${s.namespace}:${s.name}`) {
+    return `${who} is the subject service account`;
+  }
+  if (s.kind === 'Group') {
+    if (s.name.startsWith('system:')) return `${who} may be in the subject group ${s.name}`;
+    if ((approval.spec.approverGroups ?? []).includes(s.name)) {
+      return `${who} is in the subject group ${s.name}`;
+    }
+  }
+  return undefined;
 }
 
 function describeTarget(t: AccessTarget): string {
@@ -211,6 +249,14 @@ export function checkPolicy(
       );
     }
   }
+  const ahead = scheduledAheadMs(grant);
+  const maxAhead = p.maxScheduleAhead ?? DEFAULT_MAX_SCHEDULE_AHEAD;
+  if (ahead !== undefined && ahead > parseDuration(maxAhead)) {
+    return deny(
+      'ScheduledTooFarAhead',
+      `startAt ${grant.spec.startAt} is more than the maxScheduleAhead ${maxAhead} of AccessPolicy '${name}' after the request; request a start within ${maxAhead}`,
+    );
+  }
   if (parseDuration(grant.spec.duration) > parseDuration(p.maxDuration)) {
     return deny(
       'DurationTooLong',
@@ -226,41 +272,78 @@ export function checkPolicy(
   return undefined;
 }
 
+/** How long after its creation a grant is scheduled to start; undefined when it has no startAt. */
+function scheduledAheadMs(grant: AccessGrant): number | undefined {
+  const start = Date.parse(grant.spec.startAt ?? '');
+  const created = Date.parse(String(grant.metadata.creationTimestamp ?? ''));
+  if (Number.isNaN(start) || Number.isNaN(created)) return undefined;
+  return start - created;
+}
+
 export interface Evaluation extends Decision {
   approvals: Approval[];
 }
 
-/** Pure: the full decision on a pending request, approvals included. */
+function recorded(a: AccessApproval, now: Date): Approval {
+  return {
+    approver: a.spec.approver,
+    decision: a.spec.decision,
+    at: new Date(String(a.metadata.creationTimestamp ?? now.toISOString())).toISOString(),
+    ...(a.spec.grantRef.specHash && a.spec.decision !== 'Revoke'
+      ? { specHash: a.spec.grantRef.specHash }
+      : {}),
+    ...(a.spec.comment ? { comment: a.spec.comment } : {}),
+  };
+}
+
+/**
+ * Pure: the full decision on a grant, approvals included. It is made again at
+ * every step, activation and each repair of an active grant alike, against the
+ * spec about to be granted. `activatedAt` (once committed) is the moment at which
+ * approvals must have been valid (approval.validFor).
+ */
 export function evaluateRequest(
   grant: AccessGrant,
   policy: AccessPolicy | undefined,
   approvals: AccessApproval[],
   now: Date,
+  activatedAt?: string,
 ): Evaluation {
-  const checked = checkPolicy(grant, policy);
-  if (checked) return { ...checked, approvals: [] };
-  const p = policy!.spec;
-  const requester = requesterOf(grant)!;
-  const hash = specHash(grant.spec);
   const mine = approvals.filter(
     (a) =>
       a.spec.grantRef.name === grant.metadata.name && a.spec.grantRef.uid === grant.metadata.uid,
   );
-  const stale = mine.filter((a) => a.spec.grantRef.specHash !== hash).length;
-  const current = mine.filter((a) => a.spec.grantRef.specHash === hash);
-  const subjectUser = grant.spec.subject.kind === 'User' ? grant.spec.subject.name : undefined;
-  const eligible = current.filter(
+  // Ending access is always safe, so a revocation by an approver of the policy
+  // counts whatever else is wrong with the grant.
+  const revocation = mine.find(
     (a) =>
-      a.spec.approver !== requester.user &&
-      a.spec.approver !== subjectUser &&
+      a.spec.decision === 'Revoke' &&
+      policy !== undefined &&
+      inPrincipals(policy.spec.approval.approvers, a.spec.approver, a.spec.approverGroups ?? []),
+  );
+  const revokedBy = revocation ? { revokedBy: recorded(revocation, now) } : {};
+  const checked = checkPolicy(grant, policy);
+  if (checked) return { ...checked, approvals: [], ...revokedBy };
+  const p = policy!.spec;
+  const requester = requesterOf(grant)!;
+  const hash = specHash(grant.spec);
+  const decisions = mine.filter((a) => a.spec.decision !== 'Revoke');
+  const stale = decisions.filter((a) => a.spec.grantRef.specHash !== hash).length;
+  const decidedAt = Date.parse(activatedAt ?? '') || now.getTime();
+  const validForMs = p.approval.validFor ? parseDuration(p.approval.validFor) : undefined;
+  const isExpired = (a: AccessApproval) =>
+    validForMs !== undefined &&
+    decidedAt - Date.parse(String(a.metadata.creationTimestamp ?? now.toISOString())) > validForMs;
+  const current = decisions.filter((a) => a.spec.grantRef.specHash === hash);
+  const expired = current.filter(isExpired).length;
+  const valid = current.filter((a) => !isExpired(a));
+  const why = new Map(valid.map((a) => [a, ineligibleApprover(a, grant, requester)]));
+  const eligible = valid.filter(
+    (a) =>
+      !why.get(a) &&
       inPrincipals(p.approval.approvers, a.spec.approver, a.spec.approverGroups ?? []),
   );
-  const recorded = (a: AccessApproval): Approval => ({
-    approver: a.spec.approver,
-    decision: a.spec.decision,
-    at: String(a.metadata.creationTimestamp ?? now.toISOString()),
-    ...(a.spec.comment ? { comment: a.spec.comment } : {}),
-  });
+  const notCounted = [...why.values()].filter((w): w is string => w !== undefined);
 
   const denial = eligible.find((a) => a.spec.decision === 'Deny');
   if (denial) {
@@ -269,7 +352,8 @@ export function evaluateRequest(
         'DeniedByApprover',
         `denied by ${denial.spec.approver}${denial.spec.comment ? `: ${denial.spec.comment}` : ''}`,
       ),
-      approvals: [recorded(denial)],
+      approvals: [recorded(denial, now)],
+      ...revokedBy,
     };
   }
   if (requester.viaGitOps) {
@@ -278,6 +362,7 @@ export function evaluateRequest(
       reason: 'ApprovedByReview',
       message: `created by a trusted GitOps identity for ${requester.user}: the reviewed change is the approval`,
       approvals: [],
+      ...revokedBy,
     };
   }
   if (p.approval.mode === 'Auto') {
@@ -286,30 +371,38 @@ export function evaluateRequest(
       reason: 'AutoApproved',
       message: `AccessPolicy '${grant.spec.policy}' approves automatically`,
       approvals: [],
+      ...revokedBy,
     };
   }
   const approvers = [
     ...new Set(eligible.filter((a) => a.spec.decision === 'Approve').map((a) => a.spec.approver)),
   ];
   const required = p.approval.required ?? 1;
-  const counted = approvers.map((who) => recorded(eligible.find((a) => a.spec.approver === who)!));
+  const counted = approvers.map((who) =>
+    recorded(
+      eligible.find((a) => a.spec.approver === who)!,
+      now,
+    ),
+  );
   if (approvers.length >= required) {
     return {
       verdict: 'Approved',
       reason: 'Approved',
-      message: `approved by ${approvers.join(', ')}`,
+      message: `approved by ${approvers.join(', ')} for spec sha256:${hash}`,
       approvals: counted,
+      ...revokedBy,
     };
   }
   const waiting = {
-    ...awaiting(
-      approvers.length,
-      required,
-      p.approval.approvers,
+    ...awaiting(approvers.length, required, p.approval.approvers, {
       stale,
-      current.length - eligible.length,
-    ),
+      expired,
+      validFor: p.approval.validFor,
+      notCounted,
+      notApprovers: valid.length - eligible.length - notCounted.length,
+    }),
     approvals: counted,
+    ...revokedBy,
   };
   const created = Date.parse(String(grant.metadata.creationTimestamp ?? ''));
   const timeoutMs = p.approval.pendingTimeout
@@ -324,20 +417,28 @@ export function evaluateRequest(
       `not approved within the pendingTimeout ${p.approval.pendingTimeout} of AccessPolicy '${grant.spec.policy}'; create a new request`,
     ),
     approvals: counted,
+    ...revokedBy,
   };
 }
 
-function awaiting(
-  have: number,
-  need: number,
-  who: Principals | undefined,
-  stale: number,
-  ineligible: number,
-): Decision {
+interface Ignored {
+  stale: number;
+  expired: number;
+  validFor: string | undefined;
+  /** Why approvers were not counted, e.g. `bob is in the subject group sre`. */
+  notCounted: string[];
+  notApprovers: number;
+}
+
+function awaiting(have: number, need: number, who: Principals | undefined, i: Ignored): Decision {
   const notes = [
-    stale ? `${stale} approval(s) for an earlier version of the spec ignored` : '',
-    ineligible
-      ? `${ineligible} approval(s) from people who may not approve this grant ignored`
+    i.stale ? `${i.stale} approval(s) of another version of the spec ignored` : '',
+    i.expired ? `${i.expired} approval(s) older than the validFor ${i.validFor} ignored` : '',
+    i.notCounted.length
+      ? `not counted: ${i.notCounted.join('; ')} (nobody approves access they asked for or would receive)`
+      : '',
+    i.notApprovers
+      ? `${i.notApprovers} approval(s) from people who may not approve this grant ignored`
       : '',
   ].filter(Boolean);
   return {

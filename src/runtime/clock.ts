@@ -8,14 +8,28 @@ export interface Timer {
 
 export interface Clock {
   now(): Date;
-  /** Runs `fn` once, `ms` milliseconds from now. */
+  /**
+   * Runs `fn` once, `ms` milliseconds from now, but no later than MAX_TIMER_MS
+   * from now: callers of long waits must re-plan when woken (the work queue does).
+   */
   after(ms: number, fn: () => void): Timer;
+}
+
+/**
+ * The longest a timer waits. setTimeout takes at most 2^31-1 ms (24.8 days) and
+ * fires after 1 ms beyond that, which turned a far `startAt` into a reconcile
+ * storm; waking every 24 days to re-plan costs nothing.
+ */
+export const MAX_TIMER_MS = 24 * 24 * 60 * 60 * 1000;
+
+export function timerDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }
 
 export const systemClock: Clock = {
   now: () => new Date(),
   after(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    const t = setTimeout(fn, timerDelay(ms));
     t.unref?.();
     return { cancel: () => clearTimeout(t) };
   },
@@ -42,7 +56,7 @@ export class FakeClock implements Clock {
   }
 
   after(ms: number, fn: () => void): Timer {
-    const p: Pending = { at: this.ms + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    const p: Pending = { at: this.ms + timerDelay(ms), seq: this.seq++, fn, cancelled: false };
     this.timers.push(p);
     return { cancel: () => (p.cancelled = true) };
   }

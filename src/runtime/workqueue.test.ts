@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from './clock.ts';
+import { FakeClock, MAX_TIMER_MS, timerDelay } from './clock.ts';
 import { ExponentialRateLimiter, WorkQueue, runWorkers } from './workqueue.ts';
 
 // Lets pending promise callbacks run; setImmediate fires only after the
@@ -123,6 +123,25 @@ describe('WorkQueue', () => {
       q.done('a');
       clock.advance(100);
       assert.equal(q.len(), 0, 'the later request was dropped');
+    });
+
+    it('wakes a key due beyond the timer limit after 24 days, so its owner re-plans', () => {
+      const day = 24 * 3600 * 1000;
+      q.addAfter('far', 30 * day); // e.g. a startAt a month ahead
+      clock.advance(MAX_TIMER_MS - 1);
+      assert.equal(q.len(), 0, 'not woken early');
+      clock.advance(1);
+      assert.equal(q.len(), 1, 'woken at the limit');
+      assert.equal(clock.pendingTimers, 0, 'one wake-up, not a storm');
+    });
+
+    it('never hands setTimeout a delay it would overflow', () => {
+      // setTimeout fires after 1 ms when given more than 2^31-1 ms: the system
+      // clock clamps every delay below that.
+      assert.ok(MAX_TIMER_MS < 2 ** 31 - 1);
+      assert.equal(timerDelay(40 * 24 * 3600 * 1000), MAX_TIMER_MS);
+      assert.equal(timerDelay(-5), 0);
+      assert.equal(timerDelay(1500), 1500);
     });
 
     it('moves the deadline forward when an earlier one is asked for', () => {

@@ -3,6 +3,8 @@ import {
   ACCESS_GRANT,
   ACCESS_POLICY,
   AWS_MODES,
+  DECISIONS,
+  DEFAULT_MAX_SCHEDULE_AHEAD,
   GROUP,
   PHASES,
   VERSION,
@@ -170,7 +172,8 @@ const accessGrantStatus: Schema = {
     phase: { type: 'string', enum: [...PHASES] },
     requestedBy: str(253),
     specHash: str(64, {
-      description: 'Hash of the spec an AccessApproval must name in grantRef.specHash to count.',
+      description:
+        'SHA-256 of the spec (all but revoked): what an AccessApproval must name in grantRef.specHash to count.',
     }),
     approvals: {
       type: 'array',
@@ -180,8 +183,9 @@ const accessGrantStatus: Schema = {
         required: ['approver', 'decision', 'at'],
         properties: {
           approver: str(253),
-          decision: { type: 'string', enum: ['Approve', 'Deny'] },
+          decision: { type: 'string', enum: [...DECISIONS] },
           at: { type: 'string', format: 'date-time' },
+          specHash: str(64),
           comment: str(1024),
         },
       },
@@ -253,7 +257,7 @@ const same = (f: string): string =>
   `(has(self.spec.${f}) ? (has(oldSelf.spec.${f}) && self.spec.${f} == oldSelf.spec.${f}) : !has(oldSelf.spec.${f}))`;
 
 export const IMMUTABLE_SPEC_MESSAGE =
-  "the spec of an AccessGrant cannot change once it has left Pending, except setting 'revoked: true'; create a new AccessGrant for different access";
+  "the spec of an AccessGrant cannot change after creation, except setting 'revoked: true': an approval approves exactly one version. To ask for something else, create a new AccessGrant and revoke this one";
 
 export const accessGrantSpecSchema: Schema = {
   type: 'object',
@@ -297,21 +301,22 @@ export const accessGrantSpecSchema: Schema = {
   },
 };
 
+/**
+ * Every spec field but `revoked` is immutable from creation, whatever the phase:
+ * a pending request edited after approval, or between the activation commit and
+ * the grant, would give access nobody approved. Derived from the schema, so a
+ * field added later is covered without anyone remembering to.
+ */
+const immutableSpec = (): string =>
+  Object.keys(accessGrantSpecSchema.properties as Schema)
+    .filter((f) => f !== 'revoked')
+    .map(same)
+    .join(' && ');
+
 export const accessGrantSchema: Schema = resourceSchema(accessGrantSpecSchema, {
   status: accessGrantStatus,
   validations: [
-    rule(
-      `!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || (${[
-        'self.spec.subject == oldSelf.spec.subject',
-        'self.spec.duration == oldSelf.spec.duration',
-        'self.spec.access == oldSelf.spec.access',
-        same('policy'),
-        same('startAt'),
-        same('reason'),
-      ].join(' && ')})`,
-      IMMUTABLE_SPEC_MESSAGE,
-      { fieldPath: '.spec' },
-    ),
+    rule(immutableSpec(), IMMUTABLE_SPEC_MESSAGE, { fieldPath: '.spec' }),
     rule(
       '!has(oldSelf.spec.revoked) || !oldSelf.spec.revoked || (has(self.spec.revoked) && self.spec.revoked)',
       'spec.revoked cannot be set back to false; create a new AccessGrant instead',
@@ -427,6 +432,12 @@ export const accessPolicySchema: Schema = resourceSchema({
       },
     },
     maxDuration: durationField('The longest duration a grant may ask for.'),
+    maxScheduleAhead: {
+      ...durationField(
+        `How far after its creation a grant's startAt may be (default ${DEFAULT_MAX_SCHEDULE_AHEAD}); later ones are Denied.`,
+      ),
+      default: DEFAULT_MAX_SCHEDULE_AHEAD,
+    },
     requireReason: { type: 'boolean' },
     approval: {
       type: 'object',
@@ -440,6 +451,9 @@ export const accessPolicySchema: Schema = resourceSchema({
         approvers: principals('Who may approve or deny; never the requester or the subject.'),
         required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
         pendingTimeout: durationField('An unapproved request is Denied after this long.'),
+        validFor: durationField(
+          'An approval counts only if the grant activates within this long of it, e.g. 24h so that a grant scheduled next week needs a fresh approval. Approvals do not expire when absent.',
+        ),
       },
       'x-kubernetes-validations': [
         rule(
@@ -458,15 +472,28 @@ export const accessApprovalSchema: Schema = resourceSchema({
     grantRef: {
       type: 'object',
       description:
-        "The grant decided on, in this namespace. uid and specHash bind the decision to that grant and that version of its spec: kubectl get ag NAME -o jsonpath='{.metadata.uid} {.status.specHash}'.",
-      required: ['name', 'uid', 'specHash'],
+        "The grant decided on, in this namespace. uid and specHash bind the decision to that grant and to the version of its spec the approver saw: timebox approve shows it and fills both in; by hand, kubectl get ag NAME -o jsonpath='{.metadata.uid} {.status.specHash}'.",
+      required: ['name', 'uid'],
       properties: {
         name: str(253, { minLength: 1 }),
         uid: str(64, { minLength: 1 }),
-        specHash: str(64, { minLength: 1 }),
+        specHash: str(64, {
+          description: 'The full SHA-256 (64 hex digits) of the spec approved or denied.',
+          'x-kubernetes-validations': [
+            rule(
+              "self.matches('^[0-9a-f]{64}$')",
+              'grantRef.specHash must be the full SHA-256 of the spec you reviewed (64 hex digits), as timebox describe and status.specHash show it',
+            ),
+          ],
+        }),
       },
     },
-    decision: { type: 'string', enum: ['Approve', 'Deny'] },
+    decision: {
+      type: 'string',
+      enum: [...DECISIONS],
+      description:
+        'Approve or Deny a pending grant; Revoke ends a grant early (approvers of its policy only).',
+    },
     approver: str(253, {
       minLength: 1,
       description: 'Your user name; admission rejects any other.',
@@ -479,6 +506,10 @@ export const accessApprovalSchema: Schema = resourceSchema({
   },
   'x-kubernetes-validations': [
     rule('self == oldSelf', 'an AccessApproval cannot be changed; delete it and create another'),
+    rule(
+      "self.decision == 'Revoke' || has(self.grantRef.specHash)",
+      'grantRef.specHash is required to Approve or Deny: it binds your decision to the version of the spec you reviewed (timebox approve fills it in)',
+    ),
   ],
 });
 

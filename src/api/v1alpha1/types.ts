@@ -115,10 +115,16 @@ export interface TargetStatus {
   message?: string;
 }
 
+export const DECISIONS = ['Approve', 'Deny', 'Revoke'] as const;
+/** Revoke: an approver of the policy ends the grant early (it needs no spec hash). */
+export type DecisionKind = (typeof DECISIONS)[number];
+
 export interface Approval {
   approver: string;
-  decision: 'Approve' | 'Deny';
+  decision: DecisionKind;
   at: string;
+  /** The version of the spec the approver saw (full SHA-256); absent for Revoke. */
+  specHash?: string;
   comment?: string;
 }
 
@@ -211,6 +217,11 @@ export interface ApprovalRules {
   approvers?: Principals;
   required?: number;
   pendingTimeout?: string;
+  /**
+   * An approval counts only if the grant activates within this long of it (e.g. a
+   * grant scheduled next week needs a fresh approval); approvals never expire when absent.
+   */
+  validFor?: string;
 }
 
 export interface AccessPolicySpec {
@@ -221,7 +232,14 @@ export interface AccessPolicySpec {
   maxDuration: string;
   requireReason?: boolean;
   approval: ApprovalRules;
+  /**
+   * How far after its creation a grant's startAt may be; DEFAULT_MAX_SCHEDULE_AHEAD
+   * when absent, so a grant can never be scheduled into the far future.
+   */
+  maxScheduleAhead?: string;
 }
+
+export const DEFAULT_MAX_SCHEDULE_AHEAD = '168h';
 
 export interface AccessPolicy {
   apiVersion?: string;
@@ -231,8 +249,9 @@ export interface AccessPolicy {
 }
 
 export interface AccessApprovalSpec {
-  grantRef: { name: string; uid: string; specHash: string };
-  decision: 'Approve' | 'Deny';
+  /** specHash: the full SHA-256 of the spec the approver saw; not needed for Revoke. */
+  grantRef: { name: string; uid: string; specHash?: string };
+  decision: DecisionKind;
   approver: string;
   /** Groups the approver claims; admission checks each is one of theirs. */
   approverGroups?: string[];
