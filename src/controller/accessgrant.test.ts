@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import {
+  type AccessApproval,
+  type AccessGrant,
+  type AccessGrantStatus,
+  type AccessPolicy,
+} from '../api/v1alpha1/types.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { createLogger } from '../log/logger.ts';
+import { specHash } from '../policy/evaluate.ts';
+import type { BindingBody } from '../providers/kubernetes/bindings.ts';
+import type { Artefact, ProviderDriver } from '../providers/provider.ts';
+import { FakeClock } from '../runtime/clock.ts';
+import { AccessGrantController } from './accessgrant.ts';
+import type { GrantWriter } from './grants.ts';
+
+const NS = 'payments';
+const NAME = 'alice-debug';
+const KEY = `${NS}/${NAME}`;
+
+const POLICY: AccessPolicy = {
+  metadata: { name: 'payments-oncall' },
+  spec: {
+    requesters: { groups: ['payments-oncall'] },
+    selfOnly: true,
+    namespaces: [NS],
+    access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [NS] } }],
+    maxDuration: '4h',
+    approval: { mode: 'Manual', approvers: { users: ['bob'] }, required: 1 },
+  },
+};
+
+function newGrant(): AccessGrant {
+  return {
+    metadata: {
+      name: NAME,
+      namespace: NS,
+      uid: 'uid-1',
+      resourceVersion: '1',
+      generation: 1,
+      creationTimestamp: '2026-11-25T08:59:00Z' as unknown as Date,
+      annotations: {
+        'timebox.dev/requested-by': 'alice',
+        'timebox.dev/requester-groups': 'payments-oncall',
+      },
+    },
+    spec: {
+      subject: { kind: 'User', name: 'alice' },
+      policy: POLICY.metadata.name!,
+      duration: '1h',
+      access: [{ kubernetes: { clusterRole: 'view', namespaces: [NS] } }],
+    },
+  };
+}
+
+function approvalOf(g: AccessGrant): AccessApproval {
+  return {
+    metadata: {
+      name: 'bob-ok',
+      namespace: NS,
+      creationTimestamp: '2026-11-25T08:59:30Z' as unknown as Date,
+    },
+    spec: {
+      grantRef: { name: NAME, uid: g.metadata.uid!, specHash: specHash(g.spec) },
+      decision: 'Approve',
+      approver: 'bob',
+    },
+  };
+}
+
+/**
+ * The API server as far as the controller writes to it: a store with resource
+ * versions (a stale write fails with 409, as the real merge patch does), and a
+ * hook that runs after each write, where a test plays the attacker or the crash.
+ */
+class FakeApi implements GrantWriter {
+  grant: AccessGrant | undefined = newGrant();
+  writes: string[] = [];
+  afterWrite?: (what: 'commit' | 'status' | 'finalizers') => void;
+  private rv = 1;
+
+  private store(g: AccessGrant): AccessGrant {
+    this.grant = structuredClone({
+      ...g,
+      metadata: { ...g.metadata, resourceVersion: String(++this.rv) },
+    });
+    return structuredClone(this.grant);
+  }
+  private check(g: AccessGrant): void {
+    if (g.metadata.resourceVersion !== this.grant?.metadata.resourceVersion) {
+      throw new Error('409 Conflict: the object has been modified');
+    }
+  }
+  async patchStatus(g: AccessGrant, status: AccessGrantStatus): Promise<AccessGrant> {
+    this.check(g);
+    const what = status.expiresAt && !this.grant!.status?.expiresAt ? 'commit' : 'status';
+    this.writes.push(`${what} ${status.phase}`);
+    const out = this.store({ ...this.grant!, status: { ...this.grant!.status, ...status } });
+    this.afterWrite?.(what);
+    return out;
+  }
+  async setFinalizers(g: AccessGrant, finalizers: string[]): Promise<AccessGrant> {
+    this.check(g);
+    this.writes.push('finalizers');
+    const out = this.store({ ...this.grant!, metadata: { ...this.grant!.metadata, finalizers } });
+    this.afterWrite?.('finalizers');
+    return out;
+  }
+  async get(): Promise<AccessGrant> {
+    return structuredClone(this.grant!);
+  }
+  /** A write by someone else: admission bypassed or misconfigured. */
+  tamper(spec: Partial<AccessGrant['spec']>): void {
+    this.store({ ...this.grant!, spec: { ...this.grant!.spec, ...spec } });
+  }
+}
+
+/** An access system that records what it holds; `failNext` fails one grant call. */
+class FakeProvider implements ProviderDriver {
+  readonly name = 'kubernetes' as const;
+  held = new Map<string, Artefact>();
+  everGranted: Artefact[] = [];
+  failNext = false;
+  async observe(): Promise<Artefact[]> {
+    return [...this.held.values()];
+  }
+  async grant(_g: AccessGrant, a: Artefact): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('connection reset (the process dies here)');
+    }
+    this.held.set(a.ref, a);
+    this.everGranted.push(a);
+  }
+  async revoke(_g: AccessGrant, a: Artefact): Promise<void> {
+    this.held.delete(a.ref);
+  }
+}
+
+const silent = createLogger({ write: () => {} });
+
+describe('AccessGrantController (the applier)', () => {
+  let clock: FakeClock;
+  let api: FakeApi;
+  let provider: FakeProvider;
+  let approvals: AccessApproval[];
+  let events: string[];
+
+  /** A controller as a freshly started process has it: nothing in memory. */
+  const controller = () =>
+    new AccessGrantController({
+      grants: { get: () => (api.grant ? structuredClone(api.grant) : undefined) },
+      policies: { get: (n: string) => (n === POLICY.metadata.name ? POLICY : undefined) },
+      approvals: { list: () => approvals },
+      writer: api,
+      providers: [provider],
+      recorder: {
+        record: (_o, _t, reason, message) => events.push(`${reason}: ${message}`),
+        flush: async () => {},
+      } satisfies EventRecorder,
+      clock,
+      log: silent,
+    });
+
+  const roles = (as: Artefact[]) =>
+    as.map((a) => (a.body as { roleRef?: { name?: string } }).roleRef?.name);
+  const expiresAtOf = (a: Artefact) => (a.body as BindingBody).expiresAt;
+
+  beforeEach(() => {
+    clock = new FakeClock('2026-11-25T09:00:00Z');
+    api = new FakeApi();
+    provider = new FakeProvider();
+    approvals = [approvalOf(api.grant!)];
+    events = [];
+  });
+
+  it('commits expiresAt before granting anything, then goes Active', async () => {
+    await controller().reconcile(KEY);
+    assert.deepEqual(api.writes, ['finalizers', 'commit Pending', 'status Active']);
+    assert.equal(api.grant?.status?.phase, 'Active');
+    assert.equal(api.grant?.status?.expiresAt, '2026-11-25T10:00:00.000Z');
+    assert.deepEqual(roles([...provider.held.values()]), ['view']);
+    assert.ok(
+      events.some((e) => e.startsWith(`Approved: approved by bob for spec sha256:`)),
+      `an Event names the approver and the spec: ${events.join(' | ')}`,
+    );
+  });
+
+  it('after a crash between commit and grant, a new process grants only until the committed expiry', async () => {
+    provider.failNext = true;
+    await assert.rejects(controller().reconcile(KEY), /connection reset/);
+    assert.equal(api.grant?.status?.phase, 'Pending');
+    assert.equal(provider.held.size, 0);
+    const committed = api.grant?.status?.expiresAt;
+
+    clock.advance(10 * 60_000);
+    await controller().reconcile(KEY);
+    assert.equal(api.grant?.status?.phase, 'Active');
+    assert.equal(api.grant?.status?.expiresAt, committed, 'the restart did not extend access');
+    assert.deepEqual([...provider.held.values()].map(expiresAtOf), [committed]);
+  });
+
+  it('after a crash between commit and grant, a restart past the expiry grants nothing', async () => {
+    provider.failNext = true;
+    await assert.rejects(controller().reconcile(KEY));
+    clock.advance(2 * 3600_000);
+    await controller().reconcile(KEY);
+    assert.equal(api.grant?.status?.phase, 'Expired');
+    assert.deepEqual(provider.everGranted, []);
+  });
+
+  it('grants nothing when the spec changed between commit and grant', async () => {
+    // The attacker's write lands right after the commit, and the commit's answer
+    // already carries it (the strongest form of the activation race).
+    api.afterWrite = (what) => {
+      if (what !== 'commit') return;
+      api.tamper({ access: [{ kubernetes: { clusterRole: 'cluster-admin', clusterWide: true } }] });
+      api.afterWrite = undefined;
+    };
+    const realPatch = api.patchStatus.bind(api);
+    api.patchStatus = async (g, s) => {
+      await realPatch(g, s);
+      return structuredClone(api.grant!);
+    };
+    await controller().reconcile(KEY);
+    assert.deepEqual(provider.everGranted, [], 'nothing at all was granted');
+    assert.equal(api.grant?.status?.phase, 'Revoked');
+    assert.equal(
+      api.grant?.status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+      'SpecChanged',
+    );
+  });
+
+  it('revokes what it granted when the spec is swapped after activation, never granting the swap', async () => {
+    await controller().reconcile(KEY);
+    assert.deepEqual(roles(provider.everGranted), ['view']);
+    api.tamper({ access: [{ kubernetes: { clusterRole: 'edit', namespaces: [NS] } }] });
+    await controller().reconcile(KEY);
+    assert.equal(api.grant?.status?.phase, 'Revoked');
+    assert.equal(provider.held.size, 0);
+    assert.deepEqual(roles(provider.everGranted), ['view'], 'edit was never granted');
+  });
+
+  it('grants nothing when the approval is withdrawn between commit and grant', async () => {
+    api.afterWrite = (what) => {
+      if (what === 'commit') approvals = [];
+    };
+    await controller().reconcile(KEY);
+    assert.deepEqual(provider.everGranted, []);
+    assert.equal(api.grant?.status?.phase, 'Revoked');
+    assert.equal(
+      api.grant?.status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+      'NoLongerApproved',
+    );
+  });
+
+  it('ends an active grant on a Revoke from an approver of its policy, and records it', async () => {
+    await controller().reconcile(KEY);
+    approvals.push({
+      metadata: { name: 'bob-revoke', namespace: NS, creationTimestamp: clock.now() },
+      spec: {
+        grantRef: { name: NAME, uid: 'uid-1' },
+        decision: 'Revoke',
+        approver: 'bob',
+        comment: 'done',
+      },
+    });
+    await controller().reconcile(KEY);
+    assert.equal(api.grant?.status?.phase, 'Revoked');
+    assert.equal(provider.held.size, 0);
+    assert.deepEqual(
+      api.grant?.status?.approvals?.map((a) => [a.approver, a.decision]),
+      [
+        ['bob', 'Approve'],
+        ['bob', 'Revoke'],
+      ],
+    );
+  });
+});
