@@ -13,6 +13,7 @@ import {
   canListPods,
   createAccessPolicy,
   createNamespace,
+  grantsApi,
   installTimebox,
   kubeconfigAs,
   OperatorProcess,
@@ -139,6 +140,85 @@ describe('timebox CLI, end to end', function () {
     assert.equal(revoked.code, 0, revoked.stderr);
     await waitForPhase(cluster, ns, 'alice-edit', 'Revoked');
     assert.equal(await canListPods(cluster, ALICE, ns), false);
+  });
+
+  it('approves exactly the version shown, and lets an approver revoke with a reason', async () => {
+    const requestView = (name: string) =>
+      timebox(
+        ALICE,
+        'request',
+        '--policy',
+        `cli-${ns}`,
+        '--cluster-role',
+        'view',
+        '--duration',
+        '1h',
+        '--reason',
+        'INC-4212',
+        '--name',
+        name,
+      );
+    assert.equal((await requestView('reviewed')).code, 0);
+    await eventually(async () =>
+      (await timebox(BOB, 'describe', 'reviewed')).stdout.includes('Pending'),
+    );
+    const described = await timebox(BOB, 'describe', 'reviewed');
+    const hash = /^Spec hash:\s+([0-9a-f]{64})$/m.exec(described.stdout)?.[1];
+    assert.ok(hash, described.stdout);
+    assert.match(described.stdout, new RegExp(`approve reviewed -n ${ns} --spec-hash ${hash}`));
+
+    // The grant Bob reviewed is deleted and re-created under the same name, asking
+    // for more: his --spec-hash no longer matches, and nothing is approved.
+    await grantsApi(cluster.admin()).delete(ns, 'reviewed');
+    await eventually(async () => (await timebox(BOB, 'describe', 'reviewed')).code === 1);
+    const wider = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      `cli-${ns}`,
+      '--cluster-role',
+      'edit',
+      '--duration',
+      '4h',
+      '--reason',
+      'INC-4212',
+      '--name',
+      'reviewed',
+    );
+    assert.equal(wider.code, 0, wider.stderr);
+    await eventually(async () =>
+      (await timebox(BOB, 'describe', 'reviewed')).stdout.includes('Pending'),
+    );
+    const stale = await timebox(BOB, 'approve', 'reviewed', '--spec-hash', hash);
+    assert.equal(stale.code, 1);
+    assert.match(
+      stale.stderr,
+      new RegExp(`is not the version you reviewed: you reviewed spec hash ${hash}`),
+    );
+    assert.match(
+      stale.stderr,
+      /Nothing was approved; review it again with: timebox describe reviewed/,
+    );
+
+    // Approving shows what is approved, in words.
+    const shown = await timebox(BOB, 'approve', 'reviewed', '--comment', 'ok');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stderr, /You approve:\n.*\n\s+requested by: alice@example.com/);
+    assert.match(shown.stderr, new RegExp(`kubernetes: ClusterRole edit in namespaces ${ns}`));
+    assert.match(shown.stderr, /duration:\s+4h, from approval/);
+    await waitForPhase(cluster, ns, 'reviewed', 'Active');
+
+    // Bob is not the requester: revoke needs his reason, and records it.
+    const noReason = await timebox(BOB, 'revoke', 'reviewed');
+    assert.equal(noReason.code, 2);
+    assert.match(noReason.stderr, /revoke it as an approver of its policy: add --comment/);
+    const ended = await timebox(BOB, 'revoke', 'reviewed', '--comment', 'incident closed');
+    assert.equal(ended.code, 0, ended.stderr);
+    const revoked = await waitForPhase(cluster, ns, 'reviewed', 'Revoked');
+    assert.equal(
+      revoked.status?.conditions?.[0]?.message,
+      `access revoked by ${BOB}, an approver of AccessPolicy 'cli-${ns}': incident closed`,
+    );
   });
 
   it('exits 3 with the reason when a request it waits for is denied', async () => {

@@ -121,7 +121,11 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
       namespace: ns,
       fieldSelector: `involvedObject.name=alice-debug`,
     });
-    assert.deepEqual(events.items.map((e) => e.reason).sort(), ['Expired', 'Granted']);
+    assert.deepEqual(events.items.map((e) => e.reason).sort(), [
+      'AutoApproved',
+      'Expired',
+      'Granted',
+    ]);
   });
 
   it('never grants again when an expired grant is re-applied', async () => {
@@ -350,7 +354,7 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
       },
     });
     assert.notEqual(wider.code, 0);
-    assert.match(wider.stderr, /spec: Invalid value.*cannot change once it has left Pending/);
+    assert.match(wider.stderr, /spec: Invalid value.*cannot change after creation/);
     const revoked = await kubectlApply({ ...manifest, spec: { ...manifest.spec, revoked: true } });
     assert.equal(revoked.code, 0, revoked.stderr);
     await waitForPhase(cluster, ns, 'immutable', 'Revoked');

@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../../src/kube/manifests.ts';
+import type { AccessApproval, AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import { specHash } from '../../src/policy/evaluate.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { installTimebox } from '../support/timebox.ts';
@@ -91,5 +93,14 @@ describe('config/samples', function () {
       });
       assert.match(stdout, /created \(server dry run\)/, s.file);
     }
+  });
+
+  it('approve the sample grant as it is written: the approval names its spec hash', () => {
+    const read = <T>(f: string) =>
+      parseAllDocuments(readFileSync(join(SAMPLES, f), 'utf8'))[0]!.toJS() as T;
+    const grant = read<AccessGrant>('accessgrant.yaml');
+    const approval = read<AccessApproval>('accessapproval.yaml');
+    assert.equal(approval.spec.grantRef.name, grant.metadata.name);
+    assert.equal(approval.spec.grantRef.specHash, specHash(grant.spec));
   });
 });

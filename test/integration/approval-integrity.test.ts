@@ -1,0 +1,394 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
+import { specHash } from '../../src/policy/evaluate.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import type { Identity } from '../../src/sandbox/impersonation.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { allowed, decideAs, requestAs } from '../support/requests.ts';
+import { eventually } from '../support/wait.ts';
+import {
+  createAccessPolicy,
+  createNamespace,
+  grantsApi,
+  installTimebox,
+  kubeconfigAs,
+  OperatorProcess,
+  roleBindingsOf,
+  waitForPhase,
+} from '../support/timebox.ts';
+
+const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
+/** Another requester under the same policies. */
+const MALLORY: Identity = { user: 'mallory@example.com', groups: ['payments-oncall'] };
+const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
+/** An approver, but of another policy. */
+const DAVE: Identity = { user: 'dave@example.com', groups: ['other-leads'] };
+const OPERATOR = 'timebox-operator-integrity';
+
+/** The API server's refusal, with its HTTP code and message. */
+async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApiException, String(err));
+    return { code: err.code, message: String(err.body) };
+  }
+  assert.fail('the API server accepted it');
+}
+
+/**
+ * The attacks that once got through (see docs/approvals.md), replayed against
+ * the sandbox as the attacker: each must be refused at admission, or leave the
+ * real authorizer granting nothing beyond what was approved.
+ */
+describe('approval integrity: an approval grants exactly what was approved', function () {
+  this.timeout(180_000);
+  let cluster: ClusterEnvironment;
+  let operator: OperatorProcess;
+  let work: string;
+  let ns: string;
+  let manual: string;
+  let open: string;
+
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    cluster = await testCluster();
+    await installTimebox(cluster, [OPERATOR]);
+    work = mkdtempSync(join(tmpdir(), 'timebox-integrity-'));
+    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
+    await operator.waitForLog(/starting controllers/);
+  });
+  after(async () => {
+    await operator?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function policy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
+    const name = `int-${randomUUID().slice(0, 8)}`;
+    await createAccessPolicy(cluster.admin(), name, {
+      requesters: { groups: ['payments-oncall'] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      requireReason: true,
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
+      ...over,
+    });
+    return name;
+  }
+
+  beforeEach(async () => {
+    ns = await createNamespace(cluster, 'payments');
+    manual = await policy();
+    open = await policy({ selfOnly: false });
+  });
+
+  const grants = (who: Identity) => grantsApi(cluster.as(who));
+  const reasonOf = (g: AccessGrant) => g.status?.conditions?.find((c) => c.type === 'Ready');
+  const view = (namespace: string) => [
+    { kubernetes: { clusterRole: 'view', namespaces: [namespace] } },
+  ];
+
+  it('refuses any change to a pending request, even its requester’s', async () => {
+    await grants(ALICE).create(requestAs(ALICE, ns, manual, 'pending', { access: view(ns) }));
+    const swaps: Partial<AccessGrant['spec']>[] = [
+      { access: [{ kubernetes: { clusterRole: 'edit', namespaces: [ns] } }] },
+      { duration: '4h' },
+      { subject: { kind: 'Group', name: 'system:authenticated' } },
+      { reason: 'something else' },
+      { startAt: '2026-01-01T00:00:00Z' },
+    ];
+    for (const spec of swaps) {
+      const r = await refusal(grants(ALICE).patch(ns, 'pending', { spec }));
+      assert.equal(r.code, 422, r.message);
+      assert.match(r.message, /cannot change after creation, except setting 'revoked: true'/);
+    }
+  });
+
+  it('never grants what was swapped in around the activation commit (the activation race)', async () => {
+    // The original attack: pollers patch the spec while the approval lands, to hit
+    // the moment between the commit of expiresAt and Active. Twenty rounds of
+    // four pollers each; it took one to four to win before.
+    const admin = await policy({
+      access: [{ kubernetes: { clusterRoles: ['cluster-admin'], clusterWide: true } }],
+      approval: { mode: 'Manual', approvers: { groups: ['platform-leads'] }, required: 2 },
+    });
+    const swaps: unknown[] = [
+      { spec: { access: [{ kubernetes: { clusterRole: 'edit', namespaces: [ns] } }] } },
+      { spec: { subject: { kind: 'Group', name: 'system:authenticated' } } },
+      {
+        spec: {
+          policy: admin,
+          access: [{ kubernetes: { clusterRole: 'cluster-admin', clusterWide: true } }],
+        },
+      },
+      { spec: { duration: '4h' } },
+    ];
+    let attempts = 0;
+    let accepted = 0;
+    for (let round = 0; round < 20; round++) {
+      const name = `race-${round}`;
+      await grants(ALICE).create(requestAs(ALICE, ns, manual, name, { access: view(ns) }));
+      let done = false;
+      const pollers = swaps.map(async (body) => {
+        while (!done) {
+          attempts++;
+          await grants(ALICE)
+            .patch(ns, name, body)
+            .then(
+              () => accepted++,
+              (err: unknown) => {
+                if (!(err instanceof ApiException) || err.code !== 422) throw err;
+              },
+            );
+        }
+      });
+      await decideAs(cluster, BOB, ns, name);
+      const active = await waitForPhase(cluster, ns, name, 'Active').finally(() => (done = true));
+      await Promise.all(pollers);
+      assert.deepEqual(active.spec.access, view(ns), 'the spec is the one approved');
+      assert.equal(active.status?.specHash, specHash(active.spec));
+      assert.deepEqual(
+        active.status?.approvals?.map((a) => [a.approver, a.specHash]),
+        [[BOB.user, specHash(active.spec)]],
+      );
+    }
+    assert.ok(attempts >= 20, `the pollers ran (${attempts} attempts)`);
+    assert.equal(accepted, 0, 'no swap was accepted');
+    // The real authorizer's view: Alice can read (view) and nothing more.
+    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true);
+    assert.equal(await allowed(cluster, ALICE, 'create', 'configmaps', ns), false);
+    assert.equal(await allowed(cluster, ALICE, 'list', 'secrets'), false);
+    assert.equal(await allowed(cluster, { user: 'anyone' }, 'list', 'pods', ns), false);
+  });
+
+  it('lets only the requester change a grant, and only to revoke it', async () => {
+    await grants(ALICE).create(requestAs(ALICE, ns, open, 'alices', { access: view(ns) }));
+    // Another requester takes over the subject of Alice's pending request, or
+    // withdraws it, or just touches it.
+    const takeover = await refusal(
+      grants(MALLORY).patch(ns, 'alices', {
+        spec: { subject: { kind: 'User', name: MALLORY.user } },
+      }),
+    );
+    assert.equal(takeover.code, 422);
+    for (const body of [
+      { spec: { revoked: true } },
+      { metadata: { labels: { team: 'mallory' } } },
+    ]) {
+      const r = await refusal(grants(MALLORY).patch(ns, 'alices', body));
+      assert.equal(r.code, 403);
+      assert.match(
+        r.message,
+        /only the requester of this AccessGrant \(alice@example.com\) may change it, and only to set spec.revoked: true/,
+      );
+    }
+    await decideAs(cluster, BOB, ns, 'alices');
+    await waitForPhase(cluster, ns, 'alices', 'Active');
+    // Neither another requester nor an approver ends it by editing it...
+    for (const who of [MALLORY, BOB]) {
+      const r = await refusal(grants(who).patch(ns, 'alices', { spec: { revoked: true } }));
+      assert.equal(r.code, 403, who.user);
+      assert.match(r.message, /AccessApproval of decision Revoke \(timebox revoke NAME\)/);
+    }
+    // ...nor pins it, or its namespace, with a finalizer, nor removes one.
+    for (const [who, finalizers] of [
+      [MALLORY, ['example.com/block', 'timebox.dev/revoke-access']],
+      [ALICE, ['example.com/block', 'timebox.dev/revoke-access']],
+      [ALICE, []],
+    ] as const) {
+      const r = await refusal(
+        grants(who).patch(ns, 'alices', { metadata: { finalizers: [...finalizers] } }),
+      );
+      assert.equal(r.code, 403, `${who.user} ${finalizers.join(',')}`);
+    }
+    const own = await refusal(
+      grants(ALICE).patch(ns, 'alices', { metadata: { finalizers: ['example.com/block'] } }),
+    );
+    assert.match(own.message, /finalizers of an AccessGrant belong to the Timebox controller/);
+    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
+    // Alice herself may revoke.
+    await grants(ALICE).patch(ns, 'alices', { spec: { revoked: true } });
+    const revoked = await waitForPhase(cluster, ns, 'alices', 'Revoked');
+    assert.equal(reasonOf(revoked)?.reason, 'RevokedByUser');
+    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), false);
+  });
+
+  it('lets an approver of the policy end a grant with decision Revoke, and only them', async () => {
+    await grants(ALICE).create(requestAs(ALICE, ns, manual, 'ended', { access: view(ns) }));
+    await decideAs(cluster, BOB, ns, 'ended');
+    await waitForPhase(cluster, ns, 'ended', 'Active');
+    // An approver of another policy, and another requester, first: they must not count.
+    await decideAs(cluster, DAVE, ns, 'ended', { decision: 'Revoke', comment: 'dave' });
+    await decideAs(cluster, MALLORY, ns, 'ended', { decision: 'Revoke', comment: 'mallory' });
+    await decideAs(cluster, BOB, ns, 'ended', { decision: 'Revoke', comment: 'incident over' });
+    const revoked = await waitForPhase(cluster, ns, 'ended', 'Revoked');
+    assert.equal(reasonOf(revoked)?.reason, 'RevokedByApprover');
+    assert.match(
+      reasonOf(revoked)?.message ?? '',
+      /revoked by bob@example.com, an approver of AccessPolicy '.*': incident over/,
+    );
+    assert.deepEqual(
+      revoked.status?.approvals?.map((a) => [a.approver, a.decision]),
+      [
+        [BOB.user, 'Approve'],
+        [BOB.user, 'Revoke'],
+      ],
+    );
+    assert.match(revoked.status?.history?.at(-1)?.message ?? '', /revoked by bob@example.com/);
+    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), false);
+  });
+
+  it('does not count an approver who is in the subject group, and says why', async () => {
+    const leads = await policy({
+      selfOnly: false,
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads', 'other-leads'] } },
+    });
+    await grants(ALICE).create(
+      requestAs(ALICE, ns, leads, 'for-leads', {
+        subject: { kind: 'Group', name: 'payments-leads' },
+      }),
+    );
+    // Bob hides his membership of the subject group: admission refuses.
+    const hidden = await refusal(decideAs(cluster, BOB, ns, 'for-leads', { groups: [] }));
+    assert.equal(hidden.code, 403);
+    assert.match(hidden.message, /spec.approverGroups must list all of your groups/);
+    await decideAs(cluster, BOB, ns, 'for-leads');
+    await eventually(
+      async () =>
+        /not counted: bob@example.com is in the subject group payments-leads/.test(
+          reasonOf(await grantsApi(cluster.admin()).get(ns, 'for-leads'))?.message ?? '',
+        ),
+      { what: 'the reason Bob is not counted' },
+    );
+    assert.equal(await allowed(cluster, BOB, 'create', 'configmaps', ns), false);
+    // Someone outside the group approves: that counts.
+    await decideAs(cluster, DAVE, ns, 'for-leads');
+    await waitForPhase(cluster, ns, 'for-leads', 'Active');
+    // The authorizer's cache follows the new binding within moments.
+    await eventually(() => allowed(cluster, BOB, 'create', 'configmaps', ns), {
+      what: 'the subject group to get edit',
+    });
+  });
+
+  it('never grants a grant whose window is over, however often it is re-applied', async () => {
+    const auto = await policy({ approval: { mode: 'Auto' } });
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    // Created after its window (e.g. rebuilt from Git): nothing, ever.
+    await grants(ALICE).create(
+      requestAs(ALICE, ns, auto, 'past', { startAt: hourAgo, duration: '30m', access: view(ns) }),
+    );
+    const past = await waitForPhase(cluster, ns, 'past', 'Expired');
+    assert.equal(reasonOf(past)?.reason, 'WindowPassed');
+    assert.equal(past.status?.activatedAt, undefined);
+
+    // Inside its window: only what is left of it.
+    await grants(ALICE).create(
+      requestAs(ALICE, ns, auto, 'late', { startAt: hourAgo, duration: '90m', access: view(ns) }),
+    );
+    const active = await waitForPhase(cluster, ns, 'late', 'Active');
+    assert.equal(
+      active.status?.expiresAt,
+      new Date(Date.parse(hourAgo) + 90 * 60_000).toISOString(),
+    );
+    // Expired and deleted, then re-applied as Argo CD self-heal would: nothing again.
+    const short = requestAs(ALICE, ns, auto, 'reapplied', {
+      startAt: new Date(Date.now() - 1000).toISOString(),
+      duration: '3s',
+      access: view(ns),
+    });
+    const first = await grants(ALICE).create(structuredClone(short));
+    await waitForPhase(cluster, ns, 'reapplied', 'Expired');
+    await grantsApi(cluster.admin()).delete(ns, 'reapplied');
+    await eventually(
+      async () =>
+        grantsApi(cluster.admin())
+          .get(ns, 'reapplied')
+          .then(
+            () => false,
+            () => true,
+          ),
+      { what: 'the grant to be gone' },
+    );
+    const again = await grants(ALICE).create(structuredClone(short));
+    assert.notEqual(again.metadata.uid, first.metadata.uid);
+    const ended = await waitForPhase(cluster, ns, 'reapplied', 'Expired');
+    assert.equal(reasonOf(ended)?.reason, 'WindowPassed');
+    assert.deepEqual(await roleBindingsOf(cluster, ns, again.metadata.uid!), []);
+  });
+
+  it('bounds how far ahead a grant may start, and sleeps soundly on a far start', async () => {
+    const auto = await policy({ approval: { mode: 'Auto' }, maxScheduleAhead: '2000h' });
+    await grants(ALICE).create(
+      requestAs(ALICE, ns, manual, 'forever', { startAt: '9999-12-31T00:00:00Z' }),
+    );
+    const forever = await waitForPhase(cluster, ns, 'forever', 'Denied');
+    assert.equal(reasonOf(forever)?.reason, 'ScheduledTooFarAhead');
+    assert.match(reasonOf(forever)?.message ?? '', /maxScheduleAhead 168h/);
+
+    // Thirty days ahead, beyond what one setTimeout can wait: a timer that
+    // overflowed used to fire every millisecond, reconciling without end.
+    const month = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+    await grants(ALICE).create(requestAs(ALICE, ns, auto, 'next-month', { startAt: month }));
+    await eventually(
+      async () =>
+        reasonOf(await grantsApi(cluster.admin()).get(ns, 'next-month'))?.reason === 'Scheduled',
+      { what: 'the grant to be Scheduled' },
+    );
+    // Barrier: a later grant is processed, so the first one's timer is set.
+    await grants(ALICE).create(requestAs(ALICE, ns, auto, 'barrier', { access: view(ns) }));
+    await waitForPhase(cluster, ns, 'barrier', 'Active');
+    assert.doesNotMatch(operator.logs, /TimeoutOverflowWarning/);
+  });
+
+  it('refuses approvals that do not name the full hash of a spec', async () => {
+    await grants(ALICE).create(requestAs(ALICE, ns, manual, 'hashed'));
+    const g = await grantsApi(cluster.admin()).get(ns, 'hashed');
+    const short = await refusal(
+      cluster
+        .as(BOB)
+        .makeApiClient(CustomObjectsApi)
+        .createNamespacedCustomObject({
+          group: 'timebox.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'accessapprovals',
+          body: {
+            apiVersion: 'timebox.dev/v1alpha1',
+            kind: 'AccessApproval',
+            metadata: { name: 'short' },
+            spec: {
+              grantRef: {
+                name: 'hashed',
+                uid: g.metadata.uid,
+                specHash: specHash(g.spec).slice(0, 16),
+              },
+              decision: 'Approve',
+              approver: BOB.user,
+              approverGroups: BOB.groups,
+            },
+          },
+        }),
+    );
+    assert.equal(short.code, 422);
+    assert.match(short.message, /must be the full SHA-256 of the spec you reviewed/);
+    // An approval of what Bob was shown earlier (a smaller request) does not count.
+    await decideAs(cluster, BOB, ns, 'hashed', {
+      reviewed: { ...g.spec, access: view(ns) },
+    });
+    await eventually(
+      async () =>
+        /1 approval\(s\) of another version of the spec ignored/.test(
+          reasonOf(await grantsApi(cluster.admin()).get(ns, 'hashed'))?.message ?? '',
+        ),
+      { what: 'the approval of another version to be ignored' },
+    );
+    assert.equal(await allowed(cluster, ALICE, 'create', 'configmaps', ns), false);
+  });
+});

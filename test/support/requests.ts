@@ -1,0 +1,124 @@
+import {
+  AuthorizationV1Api,
+  CustomObjectsApi,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import {
+  GROUP,
+  VERSION,
+  type AccessApproval,
+  type AccessGrant,
+} from '../../src/api/v1alpha1/types.ts';
+import { specHash } from '../../src/policy/evaluate.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import type { Identity } from '../../src/sandbox/impersonation.ts';
+import { grantsApi } from './timebox.ts';
+
+/** A request as `who` makes it, with the identity annotations the CLI adds. */
+export function requestAs(
+  who: Identity,
+  namespace: string,
+  policy: string,
+  name: string,
+  spec: Partial<AccessGrant['spec']> = {},
+): AccessGrant {
+  return {
+    metadata: {
+      name,
+      namespace,
+      annotations: {
+        'timebox.dev/requested-by': who.user,
+        'timebox.dev/requester-groups': (who.groups ?? []).join(','),
+      },
+    },
+    spec: {
+      subject: { kind: 'User', name: who.user },
+      policy,
+      duration: '2h',
+      reason: 'INC-4211 checkout latency',
+      access: [{ kubernetes: { clusterRole: 'edit', namespaces: [namespace] } }],
+      ...spec,
+    },
+  };
+}
+
+export interface Decide {
+  decision?: AccessApproval['spec']['decision'];
+  /** Whose name to sign with (default: the creator's own). */
+  approver?: string;
+  /** Groups to claim (default: all of the creator's). */
+  groups?: string[];
+  /** The spec the approver reviewed (default: the grant's spec as read now). */
+  reviewed?: AccessGrant['spec'];
+  comment?: string;
+}
+
+/**
+ * An AccessApproval as `who` writes it after reviewing the grant as it is now:
+ * bound to its UID and to the hash of the spec they read, as `timebox approve` does.
+ */
+export async function decideAs(
+  cluster: ClusterEnvironment,
+  who: Identity,
+  namespace: string,
+  name: string,
+  opts: Decide = {},
+): Promise<AccessApproval> {
+  const seen = await grantsApi(cluster.admin()).get(namespace, name);
+  const decision = opts.decision ?? 'Approve';
+  return (await cluster
+    .as(who)
+    .makeApiClient(CustomObjectsApi)
+    .createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'accessapprovals',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'AccessApproval',
+        metadata: { generateName: `${who.user.split('@')[0]}-` },
+        spec: {
+          grantRef: {
+            name,
+            uid: seen.metadata.uid,
+            ...(decision === 'Revoke' ? {} : { specHash: specHash(opts.reviewed ?? seen.spec) }),
+          },
+          decision,
+          approver: opts.approver ?? who.user,
+          approverGroups: opts.groups ?? who.groups ?? [],
+          comment:
+            opts.comment ??
+            (decision === 'Approve' ? 'INC-4211 confirmed' : 'not during the freeze'),
+        },
+      } as KubernetesObject,
+    })) as AccessApproval;
+}
+
+/**
+ * What the real authorizer answers for `who` (a SubjectAccessReview, as
+ * `kubectl auth can-i --as` asks it): the oracle for "no access appeared".
+ */
+export async function allowed(
+  cluster: ClusterEnvironment,
+  who: Identity,
+  verb: string,
+  resource: string,
+  namespace?: string,
+): Promise<boolean> {
+  const review = await cluster
+    .admin()
+    .makeApiClient(AuthorizationV1Api)
+    .createSubjectAccessReview({
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: who.user,
+          groups: [...(who.groups ?? []), 'system:authenticated'],
+          resourceAttributes: { verb, resource, ...(namespace ? { namespace } : {}) },
+        },
+      },
+    });
+  return review.status?.allowed === true;
+}
