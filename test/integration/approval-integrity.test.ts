@@ -245,6 +245,36 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), false);
   });
 
+  it('lets only its approver withdraw an approval, which ends a grant that needed it', async () => {
+    await grants(ALICE).create(requestAs(ALICE, ns, manual, 'withdrawn', { access: view(ns) }));
+    const approval = await decideAs(cluster, BOB, ns, 'withdrawn');
+    await waitForPhase(cluster, ns, 'withdrawn', 'Active');
+    const approvals = (who: Identity) => cluster.as(who).makeApiClient(CustomObjectsApi);
+    const target = {
+      group: 'timebox.dev',
+      version: 'v1alpha1',
+      plural: 'accessapprovals',
+      namespace: ns,
+      name: approval.metadata.name!,
+    };
+    // Another approver (of another policy) and another requester try to pull it.
+    for (const who of [DAVE, MALLORY]) {
+      const r = await refusal(approvals(who).deleteNamespacedCustomObject(target));
+      assert.equal(r.code, 403, who.user);
+      assert.match(
+        r.message,
+        /only its approver \(bob@example.com\) may withdraw this AccessApproval/,
+      );
+    }
+    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
+    await approvals(BOB).deleteNamespacedCustomObject(target);
+    const ended = await waitForPhase(cluster, ns, 'withdrawn', 'Revoked');
+    assert.equal(reasonOf(ended)?.reason, 'NoLongerApproved');
+    await eventually(async () => !(await allowed(cluster, ALICE, 'list', 'pods', ns)), {
+      what: 'access to end',
+    });
+  });
+
   it('does not count an approver who is in the subject group, and says why', async () => {
     const leads = await policy({
       selfOnly: false,

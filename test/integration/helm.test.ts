@@ -94,7 +94,12 @@ describe('Helm chart', function () {
         .filter((o) => o.kind === 'ValidatingAdmissionPolicy')
         .map((o) => o.metadata.name)
         .sort(),
-      ['timebox-approval-identity', 'timebox-grant-identity'],
+      [
+        'timebox-approval-identity',
+        'timebox-approval-withdrawal',
+        'timebox-grant-changes',
+        'timebox-grant-identity',
+      ],
     );
     assert.ok(
       !objs.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule'),
@@ -141,13 +146,19 @@ describe('Helm chart', function () {
       (r) => r.alert,
     );
     assert.ok(alerts.includes('TimeboxRevocationOverdue'));
-    const vap = objs.find(
-      (o) => o.metadata.name === 'timebox-grant-identity' && o.kind === 'ValidatingAdmissionPolicy',
-    )!;
-    const trusted = (
-      vap.spec as { variables: { name: string; expression: string }[] }
-    ).variables.find((v) => v.name === 'trusted');
-    assert.equal(trusted?.expression, "['system:serviceaccount:flux-system:kustomize-controller']");
+    for (const name of ['timebox-grant-identity', 'timebox-grant-changes']) {
+      const vap = objs.find(
+        (o) => o.metadata.name === name && o.kind === 'ValidatingAdmissionPolicy',
+      )!;
+      const trusted = (
+        vap.spec as { variables: { name: string; expression: string }[] }
+      ).variables.find((v) => v.name === 'trusted');
+      assert.equal(
+        trusted?.expression,
+        "['system:serviceaccount:flux-system:kustomize-controller']",
+        name,
+      );
+    }
   });
 
   it('turns on the cloud providers the values ask for, and only those', async () => {

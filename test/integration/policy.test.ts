@@ -332,7 +332,15 @@ describe('AccessPolicy and AccessApproval', function () {
       'timebox.dev/requested-by': 'pr-author@example.com',
       'timebox.dev/gitops': 'true',
     };
-    await grantsApi(cluster.as({ user: GITOPS_USER })).create(viaGit);
+    const gitops = grantsApi(cluster.as({ user: GITOPS_USER }));
+    // Without a fixed window, a grant Git re-applies after deletion would grant again.
+    await expectRejected(
+      gitops.create(structuredClone(viaGit)),
+      422,
+      /spec.startAt is required in a grant from GitOps/,
+    );
+    viaGit.spec.startAt = new Date(Date.now() - 1000).toISOString();
+    await gitops.create(viaGit);
     const g = await waitForPhase(cluster, ns, 'from-git', 'Active');
     assert.equal(g.status?.requestedBy, 'pr-author@example.com');
     assert.equal(g.status?.history?.find((h) => h.phase === 'Pending')?.reason, 'Activating');
