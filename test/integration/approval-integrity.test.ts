@@ -377,6 +377,36 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     assert.doesNotMatch(operator.logs, /TimeoutOverflowWarning/);
   });
 
+  it('lets approvals of a scheduled grant lapse (approval.validFor)', async () => {
+    const lapsing = await policy({
+      approval: {
+        mode: 'Manual',
+        approvers: { groups: ['payments-leads'] },
+        required: 1,
+        validFor: '2s',
+      },
+    });
+    const startAt = new Date(Date.now() + 4_000).toISOString();
+    await grants(ALICE).create(
+      requestAs(ALICE, ns, lapsing, 'lapsed', { startAt, access: view(ns) }),
+    );
+    await decideAs(cluster, BOB, ns, 'lapsed');
+    // Approved now, but by the start the approval is older than validFor.
+    await eventually(
+      async () =>
+        /1 approval\(s\) older than the validFor 2s ignored/.test(
+          reasonOf(await grantsApi(cluster.admin()).get(ns, 'lapsed'))?.message ?? '',
+        ),
+      { what: 'the lapsed approval to be ignored', timeoutMs: 15_000 },
+    );
+    const g = await grantsApi(cluster.admin()).get(ns, 'lapsed');
+    assert.equal(g.status?.phase, 'Pending');
+    assert.equal(g.status?.activatedAt, undefined);
+    // A fresh approval, inside validFor, activates it.
+    await decideAs(cluster, BOB, ns, 'lapsed', { comment: 'still needed' });
+    await waitForPhase(cluster, ns, 'lapsed', 'Active');
+  });
+
   it('refuses approvals that do not name the full hash of a spec', async () => {
     await grants(ALICE).create(requestAs(ALICE, ns, manual, 'hashed'));
     const g = await grantsApi(cluster.admin()).get(ns, 'hashed');
