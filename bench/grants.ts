@@ -61,6 +61,8 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     await core.createNamespace({ body: { metadata: { name: 'bench' } } });
     await createAccessPolicy(kc, 'bench', {
       requesters: { users: ['bench'] },
+      namespaces: ['bench'],
+      subjects: { users: ['user-*@example.com'] },
       access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
       maxDuration: '1h',
       approval: { mode: 'Auto' },

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
-import { checkPolicy, evaluateRequest, globMatch, sameSpec, specHash } from './evaluate.ts';
+import {
+  checkPolicy,
+  evaluateRequest,
+  globMatch,
+  ineligibleApprover,
+  requesterOf,
+  sameSpec,
+  specHash,
+  templateMatch,
+} from './evaluate.ts';
 
 const NOW = new Date('2026-11-25T09:00:00Z');
 
@@ -16,6 +25,7 @@ function policy(over: Partial<AccessPolicy['spec']> = {}): AccessPolicy {
         {
           aws: {
             principalArns: ['arn:aws:iam::111122223333:role/*'],
+            selfPrincipalArns: ['arn:aws:iam::111122223333:role/{user}'],
             policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
           },
         },
@@ -178,6 +188,7 @@ describe('policy evaluation', () => {
           {
             aws: {
               principalArns: ['arn:aws:iam::111122223333:user/*'],
+              selfPrincipalArns: ['arn:aws:iam::111122223333:user/{user}'],
               groupArns: ['arn:aws:iam::111122223333:group/oncall'],
               modes: ['GroupMembership'],
             },
@@ -281,6 +292,7 @@ describe('policy evaluation', () => {
           {
             aws: {
               principalArns: ['arn:aws:iam::111122223333:user/*'],
+              selfPrincipalArns: ['arn:aws:iam::111122223333:user/{user}'],
               groupArns: ['arn:aws:iam::111122223333:group/*'],
               ...(modes ? { modes } : {}),
             },
@@ -377,20 +389,190 @@ describe('policy evaluation', () => {
     assert.deepEqual([d.verdict, d.reason], ['Denied', 'PendingTimeout']);
   });
 
-  it('takes a grant from a trusted GitOps identity as reviewed, for anyone the policy allows', () => {
-    const g = grant(
-      { subject: { kind: 'User', name: 'carol' } },
-      {
-        'timebox.dev/requested-by': 'pr-author',
-        'timebox.dev/requester-groups': '',
-        'timebox.dev/gitops': 'true',
-      },
-    );
-    const d = evaluateRequest(g, policy(), [], NOW);
-    assert.deepEqual([d.verdict, d.reason], ['Approved', 'ApprovedByReview']);
-    // The allow-list still binds GitOps.
-    const wide = { ...g, spec: { ...g.spec, duration: '8h' } };
-    assert.equal(evaluateRequest(wide, policy(), [], NOW).reason, 'DurationTooLong');
+  describe('GitOps grants', () => {
+    const viaGit = (
+      over: Partial<AccessGrant['spec']> = {},
+      requester = 'alice',
+      groups = 'payments-oncall',
+    ) =>
+      grant(
+        { subject: { kind: 'User', name: requester }, ...over },
+        {
+          'timebox.dev/requested-by': requester,
+          'timebox.dev/requester-groups': groups,
+          'timebox.dev/gitops': 'true',
+          'timebox.dev/created-by': 'system:serviceaccount:argocd:argocd-application-controller',
+        },
+      );
+    const reviewed = policy({ gitops: { allowed: true, reviewApproves: true } });
+
+    it('are refused unless the policy opts in', () => {
+      const d = evaluateRequest(viaGit(), policy(), [], NOW);
+      assert.deepEqual([d.verdict, d.reason], ['Denied', 'GitOpsNotAllowed']);
+      assert.match(d.message, /set gitops.allowed: true/);
+    });
+
+    it('take the reviewed change as the approval only where the policy says so', () => {
+      const d = evaluateRequest(viaGit(), reviewed, [], NOW);
+      assert.deepEqual([d.verdict, d.reason], ['Approved', 'ApprovedByReview']);
+      const needsApproval = policy({ gitops: { allowed: true } });
+      assert.deepEqual(
+        evaluateRequest(viaGit(), needsApproval, [], NOW).reason,
+        'AwaitingApproval',
+      );
+    });
+
+    it('still need an eligible requester, and selfOnly applies to them', () => {
+      const ceo = viaGit({}, 'ceo', '');
+      assert.equal(evaluateRequest(ceo, reviewed, [], NOW).reason, 'NotEligible');
+      const forCarol = viaGit({ subject: { kind: 'User', name: 'carol' } });
+      assert.equal(evaluateRequest(forCarol, reviewed, [], NOW).reason, 'NotSelf');
+      // The allow-list still binds GitOps.
+      assert.equal(
+        evaluateRequest(viaGit({ duration: '8h' }), reviewed, [], NOW).reason,
+        'DurationTooLong',
+      );
+    });
+
+    it('come only from the identities the policy names', () => {
+      const flux = policy({
+        gitops: {
+          allowed: true,
+          reviewApproves: true,
+          identities: ['system:serviceaccount:flux-system:*'],
+        },
+      });
+      const d = evaluateRequest(viaGit(), flux, [], NOW);
+      assert.deepEqual([d.verdict, d.reason], ['Denied', 'GitOpsIdentityNotTrusted']);
+      assert.match(
+        d.message,
+        /not from system:serviceaccount:argocd:argocd-application-controller/,
+      );
+      const argo = policy({
+        gitops: {
+          allowed: true,
+          reviewApproves: true,
+          identities: ['system:serviceaccount:argocd:*'],
+        },
+      });
+      assert.equal(evaluateRequest(viaGit(), argo, [], NOW).verdict, 'Approved');
+    });
+  });
+
+  describe('subjects are bounded', () => {
+    const open = (over: Partial<AccessPolicy['spec']> = {}) => policy({ selfOnly: false, ...over });
+    const auto = { mode: 'Auto' as const };
+
+    it('never a system: user or group', () => {
+      for (const subject of [
+        { kind: 'Group' as const, name: 'system:authenticated' },
+        { kind: 'Group' as const, name: 'system:masters' },
+        { kind: 'User' as const, name: 'system:serviceaccount:kube-system:default' },
+      ]) {
+        const d = checkPolicy(
+          grant({ subject }),
+          open({ subjects: { users: ['*'], groups: ['*'] } }),
+        );
+        assert.equal(d?.reason, 'SubjectNotAllowed', subject.name);
+      }
+    });
+
+    it('only the requester when the policy lists no subjects, even without selfOnly', () => {
+      assert.equal(checkPolicy(grant(), open({ approval: auto })), undefined);
+      const d = checkPolicy(grant({ subject: { kind: 'User', name: 'carol' } }), open());
+      assert.equal(d?.reason, 'SubjectNotAllowed');
+      assert.match(d?.message ?? '', /only the requester \(it lists no subjects\)/);
+    });
+
+    it('whoever subjects lists, with service accounts only in the policy namespaces', () => {
+      const p = open({
+        namespaces: ['payments'],
+        subjects: {
+          users: ['*@example.com'],
+          groups: ['payments-oncall'],
+          serviceAccounts: ['*/deployer'],
+        },
+      });
+      const ok = (subject: AccessGrant['spec']['subject']) => checkPolicy(grant({ subject }), p);
+      assert.equal(ok({ kind: 'User', name: 'carol@example.com' }), undefined);
+      assert.equal(ok({ kind: 'User', name: 'carol@evil.com' })?.reason, 'SubjectNotAllowed');
+      assert.equal(ok({ kind: 'Group', name: 'payments-oncall' }), undefined);
+      assert.equal(ok({ kind: 'Group', name: 'payments-leads' })?.reason, 'SubjectNotAllowed');
+      assert.equal(
+        ok({ kind: 'ServiceAccount', namespace: 'payments', name: 'deployer' }),
+        undefined,
+      );
+      const outside = ok({ kind: 'ServiceAccount', namespace: 'kube-system', name: 'deployer' });
+      assert.equal(outside?.reason, 'SubjectNotAllowed');
+      assert.match(outside?.message ?? '', /outside the namespaces/);
+    });
+
+    it('a policy without namespaces allows none', () => {
+      const p = policy();
+      delete (p.spec as Partial<AccessPolicy['spec']>).namespaces;
+      const d = checkPolicy(grant(), p);
+      assert.equal(d?.reason, 'NamespaceNotAllowed');
+      assert.match(d?.message ?? '', /states no namespaces, so it allows none/);
+      assert.equal(checkPolicy(grant(), policy({ namespaces: ['*'] })), undefined);
+    });
+  });
+
+  describe('selfOnly covers the clouds', () => {
+    const aws = (principalArn: string) =>
+      grant({
+        access: [{ aws: { principalArn, policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } }],
+      });
+
+    it("allows only the requester's own AWS principal, from the policy's template", () => {
+      assert.equal(checkPolicy(aws('arn:aws:iam::111122223333:role/alice'), policy()), undefined);
+      // Another user's role matches principalArns, but is not alice's own.
+      const d = checkPolicy(aws('arn:aws:iam::111122223333:role/bob'), policy());
+      assert.equal(d?.reason, 'AccessNotAllowed');
+      // Without selfOnly the principalArns patterns apply.
+      assert.equal(
+        checkPolicy(aws('arn:aws:iam::111122223333:role/bob'), policy({ selfOnly: false })),
+        undefined,
+      );
+    });
+
+    it('takes the user name in a template literally', () => {
+      const tpl = 'arn:aws:iam::111122223333:role/{user}';
+      assert.ok(templateMatch(tpl, 'alice', 'arn:aws:iam::111122223333:role/alice'));
+      assert.ok(!templateMatch(tpl, '*', 'arn:aws:iam::111122223333:role/admin'));
+      assert.ok(!templateMatch(tpl, 'a.c', 'arn:aws:iam::111122223333:role/abc'));
+      const local = 'arn:aws:iam::111122223333:role/data-eng-{localPart}';
+      assert.ok(
+        templateMatch(local, 'carol@example.com', 'arn:aws:iam::111122223333:role/data-eng-carol'),
+      );
+      assert.ok(
+        templateMatch('arn:aws:iam::*:role/{user}', 'bob', 'arn:aws:iam::444455556666:role/bob'),
+      );
+    });
+
+    it("allows only the requester's own GCP member unless the entry lists members", () => {
+      const gcp = (member: string) =>
+        grant({
+          access: [
+            { gcp: { resource: 'projects/acme-prod', role: 'roles/cloudsql.viewer', member } },
+          ],
+        });
+      const open = policy({ selfOnly: false });
+      assert.equal(checkPolicy(gcp('user:alice'), open), undefined);
+      assert.equal(checkPolicy(gcp('group:sre@example.com'), open)?.reason, 'AccessNotAllowed');
+      const listed = policy({
+        selfOnly: false,
+        access: [
+          {
+            gcp: {
+              resources: ['projects/*'],
+              roles: ['roles/*'],
+              members: ['group:*@example.com'],
+            },
+          },
+        ],
+      });
+      assert.equal(checkPolicy(gcp('group:sre@example.com'), listed), undefined);
+    });
   });
 
   it('re-checks an active grant against an edited policy', () => {
@@ -422,6 +604,7 @@ describe('policy evaluation', () => {
   describe('nobody approves access they would receive', () => {
     const leads = policy({
       selfOnly: false,
+      subjects: { groups: ['payments-*'] },
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
     });
     const lead = (who: string, g: AccessGrant, groups = ['payments-leads']) =>
@@ -438,10 +621,14 @@ describe('policy evaluation', () => {
     });
 
     it('counts nobody for a system: group, whose members cannot be told', () => {
+      // Such a subject is refused outright (admission and policy); the approver
+      // check holds on its own too.
       const g = grant({ subject: { kind: 'Group', name: 'system:authenticated' } });
-      const d = evaluateRequest(g, leads, [lead('bob', g), lead('carol', g)], NOW);
-      assert.equal(d.verdict, 'Pending');
-      assert.match(d.message, /bob may be in the subject group system:authenticated/);
+      assert.equal(evaluateRequest(g, leads, [lead('bob', g)], NOW).reason, 'SubjectNotAllowed');
+      assert.equal(
+        ineligibleApprover(lead('bob', g), g, requesterOf(g)!),
+        'bob may be in the subject group system:authenticated',
+      );
     });
 
     it('does not count the subject service account', () => {
@@ -449,6 +636,8 @@ describe('policy evaluation', () => {
       const sa = 'system:serviceaccount:ci:deployer';
       const p = policy({
         selfOnly: false,
+        namespaces: ['payments', 'ci'],
+        subjects: { serviceAccounts: ['ci/*'] },
         approval: { mode: 'Manual', approvers: { users: [sa] }, required: 1 },
       });
       const d = evaluateRequest(g, p, [approval(sa, g)], NOW);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import {
+  ANNOTATION_CREATED_BY,
   ANNOTATION_GITOPS,
   ANNOTATION_REQUESTED_BY,
   ANNOTATION_REQUESTER_GROUPS,
@@ -20,8 +21,10 @@ export interface Requester {
   user: string;
   /** Groups the requester claimed and admission verified. */
   groups: string[];
-  /** Created by a trusted GitOps identity: the merged pull request is the approval. */
+  /** Created by a trusted GitOps identity for the person it names. */
   viaGitOps: boolean;
+  /** Who created it (the GitOps identity, for a GitOps grant), when admission stamped it. */
+  createdBy?: string;
 }
 
 export function requesterOf(grant: AccessGrant): Requester | undefined {
@@ -32,7 +35,13 @@ export function requesterOf(grant: AccessGrant): Requester | undefined {
     .split(',')
     .map((g) => g.trim())
     .filter(Boolean);
-  return { user, groups, viaGitOps: a[ANNOTATION_GITOPS] === 'true' };
+  const createdBy = a[ANNOTATION_CREATED_BY];
+  return {
+    user,
+    groups,
+    viaGitOps: a[ANNOTATION_GITOPS] === 'true',
+    ...(createdBy ? { createdBy } : {}),
+  };
 }
 
 function canonical(v: unknown): unknown {
@@ -67,16 +76,36 @@ export function sameSpec(recorded: string, spec: AccessGrantSpec): boolean {
   return recorded.length === 16 ? hash.startsWith(recorded) : recorded === hash;
 }
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const globSource = (pattern: string) => pattern.split('*').map(escapeRegExp).join('.*');
+
 /** `*` matches any run of characters; everything else literally. */
 export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return re.test(value);
+  return new RegExp(`^${globSource(pattern)}$`).test(value);
 }
+
+/**
+ * Whether `value` is `user`'s own according to `template`, where `{user}` stands
+ * for the user name and `{localPart}` for its part before any `@`, both taken
+ * literally (a user named `*` matches only `*`); `*` elsewhere is a glob.
+ */
+export function templateMatch(template: string, user: string, value: string): boolean {
+  const localPart = user.split('@')[0] ?? user;
+  const source = template
+    .split(/(\{user\}|\{localPart\})/)
+    .map((part) =>
+      part === '{user}'
+        ? escapeRegExp(user)
+        : part === '{localPart}'
+          ? escapeRegExp(localPart)
+          : globSource(part),
+    )
+    .join('');
+  return new RegExp(`^${source}$`).test(value);
+}
+
+const anyGlob = (patterns: string[] | undefined, value: string) =>
+  (patterns ?? []).some((p) => globMatch(p, value));
 
 function inPrincipals(p: Principals | undefined, user: string, groups: string[]): boolean {
   return (p?.users ?? []).includes(user) || (p?.groups ?? []).some((g) => groups.includes(g));
@@ -127,12 +156,19 @@ function describeTarget(t: AccessTarget): string {
   return 'an empty entry';
 }
 
-/** Pure: whether one access entry of a grant is inside the policy's allow-list. */
+/**
+ * Pure: whether one access entry of a grant is inside the policy's allow-list.
+ * Cloud identities are bounded like subjects: under selfOnly only the requester's
+ * own principal (aws.selfPrincipalArns, gcp user:<requester>), otherwise the ones
+ * the entry lists; an absent list allows nothing beyond the requester's own.
+ */
 export function targetAllowed(
   t: AccessTarget,
   policy: AccessPolicy,
   grantNamespace: string,
+  requester: string,
 ): boolean {
+  const selfOnly = policy.spec.selfOnly === true;
   return policy.spec.access.some((allow) => {
     if (t.kubernetes && allow.kubernetes) {
       const k = t.kubernetes;
@@ -152,18 +188,19 @@ export function targetAllowed(
       // Modes whose expiry AWS does not enforce must be allowed explicitly.
       const modeOk = (a.modes ?? ['InlinePolicy']).includes(x.mode ?? 'InlinePolicy');
       const grantedOk = x.groupArn
-        ? (a.groupArns ?? []).some((p) => globMatch(p, x.groupArn!))
-        : (a.policyArns ?? []).some((p) => globMatch(p, x.policyArn ?? ''));
-      return (
-        modeOk && grantedOk && (a.principalArns ?? []).some((p) => globMatch(p, x.principalArn))
-      );
+        ? anyGlob(a.groupArns, x.groupArn)
+        : anyGlob(a.policyArns, x.policyArn ?? '');
+      const principalOk = selfOnly
+        ? (a.selfPrincipalArns ?? []).some((tpl) => templateMatch(tpl, requester, x.principalArn))
+        : anyGlob(a.principalArns, x.principalArn);
+      return modeOk && grantedOk && principalOk;
     }
     if (t.gcp && allow.gcp) {
+      const own = t.gcp.member === `user:${requester}`;
       return (
-        (allow.gcp.resources ?? []).some((p) => globMatch(p, t.gcp!.resource)) &&
-        (allow.gcp.roles ?? []).some((p) => globMatch(p, t.gcp!.role)) &&
-        (allow.gcp.members === undefined ||
-          allow.gcp.members.some((p) => globMatch(p, t.gcp!.member)))
+        anyGlob(allow.gcp.resources, t.gcp.resource) &&
+        anyGlob(allow.gcp.roles, t.gcp.role) &&
+        (own || (!selfOnly && anyGlob(allow.gcp.members, t.gcp.member)))
       );
     }
     return false;
@@ -175,6 +212,78 @@ const deny = (reason: string, message: string): Decision => ({
   reason,
   message,
 });
+
+const inNamespaces = (namespaces: string[] | undefined, ns: string) =>
+  (namespaces ?? []).some((n) => n === '*' || n === ns);
+
+/**
+ * Pure: who may be the subject. Never a `system:` user or group (everyone is in
+ * system:authenticated, and system:masters bypasses RBAC). Under selfOnly only
+ * the requester; otherwise the requester, or whoever `subjects` lists, with a
+ * service account only in one of the policy's namespaces.
+ */
+export function subjectCheck(
+  grant: AccessGrant,
+  policy: AccessPolicy,
+  requester: string,
+): Decision | undefined {
+  const s = grant.spec.subject;
+  const name = policy.metadata.name;
+  const p = policy.spec;
+  if (s.kind !== 'ServiceAccount' && s.name.startsWith('system:')) {
+    return deny(
+      'SubjectNotAllowed',
+      `${s.kind} ${s.name} cannot be a subject: system: users and groups stand for everyone, or for Kubernetes itself`,
+    );
+  }
+  if (p.selfOnly) {
+    if (s.kind === 'User' && s.name === requester) return undefined;
+    return deny(
+      'NotSelf',
+      `AccessPolicy '${name}' is selfOnly: the subject must be the requester, {kind: User, name: ${requester}}`,
+    );
+  }
+  if (s.kind === 'User' && s.name === requester) return undefined;
+  const listed =
+    s.kind === 'User'
+      ? anyGlob(p.subjects?.users, s.name)
+      : s.kind === 'Group'
+        ? anyGlob(p.subjects?.groups, s.name)
+        : anyGlob(p.subjects?.serviceAccounts, `${s.namespace}/${s.name}`);
+  if (!listed) {
+    const field = s.kind === 'User' ? 'users' : s.kind === 'Group' ? 'groups' : 'serviceAccounts';
+    return deny(
+      'SubjectNotAllowed',
+      `${s.kind} ${s.kind === 'ServiceAccount' ? `${s.namespace}/` : ''}${s.name} is not a subject AccessPolicy '${name}' allows: only the requester${p.subjects ? `, or who subjects.${field} lists [${(p.subjects[field] ?? []).join(', ')}]` : ' (it lists no subjects)'}`,
+    );
+  }
+  if (s.kind === 'ServiceAccount' && !inNamespaces(p.namespaces, s.namespace ?? '')) {
+    return deny(
+      'SubjectNotAllowed',
+      `ServiceAccount ${s.namespace}/${s.name} lives outside the namespaces of AccessPolicy '${name}' [${(p.namespaces ?? []).join(', ')}]`,
+    );
+  }
+  return undefined;
+}
+
+/** Pure: whether a policy takes grants from this GitOps identity. */
+function gitOpsCheck(requester: Requester, policy: AccessPolicy): Decision | undefined {
+  const g = policy.spec.gitops;
+  const name = policy.metadata.name;
+  if (!g?.allowed) {
+    return deny(
+      'GitOpsNotAllowed',
+      `AccessPolicy '${name}' does not take grants from GitOps; its author may set gitops.allowed: true`,
+    );
+  }
+  if (g.identities?.length && !anyGlob(g.identities, requester.createdBy ?? '')) {
+    return deny(
+      'GitOpsIdentityNotTrusted',
+      `AccessPolicy '${name}' takes GitOps grants only from [${g.identities.join(', ')}], not from ${requester.createdBy ?? 'an identity admission did not record'}`,
+    );
+  }
+  return undefined;
+}
 
 /**
  * Pure: the checks that hold for as long as a grant lives: who asked, where,
@@ -206,7 +315,12 @@ export function checkPolicy(
     );
   }
   const p = policy.spec;
-  if (!requester.viaGitOps && !inPrincipals(p.requesters, requester.user, requester.groups)) {
+  if (requester.viaGitOps) {
+    const g = gitOpsCheck(requester, policy);
+    if (g) return g;
+  }
+  // A GitOps grant names its requester too: the same rules hold for them.
+  if (!inPrincipals(p.requesters, requester.user, requester.groups)) {
     const groupsHint = requester.groups.length
       ? `groups ${requester.groups.join(', ')}`
       : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
@@ -215,14 +329,9 @@ export function checkPolicy(
       `${requester.user} (${groupsHint}) is not a requester of AccessPolicy '${name}'; its requesters are users [${(p.requesters.users ?? []).join(', ')}] and groups [${(p.requesters.groups ?? []).join(', ')}]`,
     );
   }
-  if (p.selfOnly && !requester.viaGitOps) {
-    const s = grant.spec.subject;
-    if (s.kind !== 'User' || s.name !== requester.user) {
-      return deny(
-        'NotSelf',
-        `AccessPolicy '${name}' is selfOnly: the subject must be the requester, {kind: User, name: ${requester.user}}`,
-      );
-    }
+  const subject = subjectCheck(grant, policy, requester.user);
+  if (subject) return subject;
+  if (p.selfOnly) {
     // A GCP member is an identity too: under selfOnly it must be the requester's.
     const i = grant.spec.access.findIndex(
       (t) => t.gcp && t.gcp.member !== `user:${requester.user}`,
@@ -235,14 +344,17 @@ export function checkPolicy(
     }
   }
   const ns = grant.metadata.namespace ?? '';
-  if (p.namespaces && !p.namespaces.includes(ns)) {
+  // Absent means nothing: a policy that does not state its namespaces allows none.
+  if (!inNamespaces(p.namespaces, ns)) {
     return deny(
       'NamespaceNotAllowed',
-      `grants under AccessPolicy '${name}' may live only in namespaces [${p.namespaces.join(', ')}], not '${ns}'`,
+      p.namespaces?.length
+        ? `grants under AccessPolicy '${name}' may live only in namespaces [${p.namespaces.join(', ')}], not '${ns}'`
+        : `AccessPolicy '${name}' states no namespaces, so it allows none; its author must list them (or ['*'] for any)`,
     );
   }
   for (const [i, t] of grant.spec.access.entries()) {
-    if (!targetAllowed(t, policy, ns)) {
+    if (!targetAllowed(t, policy, ns, requester.user)) {
       return deny(
         'AccessNotAllowed',
         `spec.access[${i}] (${describeTarget(t)}) is not in the allow-list of AccessPolicy '${name}'`,
@@ -356,11 +468,11 @@ export function evaluateRequest(
       ...revokedBy,
     };
   }
-  if (requester.viaGitOps) {
+  if (requester.viaGitOps && p.gitops?.reviewApproves) {
     return {
       verdict: 'Approved',
       reason: 'ApprovedByReview',
-      message: `created by a trusted GitOps identity for ${requester.user}: the reviewed change is the approval`,
+      message: `created by the GitOps identity ${requester.createdBy ?? '(unrecorded)'} for ${requester.user}: AccessPolicy '${grant.spec.policy}' takes the reviewed change as the approval`,
       approvals: [],
       ...revokedBy,
     };

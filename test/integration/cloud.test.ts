@@ -78,6 +78,8 @@ describe('AWS and GCP targets through the operator', function () {
     await installTimebox(cluster, [OPERATOR]);
     await createAccessPolicy(cluster.admin(), POLICY, {
       requesters: { users: ['timebox-sandbox-admin'] },
+      namespaces: ['*'],
+      subjects: { users: ['alice@example.com'] },
       access: [
         { kubernetes: { clusterRoles: ['view'], namespaces: ['*'] } },
         {
@@ -89,7 +91,13 @@ describe('AWS and GCP targets through the operator', function () {
           },
         },
         // roles/nosuch.role passes the policy, and GCP itself refuses it.
-        { gcp: { resources: [PROJECT], roles: ['roles/cloudsql.viewer', 'roles/nosuch.role'] } },
+        {
+          gcp: {
+            resources: [PROJECT],
+            roles: ['roles/cloudsql.viewer', 'roles/nosuch.role'],
+            members: [ALICE],
+          },
+        },
       ],
       maxDuration: '24h',
       approval: { mode: 'Auto' },

@@ -76,6 +76,8 @@ export async function installTimebox(
     metadata: { name: TEST_POLICY },
     spec: {
       requesters: { users: [ADMIN] },
+      namespaces: ['*'],
+      subjects: { users: ['*'], groups: ['*'], serviceAccounts: ['*'] },
       access: [
         { kubernetes: { clusterRoles: ['view', 'edit'], namespaces: ['*'], clusterWide: true } },
       ],

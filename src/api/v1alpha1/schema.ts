@@ -51,6 +51,11 @@ const subject: Schema = {
       "self.kind == 'ServiceAccount' ? has(self.namespace) : !has(self.namespace)",
       'subject.namespace is required for kind ServiceAccount and not allowed for User or Group',
     ),
+    rule(
+      "self.kind == 'ServiceAccount' || !self.name.startsWith('system:')",
+      'system: users and groups cannot be subjects: they stand for everyone (system:authenticated) or for Kubernetes itself; name a person or group, or use kind ServiceAccount',
+      { fieldPath: '.name' },
+    ),
   ],
 };
 
@@ -364,18 +369,54 @@ const durationField = (description: string): Schema =>
     ],
   });
 
+const globs = (what: string): Schema => ({
+  ...names(256, str(253, { minLength: 1 })),
+  description: `${what} (glob: * matches any characters).`,
+});
+
 export const accessPolicySchema: Schema = resourceSchema({
   type: 'object',
-  required: ['requesters', 'access', 'maxDuration', 'approval'],
+  required: ['requesters', 'namespaces', 'access', 'maxDuration', 'approval'],
   properties: {
     requesters: principals('Who may request grants under this policy.'),
     selfOnly: {
       type: 'boolean',
-      description: 'Requesters may only name themselves (a User subject) as the subject.',
+      description:
+        'Requesters may only name themselves (a User subject) as the subject, and only their own cloud principals (aws.selfPrincipalArns, gcp member user:<requester>).',
+    },
+    subjects: {
+      type: 'object',
+      description:
+        'Who may be the subject besides the requester, when selfOnly is false; only the requester when absent. system: users and groups never.',
+      properties: {
+        users: globs('User subjects'),
+        groups: globs('Group subjects'),
+        serviceAccounts: globs(
+          "ServiceAccount subjects as '<namespace>/<name>', in one of the policy's namespaces",
+        ),
+      },
+    },
+    gitops: {
+      type: 'object',
+      description:
+        'Whether grants created by a trusted GitOps identity for the person they name are allowed (off by default). The named requester must still be a requester of this policy, and selfOnly applies to them.',
+      properties: {
+        allowed: { type: 'boolean' },
+        identities: globs(
+          'The GitOps identities (user names) trusted here; all trusted ones when absent',
+        ),
+        reviewApproves: {
+          type: 'boolean',
+          description:
+            "The merged, reviewed change is the approval. When false (default), a GitOps grant still needs this policy's approvals.",
+        },
+      },
     },
     namespaces: {
-      ...names(256, str(63, { pattern: DNS_LABEL })),
-      description: 'Namespaces where grants under this policy may live; all when absent.',
+      ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
+      minItems: 1,
+      description:
+        "Namespaces where grants under this policy may live. Required: write ['*'] for any namespace, explicitly.",
     },
     access: {
       type: 'array',
@@ -412,6 +453,21 @@ export const accessPolicySchema: Schema = resourceSchema({
                 description:
                   'Modes grants may use. Absent: only InlinePolicy, whose expiry AWS enforces itself.',
               },
+              selfPrincipalArns: {
+                ...names(
+                  64,
+                  str(2048, {
+                    'x-kubernetes-validations': [
+                      rule(
+                        "self.contains('{user}') || self.contains('{localPart}')",
+                        'a selfPrincipalArns entry must contain {user} (the requester) or {localPart} (its part before @), e.g. arn:aws:iam::111122223333:role/{user}',
+                      ),
+                    ],
+                  }),
+                ),
+                description:
+                  "Each requester's own principals, as templates: {user} stands for the requester's user name and {localPart} for its part before @, e.g. arn:aws:iam::111122223333:role/{user}. Required for AWS access under selfOnly.",
+              },
             },
           },
           gcp: {
@@ -419,7 +475,11 @@ export const accessPolicySchema: Schema = resourceSchema({
             properties: {
               resources: names(256, str(1024)),
               roles: names(256, str(1024)),
-              members: names(256, str(1024)),
+              members: {
+                ...names(256, str(1024)),
+                description:
+                  "Members a grant may name besides the requester's own user:<requester> (glob); none when absent.",
+              },
             },
           },
         },
@@ -463,6 +523,12 @@ export const accessPolicySchema: Schema = resourceSchema({
       ],
     },
   },
+  'x-kubernetes-validations': [
+    rule(
+      '!has(self.selfOnly) || !self.selfOnly || self.access.all(a, !has(a.aws) || (has(a.aws.selfPrincipalArns) && size(a.aws.selfPrincipalArns) > 0))',
+      "selfOnly cannot be checked for AWS without knowing each requester's own principal: set aws.selfPrincipalArns, e.g. ['arn:aws:iam::111122223333:role/{user}'] ({user} is the requester's user name)",
+    ),
+  ],
 });
 
 export const accessApprovalSchema: Schema = resourceSchema({

@@ -175,6 +175,8 @@ export const ACCESS_GRANT = {
 export const ANNOTATION_REQUESTED_BY = 'timebox.dev/requested-by';
 export const ANNOTATION_REQUESTER_GROUPS = 'timebox.dev/requester-groups';
 export const ANNOTATION_GITOPS = 'timebox.dev/gitops';
+/** Who created the grant (for GitOps grants, the GitOps identity), stamped at admission. */
+export const ANNOTATION_CREATED_BY = 'timebox.dev/created-by';
 
 export interface Principals {
   users?: string[];
@@ -197,12 +199,18 @@ export interface AwsAllow {
   groupArns?: string[];
   /** Modes grants may use; only the fail-safe InlinePolicy when absent. */
   modes?: AwsMode[];
+  /**
+   * Which principal is each requester's own, as templates where `{user}` stands
+   * for the requester's user name, e.g. `arn:aws:iam::111122223333:role/{user}`.
+   * A selfOnly policy with AWS access must set it: that is how selfOnly covers AWS.
+   */
+  selfPrincipalArns?: string[];
 }
 
 export interface GcpAllow {
   resources?: string[];
   roles?: string[];
-  /** Glob patterns for members; when absent, any member. */
+  /** Glob patterns for members besides the requester's own `user:<requester>`; none when absent. */
   members?: string[];
 }
 
@@ -224,10 +232,35 @@ export interface ApprovalRules {
   validFor?: string;
 }
 
+/** Who may be a grant's subject besides the requester (glob patterns, `*` for any run). */
+export interface SubjectRules {
+  users?: string[];
+  groups?: string[];
+  /** `<namespace>/<name>`; the namespace must also be one of the policy's. */
+  serviceAccounts?: string[];
+}
+
+/** Grants created by a GitOps tool (e.g. Argo CD) for the people named in them. */
+export interface GitOpsRules {
+  /** Off unless set: a GitOps grant under a policy that does not allow it is Denied. */
+  allowed?: boolean;
+  /** The GitOps identities (user names) this policy trusts; all the trusted ones when empty. */
+  identities?: string[];
+  /**
+   * The merged, reviewed change is the approval. When false (the default), a
+   * GitOps grant still needs the policy's approvals.
+   */
+  reviewApproves?: boolean;
+}
+
 export interface AccessPolicySpec {
   requesters: Principals;
   selfOnly?: boolean;
-  namespaces?: string[];
+  /** Who may be the subject when selfOnly is false; only the requester when absent. */
+  subjects?: SubjectRules;
+  gitops?: GitOpsRules;
+  /** Where grants may live; `*` for any namespace, stated explicitly. Required. */
+  namespaces: string[];
   access: AccessAllow[];
   maxDuration: string;
   requireReason?: boolean;
