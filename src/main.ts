@@ -1,11 +1,13 @@
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { WebhookOptions } from './admission/serve.ts';
 import { createLogger } from './log/logger.ts';
-import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from './kube/manifests.ts';
 import { startOperator } from './operator.ts';
 import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
 import { startRunEnvironment } from './sandbox/environment.ts';
+import { connectWebhook, setUpSandbox, WEBHOOK_CONFIG, WEBHOOK_SECRET } from './sandbox/setup.ts';
+import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
 import { cloudProviders, parseProviders } from './providers/registry.ts';
 import { systemClock } from './runtime/clock.ts';
 
@@ -38,6 +40,13 @@ Options (each also read from the environment variable in brackets):
                                  Default Credentials (Workload Identity)
   --gcp-endpoint URL             another Resource Manager endpoint [TIMEBOX_GCP_ENDPOINT];
                                  a plain http:// URL is a local emulator and gets no credentials
+  --webhook-bind-address ADDR    the identity webhook (HTTPS): host:port, :port or 0 to disable (:9443)
+  --webhook-cert-dir DIR         serve tls.crt/tls.key from DIR (e.g. cert-manager's Secret, reloaded
+                                 when it rotates); without it the operator keeps its own CA in the
+                                 Secret --webhook-secret and injects it into --webhook-config
+  --webhook-service NAME         the webhook's Service, for the certificate's DNS names (timebox-webhook)
+  --webhook-config NAME          the MutatingWebhookConfiguration to keep the caBundle of (${WEBHOOK_CONFIG})
+  --webhook-secret NAME          the Secret, in --namespace, for the self-managed CA (${WEBHOOK_SECRET})
   -h, --help`;
 
 function seconds(v: string | undefined, flag: string): number | undefined {
@@ -46,15 +55,6 @@ function seconds(v: string | undefined, flag: string): number | undefined {
   if (!Number.isFinite(n) || n <= 0)
     throw new Error(`${flag} must be a positive number of seconds, got '${v}'`);
   return n * 1000;
-}
-
-async function ensureNamespace(kc: KubeConfig, name: string): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
-  try {
-    await core.readNamespace({ name });
-  } catch {
-    await core.createNamespace({ body: { metadata: { name } } });
-  }
 }
 
 async function main(): Promise<void> {
@@ -73,6 +73,11 @@ async function main(): Promise<void> {
       'log-level': { type: 'string' },
       providers: { type: 'string' },
       'gcp-endpoint': { type: 'string' },
+      'webhook-bind-address': { type: 'string' },
+      'webhook-cert-dir': { type: 'string' },
+      'webhook-service': { type: 'string' },
+      'webhook-config': { type: 'string' },
+      'webhook-secret': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -120,20 +125,27 @@ async function main(): Promise<void> {
     ),
   };
 
+  const webhookAddr = parseBindAddress(
+    values['webhook-bind-address'] ?? ':9443',
+    '--webhook-bind-address',
+  );
+
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {
     log: (msg) => log.info(msg),
     forceSandbox: values.sandbox,
+    people: DEMO_PEOPLE,
   });
   const stopCluster = () => cluster.stop();
+  const sandboxed = cluster.kind === 'sandbox' && cluster.kubeconfigPath !== undefined;
+  let operatorConfig: KubeConfig = cluster.admin();
   try {
-    if (cluster.kind === 'sandbox' && cluster.kubeconfigPath) {
-      // A sandbox is ours to set up: the API, its admission policies, the roles for
-      // people, and the operator's namespace.
-      await installCRDs(cluster.admin());
-      await ensureNamespace(cluster.admin(), namespace);
-      for (const dir of ['config/admission', 'config/rbac']) {
-        await applyManifests(cluster.admin(), loadManifests(join(REPO_ROOT, dir)));
-      }
+    if (sandboxed && cluster.kubeconfigPath) {
+      // The operator runs as its shipped service account, not as the sandbox admin.
+      operatorConfig = await setUpSandbox(cluster.admin());
+      await installDemo(cluster.admin());
+      log.info('the operator runs as its service account, with the RBAC of config/rbac', {
+        user: 'system:serviceaccount:timebox-system:timebox-controller',
+      });
       const path = relative(process.cwd(), cluster.kubeconfigPath) || cluster.kubeconfigPath;
       console.log(
         values.sandbox
@@ -169,16 +181,37 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  const service = values['webhook-service'] ?? 'timebox-webhook';
+  const webhook: WebhookOptions | undefined = webhookAddr && {
+    // A sandbox's API server reaches the operator on loopback.
+    host: sandboxed ? '127.0.0.1' : webhookAddr.host,
+    port: webhookAddr.port,
+    tls: values['webhook-cert-dir']
+      ? { certDir: values['webhook-cert-dir'] }
+      : {
+          secretNamespace: namespace,
+          secretName: values['webhook-secret'] ?? WEBHOOK_SECRET,
+          configName: values['webhook-config'] ?? WEBHOOK_CONFIG,
+          hosts: sandboxed
+            ? ['127.0.0.1', 'localhost']
+            : [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
+        },
+  };
+
   let operator: Awaited<ReturnType<typeof startOperator>> | undefined;
   try {
-    operator = await startOperator(cluster.admin(), log, {
+    operator = await startOperator(operatorConfig, log, {
       namespace,
       leaderElection: leaderElect,
       workers,
       cloudProviders: cloud,
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
+      ...(webhook ? { webhook } : {}),
     });
+    if (sandboxed && operator.webhookPort)
+      await connectWebhook(cluster.admin(), operator.webhookPort);
+    if (sandboxed) console.log(demoInstructions(resolve(SANDBOX_DIR)));
   } catch (err) {
     await stopCluster();
     throw err;

@@ -22,6 +22,7 @@ import {
   type AccessPolicy,
   isTerminal,
 } from './api/v1alpha1/types.ts';
+import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
@@ -57,11 +58,15 @@ export interface OperatorOptions {
   cloudProviders?: ProviderDriver[];
   /** Called if leadership is lost; the process should exit so it restarts clean. */
   onLostLeadership?: () => void;
+  /** The identity webhook, served by every replica, leader or not (off when absent). */
+  webhook?: WebhookOptions;
 }
 
 export interface Operator {
   readonly identity: string;
   readonly metrics: Metrics;
+  /** The port the identity webhook listens on, when it is served. */
+  readonly webhookPort?: number;
   isLeader(): boolean;
   /** Caches synced: the replica could lead at once. */
   ready(): boolean;
@@ -204,6 +209,13 @@ export async function startOperator(
     grants: grants.list().length,
     bindings: roleBindings.list().length + clusterRoleBindings.list().length,
   });
+  const webhook = opts.webhook
+    ? await serveWebhook(kubeConfig, opts.webhook, {
+        clock,
+        log,
+        cachedGrant: (ns, name) => grants.get(name, ns),
+      })
+    : undefined;
 
   const measured =
     (name: string, fn: (key: string) => Promise<{ requeueAfterMs?: number }>) =>
@@ -288,6 +300,7 @@ export async function startOperator(
   return {
     identity,
     metrics,
+    ...(webhook ? { webhookPort: webhook.port } : {}),
     isLeader: () => (elector ? elector.isLeader() : true),
     ready: () => informers.every((i) => i.hasSynced),
     async stop() {
@@ -301,6 +314,7 @@ export async function startOperator(
       sweepQueue.shutDown();
       await running;
       await recorder.flush();
+      await webhook?.stop();
       await Promise.all(informers.map((i) => i.stop()));
       await kubeConfig.close();
     },

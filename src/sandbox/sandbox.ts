@@ -42,6 +42,12 @@ export interface SandboxOptions {
   auditLog?: boolean;
   /** Startup timeout for each component. */
   timeoutMs?: number;
+  /**
+   * People who sign in with a token of their own (the API server's static token
+   * file), each given a kubeconfig at `<dir>/people/<name>.kubeconfig`, where
+   * name is the user name up to any `@`.
+   */
+  people?: Identity[];
   log?: (msg: string) => void;
 }
 
@@ -158,9 +164,18 @@ export class Sandbox {
     }
     const token = randomBytes(24).toString('hex');
     const tokenFile = join(dir, 'certs', 'tokens.csv');
-    writeFileSync(tokenFile, `${token},${SANDBOX_ADMIN},${SANDBOX_ADMIN},"system:masters"\n`, {
-      mode: 0o600,
-    });
+    const people = (opts.people ?? []).map((p) => ({
+      ...p,
+      token: randomBytes(24).toString('hex'),
+    }));
+    writeFileSync(
+      tokenFile,
+      [
+        `${token},${SANDBOX_ADMIN},${SANDBOX_ADMIN},"system:masters"`,
+        ...people.map((p) => `${p.token},${p.user},${p.user},"${(p.groups ?? []).join(',')}"`),
+      ].join('\n') + '\n',
+      { mode: 0o600 },
+    );
     // The serving certificate is self-signed per start; drop the old one so the CA we hand out matches.
     rmSync(join(dir, 'certs', 'apiserver.crt'), { force: true });
     rmSync(join(dir, 'certs', 'apiserver.key'), { force: true });
@@ -248,6 +263,14 @@ export class Sandbox {
       const caData = readFileSync(caFile);
       const kubeconfigPath = join(dir, 'kubeconfig');
       writeFileSync(kubeconfigPath, kubeconfigYaml(server, caData, token), { mode: 0o600 });
+      if (people.length) mkdirSync(join(dir, 'people'), { recursive: true });
+      for (const p of people) {
+        writeFileSync(
+          personKubeconfigPath(dir, p.user),
+          kubeconfigYaml(server, caData, p.token, p.user),
+          { mode: 0o600 },
+        );
+      }
 
       // Only the controllers a cluster's API semantics depend on: aggregated roles
       // (view/edit/admin are empty without it), owner-reference garbage collection,
@@ -353,7 +376,12 @@ async function waitFor(
   );
 }
 
-function kubeconfigYaml(server: string, ca: Buffer, token: string): string {
+/** Where a sandbox person's kubeconfig is written. */
+export function personKubeconfigPath(dir: string, user: string): string {
+  return join(dir, 'people', `${user.split('@')[0]!.replace(/[^\w.-]/g, '_')}.kubeconfig`);
+}
+
+function kubeconfigYaml(server: string, ca: Buffer, token: string, user = SANDBOX_ADMIN): string {
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -363,14 +391,14 @@ function kubeconfigYaml(server: string, ca: Buffer, token: string): string {
     `    server: ${server}`,
     `    certificate-authority-data: ${ca.toString('base64')}`,
     'users:',
-    `- name: ${SANDBOX_ADMIN}`,
+    `- name: ${JSON.stringify(user)}`,
     '  user:',
     `    token: ${token}`,
     'contexts:',
     '- name: timebox-sandbox',
     '  context:',
     '    cluster: timebox-sandbox',
-    `    user: ${SANDBOX_ADMIN}`,
+    `    user: ${JSON.stringify(user)}`,
     'current-context: timebox-sandbox',
     '',
   ].join('\n');

@@ -54,7 +54,9 @@ export async function installTimebox(
     withUsers(o, operatorUsers),
   );
   await applyManifests(admin, rbac, 'timebox-tests');
-  const admission = loadManifests(join(REPO_ROOT, 'config', 'admission')).map(trustTestGitOps);
+  const admission = loadManifests(join(REPO_ROOT, 'config', 'admission')).map((o) =>
+    forTests(o, operatorUsers),
+  );
   await applyManifests(admin, admission, 'timebox-tests');
   // Everyone in the tests may ask and approve; policies decide the rest.
   const everyone = ['timebox-requester', 'timebox-approver'].map(
@@ -104,11 +106,25 @@ export async function installTimebox(
   );
 }
 
-/** Adds the test GitOps identity to the `trusted` variable of the admission policies. */
-function trustTestGitOps(o: KubernetesObject): KubernetesObject {
-  const spec = (o as { spec?: { variables?: { name: string; expression: string }[] } }).spec;
+/**
+ * Adds the test GitOps identity to the `trusted` variable of the admission
+ * policies, and the test operators' user names to the controller's identities.
+ */
+function forTests(o: KubernetesObject, operatorUsers: string[]): KubernetesObject {
+  const spec = (
+    o as {
+      spec?: {
+        variables?: { name: string; expression: string }[];
+        matchConditions?: { name: string; expression: string }[];
+      };
+    }
+  ).spec;
   for (const v of spec?.variables ?? []) {
     if (v.name === 'trusted') v.expression = v.expression.replace(/\]$/, `, '${GITOPS_USER}']`);
+  }
+  const extra = operatorUsers.map((u) => `, '${u}'`).join('');
+  for (const m of spec?.matchConditions ?? []) {
+    if (m.name === 'is-the-controller') m.expression = m.expression.replace(/\]$/, `${extra}]`);
   }
   return o;
 }

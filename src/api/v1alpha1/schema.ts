@@ -455,8 +455,8 @@ export const accessPolicySchema: Schema = resourceSchema({
               },
               selfPrincipalArns: {
                 ...names(
-                  64,
-                  str(2048, {
+                  16,
+                  str(512, {
                     'x-kubernetes-validations': [
                       rule(
                         "self.contains('{user}') || self.contains('{localPart}')",

@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log/logger.ts';
+import type { KeyPair } from './certs.ts';
+import { review, type AdmissionRequest, type GrantUidLookup } from './stamp.ts';
+
+/** The path the webhook configuration calls. */
+export const WEBHOOK_PATH = '/mutate';
+const MAX_BODY = 3 * 1024 * 1024;
+
+export interface WebhookServer {
+  readonly port: number;
+  /** Serves with a new certificate from now on (renewal, or a rotated cert-manager secret). */
+  setCertificate(pair: KeyPair): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The mutating admission webhook that stamps identity into new AccessGrants and
+ * AccessApprovals (see stamp.ts), speaking AdmissionReview v1 over HTTPS.
+ */
+export async function startWebhookServer(opts: {
+  host: string;
+  port: number;
+  certificate: KeyPair;
+  lookup: GrantUidLookup;
+  log: Logger;
+}): Promise<WebhookServer> {
+  const { log } = opts;
+  const server: Server = createServer(
+    { cert: opts.certificate.certPem, key: opts.certificate.keyPem, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== WEBHOOK_PATH) {
+        reply(404, { message: `POST AdmissionReviews to ${WEBHOOK_PATH}` });
+        return;
+      }
+      let size = 0;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) req.destroy();
+        else chunks.push(c);
+      });
+      req.on('end', () => {
+        void (async () => {
+          let request: AdmissionRequest | undefined;
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+              apiVersion?: string;
+              request?: AdmissionRequest;
+            };
+            request = body.request;
+            if (!request?.uid) throw new Error('not an AdmissionReview: no request.uid');
+            const verdict = await review(request, opts.lookup);
+            const response = verdict.allowed
+              ? {
+                  uid: request.uid,
+                  allowed: true,
+                  ...(verdict.patch.length
+                    ? {
+                        patchType: 'JSONPatch',
+                        patch: Buffer.from(JSON.stringify(verdict.patch)).toString('base64'),
+                      }
+                    : {}),
+                }
+              : {
+                  uid: request.uid,
+                  allowed: false,
+                  status: { code: 403, reason: 'Forbidden', message: verdict.message },
+                };
+            reply(200, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+          } catch (err) {
+            log.warn('admission review failed', { err, kind: request?.kind?.kind });
+            if (!request?.uid) {
+              reply(400, { message: (err as Error).message });
+              return;
+            }
+            // Fail closed, saying why: the API server's failurePolicy is Fail too.
+            reply(200, {
+              apiVersion: 'admission.k8s.io/v1',
+              kind: 'AdmissionReview',
+              response: {
+                uid: request.uid,
+                allowed: false,
+                status: {
+                  code: 500,
+                  message: `timebox webhook: ${(err as Error).message}; try again`,
+                },
+              },
+            });
+          }
+        })();
+      });
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info('admission webhook serving', { address: `${opts.host}:${port}`, path: WEBHOOK_PATH });
+  return {
+    port,
+    setCertificate(pair) {
+      server.setSecureContext({ cert: pair.certPem, key: pair.keyPem });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
