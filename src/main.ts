@@ -45,6 +45,8 @@ Options (each also read from the environment variable in brackets):
                                  when it rotates); without it the operator keeps its own CA in the
                                  Secret --webhook-secret and injects it into --webhook-config
   --webhook-service NAME         the webhook's Service, for the certificate's DNS names (timebox-webhook)
+  --webhook-hosts LIST           the self-managed certificate's DNS names and IPs, comma-separated
+                                 (default: the Service's <name>.<namespace>.svc names)
   --webhook-config NAME          the MutatingWebhookConfiguration to keep the caBundle of (${WEBHOOK_CONFIG})
   --webhook-secret NAME          the Secret, in --namespace, for the self-managed CA (${WEBHOOK_SECRET})
   -h, --help`;
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       'webhook-bind-address': { type: 'string' },
       'webhook-cert-dir': { type: 'string' },
       'webhook-service': { type: 'string' },
+      'webhook-hosts': { type: 'string' },
       'webhook-config': { type: 'string' },
       'webhook-secret': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -192,9 +195,14 @@ async function main(): Promise<void> {
           secretNamespace: namespace,
           secretName: values['webhook-secret'] ?? WEBHOOK_SECRET,
           configName: values['webhook-config'] ?? WEBHOOK_CONFIG,
-          hosts: sandboxed
-            ? ['127.0.0.1', 'localhost']
-            : [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
+          hosts: values['webhook-hosts']
+            ? values['webhook-hosts']
+                .split(',')
+                .map((h) => h.trim())
+                .filter(Boolean)
+            : sandboxed
+              ? ['127.0.0.1', 'localhost']
+              : [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
         },
   };
 

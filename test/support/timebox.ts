@@ -22,6 +22,10 @@ import {
   type AccessPolicy,
 } from '../../src/api/v1alpha1/types.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
+import { newCA, newServingCert } from '../../src/admission/certs.ts';
+import { grantUidLookup, installWebhookForUrl } from '../../src/admission/kube.ts';
+import { startWebhookServer, type WebhookServer } from '../../src/admission/server.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { eventually } from './wait.ts';
 
@@ -58,6 +62,7 @@ export async function installTimebox(
     forTests(o, operatorUsers),
   );
   await applyManifests(admin, admission, 'timebox-tests');
+  await startTestWebhook(cluster);
   // Everyone in the tests may ask and approve; policies decide the rest.
   const everyone = ['timebox-requester', 'timebox-approver'].map(
     (role): KubernetesObject =>
@@ -89,11 +94,11 @@ export async function installTimebox(
   } as KubernetesObject;
   await applyManifests(admin, [policy], 'timebox-tests');
   // A new ValidatingAdmissionPolicy is enforced only once the API server has
-  // loaded it: wait until a grant that nobody vouches for is refused.
+  // loaded it: wait until a grant in someone else's name is refused.
   await eventually(
     async () => {
       const probe = grant('default', `probe-${randomUUID().slice(0, 6)}`);
-      probe.metadata.annotations = {};
+      probe.metadata.annotations = { 'timebox.dev/requested-by': 'someone-else' };
       try {
         await grantsApi(admin).create(probe);
         await grantsApi(admin).delete('default', probe.metadata.name!);
@@ -104,6 +109,40 @@ export async function installTimebox(
     },
     { timeoutMs: 20_000, what: 'the admission policies to be enforced' },
   );
+}
+
+/** The configuration the tests' own identity webhook is installed under. */
+export const TEST_WEBHOOK = 'timebox-identity-tests';
+let testWebhook: Promise<{ server: WebhookServer; ca: string }> | undefined;
+
+/**
+ * The identity webhook (src/admission) for the whole test run, served from this
+ * process: operators come and go (crash tests kill them), and with failurePolicy
+ * Fail a webhook served by one of them would refuse every create while it is
+ * down. test/integration/operator-identity.test.ts shows the operator serving it.
+ */
+export async function startTestWebhook(cluster: ClusterEnvironment): Promise<void> {
+  testWebhook ??= (async () => {
+    const now = new Date();
+    const ca = newCA(now);
+    const server = await startWebhookServer({
+      host: '127.0.0.1',
+      port: 0,
+      certificate: newServingCert(ca, ['127.0.0.1'], now),
+      lookup: grantUidLookup(cluster.admin(), () => undefined),
+      log: createLogger({ level: 'warn' }),
+    });
+    return { server, ca: ca.certPem };
+  })();
+  const { server, ca } = await testWebhook;
+  await installWebhookForUrl(cluster.admin(), TEST_WEBHOOK, `https://127.0.0.1:${server.port}`, ca);
+}
+
+/** Stops the tests' webhook server (its configuration goes with the cluster). */
+export async function stopTestWebhook(): Promise<void> {
+  const webhook = await testWebhook?.catch(() => undefined);
+  testWebhook = undefined;
+  await webhook?.server.close();
 }
 
 /**
@@ -185,6 +224,8 @@ export class OperatorProcess {
         // Several operators run side by side; a test that scrapes passes its own ports.
         '--metrics-bind-address=0',
         '--health-probe-bind-address=0',
+        // The tests' webhook is served from the test process (startTestWebhook).
+        '--webhook-bind-address=0',
         ...extraArgs,
       ],
       {
