@@ -278,6 +278,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
   it('does not count an approver who is in the subject group, and says why', async () => {
     const leads = await policy({
       selfOnly: false,
+      subjects: { groups: ['payments-leads'] },
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads', 'other-leads'] } },
     });
     await grants(ALICE).create(

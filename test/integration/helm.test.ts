@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { chartCopies } from '../../hack/chart-files.ts';
 import { REPO_ROOT } from '../../src/kube/manifests.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
@@ -99,6 +99,7 @@ describe('Helm chart', function () {
         'timebox-approval-withdrawal',
         'timebox-grant-changes',
         'timebox-grant-identity',
+        'timebox-operator-bindings',
       ],
     );
     assert.ok(
@@ -200,6 +201,81 @@ describe('Helm chart', function () {
     await assert.rejects(template('--set', 'logLevel=loud'), /logLevel.*must be one of/s);
   });
 
+  it('serves the identity webhook, with a self-managed CA or with cert-manager', async () => {
+    const [source] = parseAllDocuments(
+      readFileSync(join(REPO_ROOT, 'config', 'webhook', 'mutating.yaml'), 'utf8'),
+    ).map((d) => d.toJS() as { webhooks: { rules: unknown }[] });
+    const selfManaged = await template();
+    const hook = selfManaged.find((o) => o.kind === 'MutatingWebhookConfiguration') as unknown as {
+      metadata: { name: string };
+      webhooks: {
+        rules: unknown;
+        failurePolicy: string;
+        clientConfig: { service: { name: string } };
+      }[];
+    };
+    assert.equal(hook.metadata.name, 'tb-timebox-identity');
+    assert.deepEqual(
+      hook.webhooks[0]!.rules,
+      source!.webhooks[0]!.rules,
+      'the rules of config/webhook',
+    );
+    assert.equal(hook.webhooks[0]!.failurePolicy, 'Fail');
+    assert.equal(hook.webhooks[0]!.clientConfig.service.name, 'tb-timebox-webhook');
+    const args = (objs: K8sObject[]) =>
+      (
+        objs.find((o) => o.kind === 'Deployment')!.spec as {
+          template: { spec: { containers: { args: string[] }[] } };
+        }
+      ).template.spec.containers[0]!.args;
+    assert.ok(args(selfManaged).includes('--webhook-secret=tb-timebox-webhook-tls'));
+    const role = selfManaged.find((o) => o.kind === 'Role')!;
+    assert.deepEqual(
+      role
+        .rules!.filter((r) => r.resources?.includes('secrets'))
+        .map((r) => [r.verbs, r.resourceNames]),
+      [
+        [['create'], undefined],
+        [['get', 'update'], ['tb-timebox-webhook-tls']],
+      ],
+    );
+
+    const bindings = selfManaged.find(
+      (o) =>
+        o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'timebox-operator-bindings',
+    )!;
+    assert.equal(
+      (bindings.spec as { matchConditions: { expression: string }[] }).matchConditions[0]!
+        .expression,
+      "request.userInfo.username in ['system:serviceaccount:timebox-system:tb-timebox-controller']",
+      "admission holds the chart's own service account to the bindings it owns",
+    );
+
+    const withCertManager = await template('--set', 'webhook.certManager.enabled=true');
+    assert.ok(args(withCertManager).includes('--webhook-cert-dir=/etc/timebox/webhook'));
+    const cert = withCertManager.find((o) => o.kind === 'Certificate')!;
+    assert.deepEqual((cert.spec as { dnsNames: string[] }).dnsNames, [
+      'tb-timebox-webhook.timebox-system.svc',
+      'tb-timebox-webhook.timebox-system.svc.cluster.local',
+    ]);
+    assert.ok(withCertManager.some((o) => o.kind === 'Issuer'));
+    const injected = withCertManager.find(
+      (o) => o.kind === 'MutatingWebhookConfiguration',
+    ) as unknown as {
+      metadata: { annotations: Record<string, string> };
+    };
+    assert.equal(
+      injected.metadata.annotations['cert-manager.io/inject-ca-from'],
+      'timebox-system/tb-timebox-webhook',
+    );
+    assert.ok(
+      !withCertManager
+        .find((o) => o.kind === 'Role')!
+        .rules!.some((r) => r.resources?.includes('secrets')),
+      'no Secret access when cert-manager issues the certificate',
+    );
+  });
+
   it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);
@@ -238,8 +314,14 @@ describe('Helm chart', function () {
         '--set',
         'rbac.bindableClusterRoles={view}',
       ]);
+      // The sandbox has no kubelet, so nothing would answer behind the webhook's
+      // Service, and with failurePolicy Fail every create would be refused: the
+      // tests' own identity webhook stands in for it.
+      const rendered = parseAllDocuments(stdout)
+        .map((d) => d.toJS() as K8sObject | null)
+        .filter((o): o is K8sObject => o !== null && o.kind !== 'MutatingWebhookConfiguration');
       const file = join(work, 'rendered.yaml');
-      writeFileSync(file, stdout);
+      writeFileSync(file, rendered.map((o) => stringify(o)).join('---\n'));
       const kubectl = cluster.sandbox?.binaries.kubectl ?? 'kubectl';
       await run(kubectl, [
         '--kubeconfig',

@@ -125,16 +125,20 @@ describe('AccessPolicy and AccessApproval', function () {
     assert.equal(await canListPods(cluster, ALICE.user, ns), true);
   });
 
-  it('takes who asked from the API server: a missing or forged requester is refused at admission', async () => {
+  it('takes who asked from the API server: stamped when left out, refused when forged', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
     const alice = grantsApi(cluster.as(ALICE));
     const unsigned = request(ALICE, policy, 'unsigned');
     unsigned.metadata.annotations = {};
-    await expectRejected(
-      alice.create(unsigned),
-      403,
-      /timebox\.dev\/requested-by: \\"alice@example.com\\"/,
-    );
+    const stamped = await alice.create(unsigned);
+    assert.deepEqual(stamped.metadata.annotations, {
+      'timebox.dev/created-by': ALICE.user,
+      'timebox.dev/requested-by': ALICE.user,
+      'timebox.dev/requester-groups': 'payments-oncall',
+    });
+    const creator = request(ALICE, policy, 'created-by-bob');
+    creator.metadata.annotations!['timebox.dev/created-by'] = BOB.user;
+    await expectRejected(alice.create(creator), 403, /created-by must be you/);
     const forged = request(ALICE, policy, 'forged');
     forged.metadata.annotations!['timebox.dev/requested-by'] = BOB.user;
     await expectRejected(alice.create(forged), 403, /must be your user name/);
@@ -323,30 +327,89 @@ describe('AccessPolicy and AccessApproval', function () {
     assert.equal(gone.status?.conditions?.[0]?.reason, 'PolicyDeleted');
   });
 
-  it('lets a trusted GitOps identity request for others: the reviewed change is the approval', async () => {
-    const policy = await createPolicy();
-    const viaGit = request({ user: 'pr-author@example.com' }, policy, 'from-git', {
-      subject: { kind: 'User', name: ALICE.user },
-    });
-    viaGit.metadata.annotations = {
-      'timebox.dev/requested-by': 'pr-author@example.com',
-      'timebox.dev/gitops': 'true',
+  describe('GitOps grants', () => {
+    const viaGit = (
+      policy: string,
+      name: string,
+      requester: Identity,
+      subject = requester.user,
+    ) => {
+      const g = request(requester, policy, name, {
+        subject: { kind: 'User', name: subject },
+        startAt: new Date(Date.now() - 1000).toISOString(),
+      });
+      g.metadata.annotations = {
+        'timebox.dev/requested-by': requester.user,
+        'timebox.dev/requester-groups': (requester.groups ?? []).join(','),
+        'timebox.dev/gitops': 'true',
+      };
+      return g;
     };
-    const gitops = grantsApi(cluster.as({ user: GITOPS_USER }));
-    // Without a fixed window, a grant Git re-applies after deletion would grant again.
-    await expectRejected(
-      gitops.create(structuredClone(viaGit)),
-      422,
-      /spec.startAt is required in a grant from GitOps/,
-    );
-    viaGit.spec.startAt = new Date(Date.now() - 1000).toISOString();
-    await gitops.create(viaGit);
-    const g = await waitForPhase(cluster, ns, 'from-git', 'Active');
-    assert.equal(g.status?.requestedBy, 'pr-author@example.com');
-    assert.equal(g.status?.history?.find((h) => h.phase === 'Pending')?.reason, 'Activating');
-    assert.match(
-      g.status?.history?.find((h) => h.phase === 'Pending')?.message ?? '',
-      /trusted GitOps identity/,
-    );
+    const gitops = () => grantsApi(cluster.as({ user: GITOPS_USER }));
+    const reviewed = { allowed: true, reviewApproves: true };
+
+    it('are refused unless the policy opts in, whoever they claim to come from', async () => {
+      // The original attack: a GitOps token, a grant "requested by" the CEO for
+      // someone else, under a Manual selfOnly policy.
+      const policy = await createPolicy();
+      await gitops().create(viaGit(policy, 'ceo', { user: 'ceo@example.com' }, MALLORY.user));
+      const g = await waitForPhase(cluster, ns, 'ceo', 'Denied');
+      assert.equal(g.status?.conditions?.[0]?.reason, 'GitOpsNotAllowed');
+      assert.equal(await canListPods(cluster, MALLORY.user, ns), false);
+    });
+
+    it('need a window, an eligible requester, and selfOnly holds for them', async () => {
+      const policy = await createPolicy({ gitops: reviewed });
+      const noWindow = viaGit(policy, 'no-window', ALICE);
+      delete noWindow.spec.startAt;
+      // Without a fixed window, a grant Git re-applies after deletion would grant again.
+      await expectRejected(
+        gitops().create(noWindow),
+        422,
+        /spec.startAt is required in a grant from GitOps/,
+      );
+      await gitops().create(viaGit(policy, 'from-stranger', { user: 'pr-author@example.com' }));
+      await gitops().create(viaGit(policy, 'for-mallory', ALICE, MALLORY.user));
+      assert.equal(
+        (await waitForPhase(cluster, ns, 'from-stranger', 'Denied')).status?.conditions?.[0]
+          ?.reason,
+        'NotEligible',
+      );
+      assert.equal(
+        (await waitForPhase(cluster, ns, 'for-mallory', 'Denied')).status?.conditions?.[0]?.reason,
+        'NotSelf',
+      );
+      await gitops().create(viaGit(policy, 'from-git', ALICE));
+      const g = await waitForPhase(cluster, ns, 'from-git', 'Active');
+      assert.equal(g.status?.requestedBy, ALICE.user);
+      assert.equal(g.metadata.annotations?.['timebox.dev/created-by'], GITOPS_USER);
+      assert.match(
+        g.status?.history?.find((h) => h.phase === 'Pending')?.message ?? '',
+        new RegExp(`created by the GitOps identity ${GITOPS_USER} for ${ALICE.user}`),
+      );
+    });
+
+    it('still need approvals unless the policy takes the review as one', async () => {
+      const policy = await createPolicy({ gitops: { allowed: true } });
+      const g = await gitops().create(viaGit(policy, 'needs-approval', ALICE));
+      await eventually(
+        async () =>
+          (await grantsApi(cluster.admin()).get(ns, 'needs-approval')).status?.conditions?.[0]
+            ?.reason === 'AwaitingApproval',
+        { what: 'AwaitingApproval' },
+      );
+      await approve(BOB, g);
+      await waitForPhase(cluster, ns, 'needs-approval', 'Active');
+    });
+
+    it('come only from the identities the policy names', async () => {
+      const policy = await createPolicy({
+        gitops: { ...reviewed, identities: ['system:serviceaccount:argocd:*'] },
+      });
+      await gitops().create(viaGit(policy, 'other-tool', ALICE));
+      const g = await waitForPhase(cluster, ns, 'other-tool', 'Denied');
+      assert.equal(g.status?.conditions?.[0]?.reason, 'GitOpsIdentityNotTrusted');
+      assert.match(g.status?.conditions?.[0]?.message ?? '', new RegExp(`not from ${GITOPS_USER}`));
+    });
   });
 });

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ApiException } from '@kubernetes/client-node';
+import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
+import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import type { Identity } from '../../src/sandbox/impersonation.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { allowed, requestAs } from '../support/requests.ts';
+import {
+  createAccessPolicy,
+  createNamespace,
+  grantsApi,
+  installTimebox,
+  kubeconfigAs,
+  OperatorProcess,
+  waitForPhase,
+} from '../support/timebox.ts';
+
+const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
+const OPERATOR = 'timebox-operator-guardrails';
+
+async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApiException, String(err));
+    return { code: err.code, message: String(err.body) };
+  }
+  assert.fail('the API server accepted it');
+}
+
+/** An anonymous request, as `curl -k` from anywhere would make it. */
+function anonymousCanListPods(server: string, ca: Buffer, namespace: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${server}/api/v1/namespaces/${namespace}/pods`, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What a policy may hand out, and to whom: the attacks of the guardrails review. */
+describe('guardrails: what a policy may hand out, and to whom', function () {
+  this.timeout(120_000);
+  let cluster: ClusterEnvironment;
+  let operator: OperatorProcess;
+  let work: string;
+  let ns: string;
+
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    cluster = await testCluster();
+    await installTimebox(cluster, [OPERATOR]);
+    work = mkdtempSync(join(tmpdir(), 'timebox-guardrails-'));
+    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
+    await operator.waitForLog(/starting controllers/);
+  });
+  after(async () => {
+    await operator?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    ns = await createNamespace(cluster, 'payments');
+  });
+
+  async function policy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
+    const name = `guard-${randomUUID().slice(0, 8)}`;
+    await createAccessPolicy(cluster.admin(), name, {
+      requesters: { groups: ['payments-oncall'] },
+      selfOnly: false,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      approval: { mode: 'Auto' },
+      ...over,
+    });
+    return name;
+  }
+  const grants = () => grantsApi(cluster.as(ALICE));
+  const reason = (g: AccessGrant) => g.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+
+  it('refuses system: users and groups as subjects at admission', async () => {
+    const open = await policy({ subjects: { users: ['*'], groups: ['*'] } });
+    for (const subject of [
+      { kind: 'Group' as const, name: 'system:authenticated' },
+      { kind: 'Group' as const, name: 'system:unauthenticated' },
+      { kind: 'Group' as const, name: 'system:masters' },
+      { kind: 'User' as const, name: 'system:serviceaccount:kube-system:default' },
+    ]) {
+      const r = await refusal(
+        grants().create(requestAs(ALICE, ns, open, `sys-${randomUUID().slice(0, 6)}`, { subject })),
+      );
+      assert.equal(r.code, 422, subject.name);
+      assert.match(r.message, /system: users and groups cannot be subjects/);
+    }
+    const sandbox = cluster.sandbox!;
+    assert.equal(await anonymousCanListPods(sandbox.server, sandbox.caData, ns), false);
+  });
+
+  it('lets only the requester be the subject unless the policy lists others', async () => {
+    const bare = await policy();
+    await grants().create(
+      requestAs(ALICE, ns, bare, 'for-carol', {
+        subject: { kind: 'User', name: 'carol@example.com' },
+      }),
+    );
+    await grants().create(
+      requestAs(ALICE, ns, bare, 'for-sa', {
+        subject: { kind: 'ServiceAccount', namespace: 'kube-system', name: 'default' },
+      }),
+    );
+    for (const name of ['for-carol', 'for-sa']) {
+      const g = await waitForPhase(cluster, ns, name, 'Denied');
+      assert.equal(reason(g), 'SubjectNotAllowed', name);
+    }
+    // Listed service accounts, but only inside the policy's namespaces.
+    const robots = await policy({ subjects: { serviceAccounts: ['*/deployer'] } });
+    await grants().create(
+      requestAs(ALICE, ns, robots, 'kube-system-robot', {
+        subject: { kind: 'ServiceAccount', namespace: 'kube-system', name: 'deployer' },
+      }),
+    );
+    const outside = await waitForPhase(cluster, ns, 'kube-system-robot', 'Denied');
+    assert.match(outside.status?.conditions?.[0]?.message ?? '', /outside the namespaces/);
+    await grants().create(
+      requestAs(ALICE, ns, robots, 'own-robot', {
+        subject: { kind: 'ServiceAccount', namespace: ns, name: 'deployer' },
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    await waitForPhase(cluster, ns, 'own-robot', 'Active');
+    assert.equal(await allowed(cluster, { user: 'carol@example.com' }, 'list', 'pods', ns), false);
+  });
+
+  it('refuses a policy that states no namespaces, and one whose selfOnly cannot be checked', async () => {
+    const base = {
+      requesters: { groups: ['payments-oncall'] },
+      access: [{ kubernetes: { clusterRoles: ['view'] } }],
+      maxDuration: '1h',
+      approval: { mode: 'Auto' as const },
+    };
+    const noNamespaces = await refusal(
+      createAccessPolicy(cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
+        ...base,
+      } as AccessPolicy['spec']),
+    );
+    assert.equal(noNamespaces.code, 422);
+    assert.match(noNamespaces.message, /spec.namespaces: Required value/);
+    const awsSelf = await refusal(
+      createAccessPolicy(cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
+        ...base,
+        namespaces: [ns],
+        selfOnly: true,
+        access: [
+          {
+            aws: {
+              principalArns: ['arn:aws:iam::111122223333:role/*'],
+              policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+            },
+          },
+        ],
+      }),
+    );
+    assert.equal(awsSelf.code, 422);
+    assert.match(awsSelf.message, /set aws.selfPrincipalArns/);
+  });
+
+  it("never hands out another user's AWS role under selfOnly", async () => {
+    const self = await policy({
+      selfOnly: true,
+      access: [
+        {
+          aws: {
+            selfPrincipalArns: ['arn:aws:iam::111122223333:role/{localPart}'],
+            policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+          },
+        },
+      ],
+    });
+    await grants().create(
+      requestAs(ALICE, ns, self, 'bobs-role', {
+        access: [
+          {
+            aws: {
+              principalArn: 'arn:aws:iam::111122223333:role/bob',
+              policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+            },
+          },
+        ],
+      }),
+    );
+    const g = await waitForPhase(cluster, ns, 'bobs-role', 'Denied');
+    assert.equal(reason(g), 'AccessNotAllowed');
+    assert.match(g.status?.conditions?.[0]?.message ?? '', /role\/bob/);
+  });
+});
