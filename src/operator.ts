@@ -6,7 +6,9 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
+  type V1ClusterRole,
   type V1ClusterRoleBinding,
+  type V1Role,
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import {
@@ -24,6 +26,8 @@ import {
 } from './api/v1alpha1/types.ts';
 import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
+import { AccessPolicyController, policyWriter } from './controller/accesspolicy.ts';
+import type { RbacRule, RoleRules } from './policy/escalation.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
 import { eventRecorder } from './kube/events.ts';
@@ -123,6 +127,25 @@ export async function startOperator(
     { log, clock, labelSelector: OWNED },
   );
 
+  // Every role, to find those that let their holder outlive a grant.
+  const clusterRoles = new Informer<V1ClusterRole>(
+    'clusterroles',
+    kubeConfig,
+    '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+    () => rbacApi.listClusterRole(),
+    { log, clock },
+  );
+  const roles = new Informer<V1Role>(
+    'roles',
+    kubeConfig,
+    '/apis/rbac.authorization.k8s.io/v1/roles',
+    () => rbacApi.listRoleForAllNamespaces(),
+    { log, clock },
+  );
+  const roleRules: RoleRules = (kind, name, namespace) =>
+    (kind === 'ClusterRole' ? clusterRoles.get(name) : roles.get(name, namespace))?.rules as
+      RbacRule[] | undefined;
+
   const writer = grantWriter(kubeConfig);
   const rbac = rbacPort(kubeConfig);
   const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
@@ -130,12 +153,17 @@ export async function startOperator(
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
   const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
+  const policyQueue = new WorkQueue({ clock, name: 'accesspolicy' });
   let elector: LeaderElector | undefined;
   const metrics = new Metrics(
     {
       grants: () => grants.list(),
       bindings: () => [...roleBindings.list(), ...clusterRoleBindings.list()],
-      queueDepths: () => ({ accessgrant: grantQueue.len(), 'binding-sweeper': sweepQueue.len() }),
+      queueDepths: () => ({
+        accessgrant: grantQueue.len(),
+        'binding-sweeper': sweepQueue.len(),
+        accesspolicy: policyQueue.len(),
+      }),
       isLeader: () => (elector ? elector.isLeader() : true),
     },
     clock,
@@ -144,12 +172,26 @@ export async function startOperator(
     grants,
     policies,
     approvals,
+    roleRules,
     writer,
     providers: [kubernetes, ...(opts.cloudProviders ?? [])],
     recorder,
     clock,
     log: grantLog,
     metrics,
+  });
+  const policyLog = log.with({ controller: 'accesspolicy' });
+  const policyController = new AccessPolicyController({
+    policies,
+    roleRules,
+    namespacesOfRole: (name) =>
+      roles
+        .list()
+        .filter((r) => r.metadata?.name === name)
+        .map((r) => r.metadata?.namespace ?? ''),
+    writer: policyWriter(kubeConfig),
+    clock,
+    log: policyLog,
   });
   const sweepLog = log.with({ controller: 'binding-sweeper' });
   const sweeper = new BindingSweeper({
@@ -190,9 +232,20 @@ export async function startOperator(
   // A policy edit re-evaluates every grant under it: pending ones, and active
   // ones it may no longer allow.
   const onPolicy = (p: AccessPolicy) => {
+    if (p.metadata.name) policyQueue.add(p.metadata.name);
     for (const g of grants.list())
       if (g.spec.policy === p.metadata.name) grantQueue.add(grantKey(g));
   };
+  // A role edited to allow more changes what the policies handing it out risk;
+  // their status changes, and that re-evaluates their grants.
+  const onRole = () => {
+    for (const p of policies.list()) if (p.metadata.name) policyQueue.add(p.metadata.name);
+  };
+  for (const inf of [clusterRoles, roles] as Informer<V1Role>[]) {
+    inf.on('add', onRole);
+    inf.on('update', onRole);
+    inf.on('delete', onRole);
+  }
   policies.on('add', onPolicy);
   policies.on('update', onPolicy);
   policies.on('delete', onPolicy);
@@ -203,7 +256,15 @@ export async function startOperator(
   approvals.on('update', onApproval);
   approvals.on('delete', onApproval);
 
-  const informers = [grants, policies, approvals, roleBindings, clusterRoleBindings];
+  const informers = [
+    grants,
+    policies,
+    approvals,
+    roleBindings,
+    clusterRoleBindings,
+    clusterRoles,
+    roles,
+  ] as Informer<KubernetesObject>[];
   await Promise.all(informers.map((i) => i.start()));
   log.info('caches synced', {
     grants: grants.list().length,
@@ -259,6 +320,12 @@ export async function startOperator(
         measured('binding-sweeper', (k) => sweeper.reconcile(k)),
         (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
       ),
+      runWorkers(
+        policyQueue,
+        1,
+        measured('accesspolicy', (k) => policyController.reconcile(k)),
+        (key, err) => policyLog.warn('policy status failed; retrying', { policy: key, err }),
+      ),
     ]);
   };
 
@@ -283,6 +350,7 @@ export async function startOperator(
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
         grantQueue.shutDown();
         sweepQueue.shutDown();
+        policyQueue.shutDown();
         await running;
       },
       onStoppedLeading: () => {
@@ -312,6 +380,7 @@ export async function startOperator(
       }
       grantQueue.shutDown();
       sweepQueue.shutDown();
+      policyQueue.shutDown();
       await running;
       await recorder.flush();
       await webhook?.stop();

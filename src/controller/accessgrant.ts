@@ -7,6 +7,7 @@ import {
 import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
+import { grantRisks, type RoleRules } from '../policy/escalation.ts';
 import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
 import { isTerminal, type Artefact, type ProviderDriver } from '../providers/provider.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -18,6 +19,8 @@ export interface AccessGrantControllerDeps {
   grants: Pick<Informer<AccessGrant>, 'get'>;
   policies: Pick<Informer<AccessPolicy>, 'get'>;
   approvals: Pick<Informer<AccessApproval>, 'list'>;
+  /** The rules of the roles a grant asks for, to find roles that outlive it. */
+  roleRules?: RoleRules;
   writer: GrantWriter;
   providers: ProviderDriver[];
   recorder: EventRecorder;
@@ -99,7 +102,8 @@ export class AccessGrantController {
       .list(grant.metadata.namespace)
       .filter((a) => a.spec?.grantRef?.name === grant.metadata.name);
     const granted = grant.status?.expiresAt !== undefined;
-    const policyCheck = granted ? checkPolicy(grant, policy) : undefined;
+    const risks = this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : [];
+    const policyCheck = granted ? checkPolicy(grant, policy, risks) : undefined;
     return {
       artefacts,
       providers: this.deps.providers.map((p) => p.name),
@@ -109,6 +113,7 @@ export class AccessGrantController {
         approvals,
         this.deps.clock.now(),
         grant.status?.activatedAt,
+        risks,
       ),
       ...(policyCheck ? { policyCheck } : {}),
     };

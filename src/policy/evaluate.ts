@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_SCHEDULE_AHEAD,
 } from '../api/v1alpha1/types.ts';
 import type { Decision } from './decision.ts';
+import { describeRisks, type RoleRisk } from './escalation.ts';
 
 /** Who asked for a grant, as vouched for by admission (config/admission). */
 export interface Requester {
@@ -293,6 +294,7 @@ function gitOpsCheck(requester: Requester, policy: AccessPolicy): Decision | und
 export function checkPolicy(
   grant: AccessGrant,
   policy: AccessPolicy | undefined,
+  risks: RoleRisk[] = [],
 ): Decision | undefined {
   const name = grant.spec.policy;
   if (!name)
@@ -375,6 +377,12 @@ export function checkPolicy(
       `duration ${grant.spec.duration} exceeds the maxDuration ${p.maxDuration} of AccessPolicy '${name}'; request at most ${p.maxDuration}`,
     );
   }
+  if (risks.length && !p.allowPersistentEscalation) {
+    return deny(
+      'PersistentEscalation',
+      `${describeRisks(risks)}: access that could outlive the grant. AccessPolicy '${name}' hands such roles out only with allowPersistentEscalation: true; ask for a narrower role`,
+    );
+  }
   if (p.requireReason && !grant.spec.reason?.trim()) {
     return deny(
       'ReasonRequired',
@@ -420,6 +428,7 @@ export function evaluateRequest(
   approvals: AccessApproval[],
   now: Date,
   activatedAt?: string,
+  risks: RoleRisk[] = [],
 ): Evaluation {
   const mine = approvals.filter(
     (a) =>
@@ -434,7 +443,7 @@ export function evaluateRequest(
       inPrincipals(policy.spec.approval.approvers, a.spec.approver, a.spec.approverGroups ?? []),
   );
   const revokedBy = revocation ? { revokedBy: recorded(revocation, now) } : {};
-  const checked = checkPolicy(grant, policy);
+  const checked = checkPolicy(grant, policy, risks);
   if (checked) return { ...checked, approvals: [], ...revokedBy };
   const p = policy!.spec;
   const requester = requesterOf(grant)!;

@@ -73,6 +73,7 @@ describe('timebox CLI, end to end', function () {
       access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
       maxDuration: '4h',
       requireReason: true,
+      allowPersistentEscalation: true,
       approval: { mode: 'Manual', approvers: { users: [BOB] } },
     });
   });

@@ -77,6 +77,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
       maxDuration: '4h',
       requireReason: true,
+      allowPersistentEscalation: true,
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
       ...over,
     });

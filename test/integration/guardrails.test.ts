@@ -4,12 +4,13 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { allowed, requestAs } from '../support/requests.ts';
+import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -77,6 +78,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
       namespaces: [ns],
       access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
       maxDuration: '4h',
+      allowPersistentEscalation: true,
       approval: { mode: 'Auto' },
       ...over,
     });
@@ -198,5 +200,56 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
     const g = await waitForPhase(cluster, ns, 'bobs-role', 'Denied');
     assert.equal(reason(g), 'AccessNotAllowed');
     assert.match(g.status?.conditions?.[0]?.message ?? '', /role\/bob/);
+  });
+
+  it('flags roles that outlive the grant, and hands them out only where the policy says so', async () => {
+    const careful = await policy({
+      allowPersistentEscalation: false,
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit', 'admin'], namespaces: [ns] } }],
+    });
+    const custom = cluster.admin().makeApiClient(CustomObjectsApi);
+    const condition = async (name: string) =>
+      (
+        (await custom.getClusterCustomObject({
+          group: 'timebox.dev',
+          version: 'v1alpha1',
+          plural: 'accesspolicies',
+          name,
+        })) as AccessPolicy
+      ).status?.conditions?.find((c) => c.type === 'PersistentEscalation');
+    const flagged = await eventually(async () => condition(careful), {
+      what: 'the PersistentEscalation condition',
+    });
+    assert.equal(flagged.status, 'True');
+    assert.equal(flagged.reason, 'NotAllowed');
+    assert.match(flagged.message, /ClusterRole admin lets its holder .*RoleBindings/);
+    assert.match(flagged.message, /ClusterRole edit lets its holder .*ServiceAccount tokens/);
+    assert.doesNotMatch(flagged.message, /ClusterRole view/);
+
+    // admin could make a permanent RoleBinding; edit, a token: neither is handed out.
+    for (const role of ['admin', 'edit']) {
+      await grants().create(
+        requestAs(ALICE, ns, careful, `wants-${role}`, {
+          access: [{ kubernetes: { clusterRole: role, namespaces: [ns] } }],
+        }),
+      );
+      const g = await waitForPhase(cluster, ns, `wants-${role}`, 'Denied');
+      assert.equal(reason(g), 'PersistentEscalation', role);
+      assert.match(g.status?.conditions?.[0]?.message ?? '', /allowPersistentEscalation: true/);
+    }
+    await grants().create(
+      requestAs(ALICE, ns, careful, 'wants-view', {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    await waitForPhase(cluster, ns, 'wants-view', 'Active');
+    assert.equal(await allowed(cluster, ALICE, 'create', 'rolebindings', ns), false);
+
+    // A policy that opts in says so too.
+    const knowing = await policy();
+    const allowedCondition = await eventually(async () => condition(knowing), {
+      what: 'the PersistentEscalation condition',
+    });
+    assert.equal(allowedCondition.reason, 'Allowed');
   });
 });

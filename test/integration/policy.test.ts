@@ -85,6 +85,7 @@ describe('AccessPolicy and AccessApproval', function () {
       access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
       maxDuration: '4h',
       requireReason: true,
+      allowPersistentEscalation: true,
       approval: {
         mode: 'Manual',
         approvers: { groups: ['payments-leads'] },

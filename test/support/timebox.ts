@@ -89,6 +89,8 @@ export async function installTimebox(
         { kubernetes: { clusterRoles: ['view', 'edit'], namespaces: ['*'], clusterWide: true } },
       ],
       maxDuration: '24h',
+      // edit can mint ServiceAccount tokens: the tests hand it out knowingly.
+      allowPersistentEscalation: true,
       approval: { mode: 'Auto' },
     },
   } as KubernetesObject;

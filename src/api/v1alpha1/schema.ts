@@ -369,167 +369,189 @@ const durationField = (description: string): Schema =>
     ],
   });
 
+const accessPolicyStatus: Schema = {
+  type: 'object',
+  properties: {
+    conditions: {
+      type: 'array',
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: condition,
+    },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+  },
+};
+
 const globs = (what: string): Schema => ({
   ...names(256, str(253, { minLength: 1 })),
   description: `${what} (glob: * matches any characters).`,
 });
 
-export const accessPolicySchema: Schema = resourceSchema({
-  type: 'object',
-  required: ['requesters', 'namespaces', 'access', 'maxDuration', 'approval'],
-  properties: {
-    requesters: principals('Who may request grants under this policy.'),
-    selfOnly: {
-      type: 'boolean',
-      description:
-        'Requesters may only name themselves (a User subject) as the subject, and only their own cloud principals (aws.selfPrincipalArns, gcp member user:<requester>).',
-    },
-    subjects: {
-      type: 'object',
-      description:
-        'Who may be the subject besides the requester, when selfOnly is false; only the requester when absent. system: users and groups never.',
-      properties: {
-        users: globs('User subjects'),
-        groups: globs('Group subjects'),
-        serviceAccounts: globs(
-          "ServiceAccount subjects as '<namespace>/<name>', in one of the policy's namespaces",
-        ),
+export const accessPolicySchema: Schema = resourceSchema(
+  {
+    type: 'object',
+    required: ['requesters', 'namespaces', 'access', 'maxDuration', 'approval'],
+    properties: {
+      requesters: principals('Who may request grants under this policy.'),
+      selfOnly: {
+        type: 'boolean',
+        description:
+          'Requesters may only name themselves (a User subject) as the subject, and only their own cloud principals (aws.selfPrincipalArns, gcp member user:<requester>).',
       },
-    },
-    gitops: {
-      type: 'object',
-      description:
-        'Whether grants created by a trusted GitOps identity for the person they name are allowed (off by default). The named requester must still be a requester of this policy, and selfOnly applies to them.',
-      properties: {
-        allowed: { type: 'boolean' },
-        identities: globs(
-          'The GitOps identities (user names) trusted here; all trusted ones when absent',
-        ),
-        reviewApproves: {
-          type: 'boolean',
-          description:
-            "The merged, reviewed change is the approval. When false (default), a GitOps grant still needs this policy's approvals.",
+      subjects: {
+        type: 'object',
+        description:
+          'Who may be the subject besides the requester, when selfOnly is false; only the requester when absent. system: users and groups never.',
+        properties: {
+          users: globs('User subjects'),
+          groups: globs('Group subjects'),
+          serviceAccounts: globs(
+            "ServiceAccount subjects as '<namespace>/<name>', in one of the policy's namespaces",
+          ),
         },
       },
-    },
-    namespaces: {
-      ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
-      minItems: 1,
-      description:
-        "Namespaces where grants under this policy may live. Required: write ['*'] for any namespace, explicitly.",
-    },
-    access: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 64,
-      description: 'The allow-list: every access entry of a grant must match one of these.',
-      items: {
+      gitops: {
         type: 'object',
+        description:
+          'Whether grants created by a trusted GitOps identity for the person they name are allowed (off by default). The named requester must still be a requester of this policy, and selfOnly applies to them.',
         properties: {
-          kubernetes: {
-            type: 'object',
-            properties: {
-              clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
-              roles: names(256, str(253, { pattern: PATH_SEGMENT })),
-              namespaces: {
-                ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
-                description:
-                  "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
-              },
-              clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
-            },
+          allowed: { type: 'boolean' },
+          identities: globs(
+            'The GitOps identities (user names) trusted here; all trusted ones when absent',
+          ),
+          reviewApproves: {
+            type: 'boolean',
+            description:
+              "The merged, reviewed change is the approval. When false (default), a GitOps grant still needs this policy's approvals.",
           },
-          aws: {
-            type: 'object',
-            properties: {
-              principalArns: names(
-                256,
-                str(2048, { description: 'Glob: * matches any characters.' }),
-              ),
-              policyArns: names(256, str(2048)),
-              groupArns: names(256, str(2048)),
-              modes: {
-                ...names(3, { type: 'string', enum: [...AWS_MODES] }),
-                description:
-                  'Modes grants may use. Absent: only InlinePolicy, whose expiry AWS enforces itself.',
+        },
+      },
+      namespaces: {
+        ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
+        minItems: 1,
+        description:
+          "Namespaces where grants under this policy may live. Required: write ['*'] for any namespace, explicitly.",
+      },
+      access: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 64,
+        description: 'The allow-list: every access entry of a grant must match one of these.',
+        items: {
+          type: 'object',
+          properties: {
+            kubernetes: {
+              type: 'object',
+              properties: {
+                clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
+                roles: names(256, str(253, { pattern: PATH_SEGMENT })),
+                namespaces: {
+                  ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
+                  description:
+                    "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
+                },
+                clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
               },
-              selfPrincipalArns: {
-                ...names(
-                  16,
-                  str(512, {
-                    'x-kubernetes-validations': [
-                      rule(
-                        "self.contains('{user}') || self.contains('{localPart}')",
-                        'a selfPrincipalArns entry must contain {user} (the requester) or {localPart} (its part before @), e.g. arn:aws:iam::111122223333:role/{user}',
-                      ),
-                    ],
-                  }),
+            },
+            aws: {
+              type: 'object',
+              properties: {
+                principalArns: names(
+                  256,
+                  str(2048, { description: 'Glob: * matches any characters.' }),
                 ),
-                description:
-                  "Each requester's own principals, as templates: {user} stands for the requester's user name and {localPart} for its part before @, e.g. arn:aws:iam::111122223333:role/{user}. Required for AWS access under selfOnly.",
+                policyArns: names(256, str(2048)),
+                groupArns: names(256, str(2048)),
+                modes: {
+                  ...names(3, { type: 'string', enum: [...AWS_MODES] }),
+                  description:
+                    'Modes grants may use. Absent: only InlinePolicy, whose expiry AWS enforces itself.',
+                },
+                selfPrincipalArns: {
+                  ...names(
+                    16,
+                    str(512, {
+                      'x-kubernetes-validations': [
+                        rule(
+                          "self.contains('{user}') || self.contains('{localPart}')",
+                          'a selfPrincipalArns entry must contain {user} (the requester) or {localPart} (its part before @), e.g. arn:aws:iam::111122223333:role/{user}',
+                        ),
+                      ],
+                    }),
+                  ),
+                  description:
+                    "Each requester's own principals, as templates: {user} stands for the requester's user name and {localPart} for its part before @, e.g. arn:aws:iam::111122223333:role/{user}. Required for AWS access under selfOnly.",
+                },
+              },
+            },
+            gcp: {
+              type: 'object',
+              properties: {
+                resources: names(256, str(1024)),
+                roles: names(256, str(1024)),
+                members: {
+                  ...names(256, str(1024)),
+                  description:
+                    "Members a grant may name besides the requester's own user:<requester> (glob); none when absent.",
+                },
               },
             },
           },
-          gcp: {
-            type: 'object',
-            properties: {
-              resources: names(256, str(1024)),
-              roles: names(256, str(1024)),
-              members: {
-                ...names(256, str(1024)),
-                description:
-                  "Members a grant may name besides the requester's own user:<requester> (glob); none when absent.",
-              },
-            },
+          'x-kubernetes-validations': [
+            rule(
+              '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
+              'each access entry must set exactly one of kubernetes, aws or gcp',
+            ),
+          ],
+        },
+      },
+      maxDuration: durationField('The longest duration a grant may ask for.'),
+      maxScheduleAhead: {
+        ...durationField(
+          `How far after its creation a grant's startAt may be (default ${DEFAULT_MAX_SCHEDULE_AHEAD}); later ones are Denied.`,
+        ),
+        default: DEFAULT_MAX_SCHEDULE_AHEAD,
+      },
+      requireReason: { type: 'boolean' },
+      allowPersistentEscalation: {
+        type: 'boolean',
+        description:
+          "Hand out roles that let their holder keep access after the grant ends (create RoleBindings, Secrets or ServiceAccount tokens, bind, escalate, impersonate, create workloads in kube-system). Off by default: a grant for such a role is Denied. status.conditions[type=PersistentEscalation] lists what the policy's roles allow.",
+      },
+      approval: {
+        type: 'object',
+        required: ['mode'],
+        properties: {
+          mode: {
+            type: 'string',
+            enum: ['Auto', 'Manual'],
+            description: 'Auto approves at once (low-risk access); Manual needs approvers.',
           },
+          approvers: principals('Who may approve or deny; never the requester or the subject.'),
+          required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+          pendingTimeout: durationField('An unapproved request is Denied after this long.'),
+          validFor: durationField(
+            'An approval counts only if the grant activates within this long of it, e.g. 24h so that a grant scheduled next week needs a fresh approval. Approvals do not expire when absent.',
+          ),
         },
         'x-kubernetes-validations': [
           rule(
-            '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
-            'each access entry must set exactly one of kubernetes, aws or gcp',
+            "self.mode == 'Auto' || (has(self.approvers) && ((has(self.approvers.users) && size(self.approvers.users) > 0) || (has(self.approvers.groups) && size(self.approvers.groups) > 0)))",
+            'approval.mode Manual needs approvers (users or groups)',
           ),
         ],
       },
     },
-    maxDuration: durationField('The longest duration a grant may ask for.'),
-    maxScheduleAhead: {
-      ...durationField(
-        `How far after its creation a grant's startAt may be (default ${DEFAULT_MAX_SCHEDULE_AHEAD}); later ones are Denied.`,
+    'x-kubernetes-validations': [
+      rule(
+        '!has(self.selfOnly) || !self.selfOnly || self.access.all(a, !has(a.aws) || (has(a.aws.selfPrincipalArns) && size(a.aws.selfPrincipalArns) > 0))',
+        "selfOnly cannot be checked for AWS without knowing each requester's own principal: set aws.selfPrincipalArns, e.g. ['arn:aws:iam::111122223333:role/{user}'] ({user} is the requester's user name)",
       ),
-      default: DEFAULT_MAX_SCHEDULE_AHEAD,
-    },
-    requireReason: { type: 'boolean' },
-    approval: {
-      type: 'object',
-      required: ['mode'],
-      properties: {
-        mode: {
-          type: 'string',
-          enum: ['Auto', 'Manual'],
-          description: 'Auto approves at once (low-risk access); Manual needs approvers.',
-        },
-        approvers: principals('Who may approve or deny; never the requester or the subject.'),
-        required: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
-        pendingTimeout: durationField('An unapproved request is Denied after this long.'),
-        validFor: durationField(
-          'An approval counts only if the grant activates within this long of it, e.g. 24h so that a grant scheduled next week needs a fresh approval. Approvals do not expire when absent.',
-        ),
-      },
-      'x-kubernetes-validations': [
-        rule(
-          "self.mode == 'Auto' || (has(self.approvers) && ((has(self.approvers.users) && size(self.approvers.users) > 0) || (has(self.approvers.groups) && size(self.approvers.groups) > 0)))",
-          'approval.mode Manual needs approvers (users or groups)',
-        ),
-      ],
-    },
+    ],
   },
-  'x-kubernetes-validations': [
-    rule(
-      '!has(self.selfOnly) || !self.selfOnly || self.access.all(a, !has(a.aws) || (has(a.aws.selfPrincipalArns) && size(a.aws.selfPrincipalArns) > 0))',
-      "selfOnly cannot be checked for AWS without knowing each requester's own principal: set aws.selfPrincipalArns, e.g. ['arn:aws:iam::111122223333:role/{user}'] ({user} is the requester's user name)",
-    ),
-  ],
-});
+  { status: accessPolicyStatus },
+);
 
 export const accessApprovalSchema: Schema = resourceSchema({
   type: 'object',
@@ -643,11 +665,22 @@ export function accessGrantCRD(): Schema {
 }
 
 export function accessPolicyCRD(): Schema {
-  return crd(ACCESS_POLICY, 'Cluster', accessPolicySchema, [
-    { name: 'Approval', type: 'string', jsonPath: '.spec.approval.mode' },
-    { name: 'Max', type: 'string', jsonPath: '.spec.maxDuration' },
-    AGE,
-  ]);
+  return crd(
+    ACCESS_POLICY,
+    'Cluster',
+    accessPolicySchema,
+    [
+      { name: 'Approval', type: 'string', jsonPath: '.spec.approval.mode' },
+      { name: 'Max', type: 'string', jsonPath: '.spec.maxDuration' },
+      {
+        name: 'Escalation',
+        type: 'string',
+        jsonPath: ".status.conditions[?(@.type=='PersistentEscalation')].reason",
+      },
+      AGE,
+    ],
+    { status: {} },
+  );
 }
 
 export function accessApprovalCRD(): Schema {

@@ -270,6 +270,18 @@ export interface AccessPolicySpec {
    * when absent, so a grant can never be scheduled into the far future.
    */
   maxScheduleAhead?: string;
+  /**
+   * Hand out roles that let their holder keep access after the grant ends (create
+   * RoleBindings or ServiceAccount tokens, impersonate, ...). Off by default: a
+   * grant for such a role is Denied, naming what the role allows.
+   */
+  allowPersistentEscalation?: boolean;
+}
+
+/** AccessPolicy status: what the operator found in the roles the policy hands out. */
+export interface AccessPolicyStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
 }
 
 export const DEFAULT_MAX_SCHEDULE_AHEAD = '168h';
@@ -279,6 +291,7 @@ export interface AccessPolicy {
   kind?: string;
   metadata: ObjectMeta;
   spec: AccessPolicySpec;
+  status?: AccessPolicyStatus;
 }
 
 export interface AccessApprovalSpec {
