@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { persistentEscalation, type RbacRule } from './escalation.ts';
+import {
+  describeRisks,
+  grantRisks,
+  persistentEscalation,
+  policyRisks,
+  type RbacRule,
+  type RoleRules,
+} from './escalation.ts';
 
 const rule = (apiGroups: string[], resources: string[], verbs: string[]): RbacRule => ({
   apiGroups,
@@ -39,5 +46,47 @@ describe('persistent escalation', () => {
       /workloads in kube-system/,
     );
     assert.match(persistentEscalation(deployer, ['*']).join(), /workloads in kube-system/);
+  });
+});
+
+describe('the risks of what a grant or policy hands out', () => {
+  const edit = [rule([''], ['secrets'], ['create']), rule([''], ['pods'], ['get'])];
+  const deployer = [rule(['apps'], ['deployments'], ['create'])];
+  const rules: RoleRules = (kind, name, namespace) =>
+    kind === 'ClusterRole'
+      ? ({ edit, view: [rule([''], ['pods'], ['get'])] } as Record<string, RbacRule[]>)[name]
+      : name === 'deployer' && namespace === 'kube-system'
+        ? deployer
+        : undefined;
+
+  it("names the grant's risky roles, where it binds them", () => {
+    const risks = grantRisks(
+      [
+        { kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } },
+        { kubernetes: { clusterRole: 'view', clusterWide: true } },
+        { kubernetes: { role: 'deployer', namespaces: ['payments', 'kube-system'] } },
+      ],
+      rules,
+    );
+    assert.deepEqual(
+      risks.map((r) => r.role),
+      ['ClusterRole edit', 'Role kube-system/deployer'],
+    );
+    assert.match(describeRisks(risks), /ClusterRole edit lets its holder create Secrets/);
+  });
+
+  it("finds a policy's Roles wherever they exist when it allows any namespace", () => {
+    const risks = policyRisks(
+      {
+        namespaces: ['*'],
+        access: [{ kubernetes: { roles: ['deployer'], clusterRoles: ['view'] } }],
+      },
+      rules,
+      (name) => (name === 'deployer' ? ['payments', 'kube-system'] : []),
+    );
+    assert.deepEqual(
+      risks.map((r) => r.role),
+      ['Role kube-system/deployer'],
+    );
   });
 });

@@ -727,6 +727,21 @@ describe('policy evaluation', () => {
     );
   });
 
+  it('denies a role that outlives the grant unless the policy allows persistent escalation', () => {
+    const risks = [
+      { role: 'ClusterRole edit', risks: ['create ServiceAccount tokens that outlive the grant'] },
+    ];
+    const d = checkPolicy(grant(), policy(), risks);
+    assert.equal(d?.reason, 'PersistentEscalation');
+    assert.match(d?.message ?? '', /ClusterRole edit lets its holder create ServiceAccount tokens/);
+    assert.match(d?.message ?? '', /only with allowPersistentEscalation: true/);
+    assert.equal(
+      checkPolicy(grant(), policy({ allowPersistentEscalation: true }), risks),
+      undefined,
+    );
+    assert.equal(checkPolicy(grant(), policy(), []), undefined);
+  });
+
   it('matches globs literally except for *', () => {
     assert.ok(globMatch('arn:aws:iam::1111:role/*', 'arn:aws:iam::1111:role/a/b'));
     assert.ok(!globMatch('arn:aws:iam::1111:role/*', 'arn:aws:iam::2222:role/a'));
