@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
-import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
-import { allowed, decideAs, requestAs } from '../support/requests.ts';
+import { allowed, decideAs, refusal, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
   createNamespace,
   grantsApi,
-  installTimebox,
-  kubeconfigAs,
-  OperatorProcess,
   roleBindingsOf,
   waitForPhase,
+  withOperator,
 } from '../support/timebox.ts';
 
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
@@ -30,17 +23,6 @@ const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 const DAVE: Identity = { user: 'dave@example.com', groups: ['other-leads'] };
 const OPERATOR = 'timebox-operator-integrity';
 
-/** The API server's refusal, with its HTTP code and message. */
-async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ApiException, String(err));
-    return { code: err.code, message: String(err.body) };
-  }
-  assert.fail('the API server accepted it');
-}
-
 /**
  * The attacks that once got through (see docs/approvals.md), replayed against
  * the sandbox as the attacker: each must be refused at admission, or leave the
@@ -48,29 +30,14 @@ async function refusal(p: Promise<unknown>): Promise<{ code: number; message: st
  */
 describe('approval integrity: an approval grants exactly what was approved', function () {
   this.timeout(180_000);
-  let cluster: ClusterEnvironment;
-  let operator: OperatorProcess;
-  let work: string;
+  const suite = withOperator(OPERATOR);
   let ns: string;
   let manual: string;
   let open: string;
 
-  before(async function () {
-    this.timeout(CLUSTER_START_TIMEOUT_MS);
-    cluster = await testCluster();
-    await installTimebox(cluster, [OPERATOR]);
-    work = mkdtempSync(join(tmpdir(), 'timebox-integrity-'));
-    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
-    await operator.waitForLog(/starting controllers/);
-  });
-  after(async () => {
-    await operator?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
   async function policy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
     const name = `int-${randomUUID().slice(0, 8)}`;
-    await createAccessPolicy(cluster.admin(), name, {
+    await createAccessPolicy(suite.cluster.admin(), name, {
       requesters: { groups: ['payments-oncall'] },
       selfOnly: true,
       namespaces: [ns],
@@ -85,12 +52,12 @@ describe('approval integrity: an approval grants exactly what was approved', fun
   }
 
   beforeEach(async () => {
-    ns = await createNamespace(cluster, 'payments');
+    ns = await createNamespace(suite.cluster, 'payments');
     manual = await policy();
     open = await policy({ selfOnly: false });
   });
 
-  const grants = (who: Identity) => grantsApi(cluster.as(who));
+  const grants = (who: Identity) => grantsApi(suite.cluster.as(who));
   const reasonOf = (g: AccessGrant) => g.status?.conditions?.find((c) => c.type === 'Ready');
   const view = (namespace: string) => [
     { kubernetes: { clusterRole: 'view', namespaces: [namespace] } },
@@ -117,7 +84,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     // the moment between the commit of expiresAt and Active. Twenty rounds of
     // four pollers each; it took one to four to win before.
     const admin = await policy({
-      access: [{ kubernetes: { clusterRoles: ['cluster-admin'], clusterWide: true } }],
+      access: [{ kubernetes: { clusterRoles: ['suite.cluster-admin'], clusterWide: true } }],
       approval: { mode: 'Manual', approvers: { groups: ['platform-leads'] }, required: 2 },
     });
     const swaps: unknown[] = [
@@ -126,7 +93,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       {
         spec: {
           policy: admin,
-          access: [{ kubernetes: { clusterRole: 'cluster-admin', clusterWide: true } }],
+          access: [{ kubernetes: { clusterRole: 'suite.cluster-admin', clusterWide: true } }],
         },
       },
       { spec: { duration: '4h' } },
@@ -150,8 +117,10 @@ describe('approval integrity: an approval grants exactly what was approved', fun
             );
         }
       });
-      await decideAs(cluster, BOB, ns, name);
-      const active = await waitForPhase(cluster, ns, name, 'Active').finally(() => (done = true));
+      await decideAs(suite.cluster, BOB, ns, name);
+      const active = await waitForPhase(suite.cluster, ns, name, 'Active').finally(
+        () => (done = true),
+      );
       await Promise.all(pollers);
       assert.deepEqual(active.spec.access, view(ns), 'the spec is the one approved');
       assert.equal(active.status?.specHash, specHash(active.spec));
@@ -163,10 +132,10 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     assert.ok(attempts >= 20, `the pollers ran (${attempts} attempts)`);
     assert.equal(accepted, 0, 'no swap was accepted');
     // The real authorizer's view: Alice can read (view) and nothing more.
-    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true);
-    assert.equal(await allowed(cluster, ALICE, 'create', 'configmaps', ns), false);
-    assert.equal(await allowed(cluster, ALICE, 'list', 'secrets'), false);
-    assert.equal(await allowed(cluster, { user: 'anyone' }, 'list', 'pods', ns), false);
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'pods', ns), true);
+    assert.equal(await allowed(suite.cluster, ALICE, 'create', 'configmaps', ns), false);
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'secrets'), false);
+    assert.equal(await allowed(suite.cluster, { user: 'anyone' }, 'list', 'pods', ns), false);
   });
 
   it('lets only the requester change a grant, and only to revoke it', async () => {
@@ -190,8 +159,8 @@ describe('approval integrity: an approval grants exactly what was approved', fun
         /only the requester of this AccessGrant \(alice@example.com\) may change it, and only to set spec.revoked: true/,
       );
     }
-    await decideAs(cluster, BOB, ns, 'alices');
-    await waitForPhase(cluster, ns, 'alices', 'Active');
+    await decideAs(suite.cluster, BOB, ns, 'alices');
+    await waitForPhase(suite.cluster, ns, 'alices', 'Active');
     // Neither another requester nor an approver ends it by editing it...
     for (const who of [MALLORY, BOB]) {
       const r = await refusal(grants(who).patch(ns, 'alices', { spec: { revoked: true } }));
@@ -213,23 +182,26 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       grants(ALICE).patch(ns, 'alices', { metadata: { finalizers: ['example.com/block'] } }),
     );
     assert.match(own.message, /finalizers of an AccessGrant belong to the Timebox controller/);
-    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
     // Alice herself may revoke.
     await grants(ALICE).patch(ns, 'alices', { spec: { revoked: true } });
-    const revoked = await waitForPhase(cluster, ns, 'alices', 'Revoked');
+    const revoked = await waitForPhase(suite.cluster, ns, 'alices', 'Revoked');
     assert.equal(reasonOf(revoked)?.reason, 'RevokedByUser');
-    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), false);
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'pods', ns), false);
   });
 
   it('lets an approver of the policy end a grant with decision Revoke, and only them', async () => {
     await grants(ALICE).create(requestAs(ALICE, ns, manual, 'ended', { access: view(ns) }));
-    await decideAs(cluster, BOB, ns, 'ended');
-    await waitForPhase(cluster, ns, 'ended', 'Active');
+    await decideAs(suite.cluster, BOB, ns, 'ended');
+    await waitForPhase(suite.cluster, ns, 'ended', 'Active');
     // An approver of another policy, and another requester, first: they must not count.
-    await decideAs(cluster, DAVE, ns, 'ended', { decision: 'Revoke', comment: 'dave' });
-    await decideAs(cluster, MALLORY, ns, 'ended', { decision: 'Revoke', comment: 'mallory' });
-    await decideAs(cluster, BOB, ns, 'ended', { decision: 'Revoke', comment: 'incident over' });
-    const revoked = await waitForPhase(cluster, ns, 'ended', 'Revoked');
+    await decideAs(suite.cluster, DAVE, ns, 'ended', { decision: 'Revoke', comment: 'dave' });
+    await decideAs(suite.cluster, MALLORY, ns, 'ended', { decision: 'Revoke', comment: 'mallory' });
+    await decideAs(suite.cluster, BOB, ns, 'ended', {
+      decision: 'Revoke',
+      comment: 'incident over',
+    });
+    const revoked = await waitForPhase(suite.cluster, ns, 'ended', 'Revoked');
     assert.equal(reasonOf(revoked)?.reason, 'RevokedByApprover');
     assert.match(
       reasonOf(revoked)?.message ?? '',
@@ -243,14 +215,14 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       ],
     );
     assert.match(revoked.status?.history?.at(-1)?.message ?? '', /revoked by bob@example.com/);
-    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), false);
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'pods', ns), false);
   });
 
   it('lets only its approver withdraw an approval, which ends a grant that needed it', async () => {
     await grants(ALICE).create(requestAs(ALICE, ns, manual, 'withdrawn', { access: view(ns) }));
-    const approval = await decideAs(cluster, BOB, ns, 'withdrawn');
-    await waitForPhase(cluster, ns, 'withdrawn', 'Active');
-    const approvals = (who: Identity) => cluster.as(who).makeApiClient(CustomObjectsApi);
+    const approval = await decideAs(suite.cluster, BOB, ns, 'withdrawn');
+    await waitForPhase(suite.cluster, ns, 'withdrawn', 'Active');
+    const approvals = (who: Identity) => suite.cluster.as(who).makeApiClient(CustomObjectsApi);
     const target = {
       group: 'timebox.dev',
       version: 'v1alpha1',
@@ -267,11 +239,11 @@ describe('approval integrity: an approval grants exactly what was approved', fun
         /only its approver \(bob@example.com\) may withdraw this AccessApproval/,
       );
     }
-    assert.equal(await allowed(cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
+    assert.equal(await allowed(suite.cluster, ALICE, 'list', 'pods', ns), true, 'still granted');
     await approvals(BOB).deleteNamespacedCustomObject(target);
-    const ended = await waitForPhase(cluster, ns, 'withdrawn', 'Revoked');
+    const ended = await waitForPhase(suite.cluster, ns, 'withdrawn', 'Revoked');
     assert.equal(reasonOf(ended)?.reason, 'NoLongerApproved');
-    await eventually(async () => !(await allowed(cluster, ALICE, 'list', 'pods', ns)), {
+    await eventually(async () => !(await allowed(suite.cluster, ALICE, 'list', 'pods', ns)), {
       what: 'access to end',
     });
   });
@@ -288,23 +260,23 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       }),
     );
     // Bob hides his membership of the subject group: admission refuses.
-    const hidden = await refusal(decideAs(cluster, BOB, ns, 'for-leads', { groups: [] }));
+    const hidden = await refusal(decideAs(suite.cluster, BOB, ns, 'for-leads', { groups: [] }));
     assert.equal(hidden.code, 403);
     assert.match(hidden.message, /spec.approverGroups must list all of your groups/);
-    await decideAs(cluster, BOB, ns, 'for-leads');
+    await decideAs(suite.cluster, BOB, ns, 'for-leads');
     await eventually(
       async () =>
         /not counted: bob@example.com is in the subject group payments-leads/.test(
-          reasonOf(await grantsApi(cluster.admin()).get(ns, 'for-leads'))?.message ?? '',
+          reasonOf(await grantsApi(suite.cluster.admin()).get(ns, 'for-leads'))?.message ?? '',
         ),
       { what: 'the reason Bob is not counted' },
     );
-    assert.equal(await allowed(cluster, BOB, 'create', 'configmaps', ns), false);
+    assert.equal(await allowed(suite.cluster, BOB, 'create', 'configmaps', ns), false);
     // Someone outside the group approves: that counts.
-    await decideAs(cluster, DAVE, ns, 'for-leads');
-    await waitForPhase(cluster, ns, 'for-leads', 'Active');
+    await decideAs(suite.cluster, DAVE, ns, 'for-leads');
+    await waitForPhase(suite.cluster, ns, 'for-leads', 'Active');
     // The authorizer's cache follows the new binding within moments.
-    await eventually(() => allowed(cluster, BOB, 'create', 'configmaps', ns), {
+    await eventually(() => allowed(suite.cluster, BOB, 'create', 'configmaps', ns), {
       what: 'the subject group to get edit',
     });
   });
@@ -316,7 +288,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(
       requestAs(ALICE, ns, auto, 'past', { startAt: hourAgo, duration: '30m', access: view(ns) }),
     );
-    const past = await waitForPhase(cluster, ns, 'past', 'Expired');
+    const past = await waitForPhase(suite.cluster, ns, 'past', 'Expired');
     assert.equal(reasonOf(past)?.reason, 'WindowPassed');
     assert.equal(past.status?.activatedAt, undefined);
 
@@ -324,7 +296,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(
       requestAs(ALICE, ns, auto, 'late', { startAt: hourAgo, duration: '90m', access: view(ns) }),
     );
-    const active = await waitForPhase(cluster, ns, 'late', 'Active');
+    const active = await waitForPhase(suite.cluster, ns, 'late', 'Active');
     assert.equal(
       active.status?.expiresAt,
       new Date(Date.parse(hourAgo) + 90 * 60_000).toISOString(),
@@ -336,11 +308,11 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       access: view(ns),
     });
     const first = await grants(ALICE).create(structuredClone(short));
-    await waitForPhase(cluster, ns, 'reapplied', 'Expired');
-    await grantsApi(cluster.admin()).delete(ns, 'reapplied');
+    await waitForPhase(suite.cluster, ns, 'reapplied', 'Expired');
+    await grantsApi(suite.cluster.admin()).delete(ns, 'reapplied');
     await eventually(
       async () =>
-        grantsApi(cluster.admin())
+        grantsApi(suite.cluster.admin())
           .get(ns, 'reapplied')
           .then(
             () => false,
@@ -350,9 +322,9 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     );
     const again = await grants(ALICE).create(structuredClone(short));
     assert.notEqual(again.metadata.uid, first.metadata.uid);
-    const ended = await waitForPhase(cluster, ns, 'reapplied', 'Expired');
+    const ended = await waitForPhase(suite.cluster, ns, 'reapplied', 'Expired');
     assert.equal(reasonOf(ended)?.reason, 'WindowPassed');
-    assert.deepEqual(await roleBindingsOf(cluster, ns, again.metadata.uid!), []);
+    assert.deepEqual(await roleBindingsOf(suite.cluster, ns, again.metadata.uid!), []);
   });
 
   it('bounds how far ahead a grant may start, and sleeps soundly on a far start', async () => {
@@ -360,7 +332,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(
       requestAs(ALICE, ns, manual, 'forever', { startAt: '9999-12-31T00:00:00Z' }),
     );
-    const forever = await waitForPhase(cluster, ns, 'forever', 'Denied');
+    const forever = await waitForPhase(suite.cluster, ns, 'forever', 'Denied');
     assert.equal(reasonOf(forever)?.reason, 'ScheduledTooFarAhead');
     assert.match(reasonOf(forever)?.message ?? '', /maxScheduleAhead 168h/);
 
@@ -370,13 +342,14 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(requestAs(ALICE, ns, auto, 'next-month', { startAt: month }));
     await eventually(
       async () =>
-        reasonOf(await grantsApi(cluster.admin()).get(ns, 'next-month'))?.reason === 'Scheduled',
+        reasonOf(await grantsApi(suite.cluster.admin()).get(ns, 'next-month'))?.reason ===
+        'Scheduled',
       { what: 'the grant to be Scheduled' },
     );
     // Barrier: a later grant is processed, so the first one's timer is set.
     await grants(ALICE).create(requestAs(ALICE, ns, auto, 'barrier', { access: view(ns) }));
-    await waitForPhase(cluster, ns, 'barrier', 'Active');
-    assert.doesNotMatch(operator.logs, /TimeoutOverflowWarning/);
+    await waitForPhase(suite.cluster, ns, 'barrier', 'Active');
+    assert.doesNotMatch(suite.operator.logs, /TimeoutOverflowWarning/);
   });
 
   it('lets approvals of a scheduled grant lapse (approval.validFor)', async () => {
@@ -392,28 +365,28 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(
       requestAs(ALICE, ns, lapsing, 'lapsed', { startAt, access: view(ns) }),
     );
-    await decideAs(cluster, BOB, ns, 'lapsed');
+    await decideAs(suite.cluster, BOB, ns, 'lapsed');
     // Approved now, but by the start the approval is older than validFor.
     await eventually(
       async () =>
         /1 approval\(s\) older than the validFor 2s ignored/.test(
-          reasonOf(await grantsApi(cluster.admin()).get(ns, 'lapsed'))?.message ?? '',
+          reasonOf(await grantsApi(suite.cluster.admin()).get(ns, 'lapsed'))?.message ?? '',
         ),
       { what: 'the lapsed approval to be ignored', timeoutMs: 15_000 },
     );
-    const g = await grantsApi(cluster.admin()).get(ns, 'lapsed');
+    const g = await grantsApi(suite.cluster.admin()).get(ns, 'lapsed');
     assert.equal(g.status?.phase, 'Pending');
     assert.equal(g.status?.activatedAt, undefined);
     // A fresh approval, inside validFor, activates it.
-    await decideAs(cluster, BOB, ns, 'lapsed', { comment: 'still needed' });
-    await waitForPhase(cluster, ns, 'lapsed', 'Active');
+    await decideAs(suite.cluster, BOB, ns, 'lapsed', { comment: 'still needed' });
+    await waitForPhase(suite.cluster, ns, 'lapsed', 'Active');
   });
 
   it('refuses approvals that do not name the full hash of a spec', async () => {
     await grants(ALICE).create(requestAs(ALICE, ns, manual, 'hashed'));
-    const g = await grantsApi(cluster.admin()).get(ns, 'hashed');
+    const g = await grantsApi(suite.cluster.admin()).get(ns, 'hashed');
     const short = await refusal(
-      cluster
+      suite.cluster
         .as(BOB)
         .makeApiClient(CustomObjectsApi)
         .createNamespacedCustomObject({
@@ -441,16 +414,16 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     assert.equal(short.code, 422);
     assert.match(short.message, /must be the full SHA-256 of the spec you reviewed/);
     // An approval of what Bob was shown earlier (a smaller request) does not count.
-    await decideAs(cluster, BOB, ns, 'hashed', {
+    await decideAs(suite.cluster, BOB, ns, 'hashed', {
       reviewed: { ...g.spec, access: view(ns) },
     });
     await eventually(
       async () =>
         /1 approval\(s\) of another version of the spec ignored/.test(
-          reasonOf(await grantsApi(cluster.admin()).get(ns, 'hashed'))?.message ?? '',
+          reasonOf(await grantsApi(suite.cluster.admin()).get(ns, 'hashed'))?.message ?? '',
         ),
       { what: 'the approval of another version to be ignored' },
     );
-    assert.equal(await allowed(cluster, ALICE, 'create', 'configmaps', ns), false);
+    assert.equal(await allowed(suite.cluster, ALICE, 'create', 'configmaps', ns), false);
   });
 });

@@ -1,38 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
-import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
-import { allowed, requestAs } from '../support/requests.ts';
+import { allowed, refusal, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
   createNamespace,
   grantsApi,
-  installTimebox,
-  kubeconfigAs,
-  OperatorProcess,
   waitForPhase,
+  withOperator,
 } from '../support/timebox.ts';
 
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const OPERATOR = 'timebox-operator-guardrails';
-
-async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ApiException, String(err));
-    return { code: err.code, message: String(err.body) };
-  }
-  assert.fail('the API server accepted it');
-}
 
 /** An anonymous request, as `curl -k` from anywhere would make it. */
 function anonymousCanListPods(server: string, ca: Buffer, namespace: string): Promise<boolean> {
@@ -49,30 +32,16 @@ function anonymousCanListPods(server: string, ca: Buffer, namespace: string): Pr
 /** What a policy may hand out, and to whom: the attacks of the guardrails review. */
 describe('guardrails: what a policy may hand out, and to whom', function () {
   this.timeout(120_000);
-  let cluster: ClusterEnvironment;
-  let operator: OperatorProcess;
-  let work: string;
+  const suite = withOperator(OPERATOR);
   let ns: string;
 
-  before(async function () {
-    this.timeout(CLUSTER_START_TIMEOUT_MS);
-    cluster = await testCluster();
-    await installTimebox(cluster, [OPERATOR]);
-    work = mkdtempSync(join(tmpdir(), 'timebox-guardrails-'));
-    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
-    await operator.waitForLog(/starting controllers/);
-  });
-  after(async () => {
-    await operator?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
   beforeEach(async () => {
-    ns = await createNamespace(cluster, 'payments');
+    ns = await createNamespace(suite.cluster, 'payments');
   });
 
   async function policy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
     const name = `guard-${randomUUID().slice(0, 8)}`;
-    await createAccessPolicy(cluster.admin(), name, {
+    await createAccessPolicy(suite.cluster.admin(), name, {
       requesters: { groups: ['payments-oncall'] },
       selfOnly: false,
       namespaces: [ns],
@@ -84,7 +53,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
     });
     return name;
   }
-  const grants = () => grantsApi(cluster.as(ALICE));
+  const grants = () => grantsApi(suite.cluster.as(ALICE));
   const reason = (g: AccessGrant) => g.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
 
   it('refuses system: users and groups as subjects at admission', async () => {
@@ -101,7 +70,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
       assert.equal(r.code, 422, subject.name);
       assert.match(r.message, /system: users and groups cannot be subjects/);
     }
-    const sandbox = cluster.sandbox!;
+    const sandbox = suite.cluster.sandbox!;
     assert.equal(await anonymousCanListPods(sandbox.server, sandbox.caData, ns), false);
   });
 
@@ -118,7 +87,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
       }),
     );
     for (const name of ['for-carol', 'for-sa']) {
-      const g = await waitForPhase(cluster, ns, name, 'Denied');
+      const g = await waitForPhase(suite.cluster, ns, name, 'Denied');
       assert.equal(reason(g), 'SubjectNotAllowed', name);
     }
     // Listed service accounts, but only inside the policy's namespaces.
@@ -128,7 +97,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
         subject: { kind: 'ServiceAccount', namespace: 'kube-system', name: 'deployer' },
       }),
     );
-    const outside = await waitForPhase(cluster, ns, 'kube-system-robot', 'Denied');
+    const outside = await waitForPhase(suite.cluster, ns, 'kube-system-robot', 'Denied');
     assert.match(outside.status?.conditions?.[0]?.message ?? '', /outside the namespaces/);
     await grants().create(
       requestAs(ALICE, ns, robots, 'own-robot', {
@@ -136,8 +105,11 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
         access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
       }),
     );
-    await waitForPhase(cluster, ns, 'own-robot', 'Active');
-    assert.equal(await allowed(cluster, { user: 'carol@example.com' }, 'list', 'pods', ns), false);
+    await waitForPhase(suite.cluster, ns, 'own-robot', 'Active');
+    assert.equal(
+      await allowed(suite.cluster, { user: 'carol@example.com' }, 'list', 'pods', ns),
+      false,
+    );
   });
 
   it('refuses a policy that states no namespaces, and one whose selfOnly cannot be checked', async () => {
@@ -148,14 +120,14 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
       approval: { mode: 'Auto' as const },
     };
     const noNamespaces = await refusal(
-      createAccessPolicy(cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
+      createAccessPolicy(suite.cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
         ...base,
       } as AccessPolicy['spec']),
     );
     assert.equal(noNamespaces.code, 422);
     assert.match(noNamespaces.message, /spec.namespaces: Required value/);
     const awsSelf = await refusal(
-      createAccessPolicy(cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
+      createAccessPolicy(suite.cluster.admin(), `guard-${randomUUID().slice(0, 8)}`, {
         ...base,
         namespaces: [ns],
         selfOnly: true,
@@ -197,7 +169,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
         ],
       }),
     );
-    const g = await waitForPhase(cluster, ns, 'bobs-role', 'Denied');
+    const g = await waitForPhase(suite.cluster, ns, 'bobs-role', 'Denied');
     assert.equal(reason(g), 'AccessNotAllowed');
     assert.match(g.status?.conditions?.[0]?.message ?? '', /role\/bob/);
   });
@@ -207,7 +179,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
       allowPersistentEscalation: false,
       access: [{ kubernetes: { clusterRoles: ['view', 'edit', 'admin'], namespaces: [ns] } }],
     });
-    const custom = cluster.admin().makeApiClient(CustomObjectsApi);
+    const custom = suite.cluster.admin().makeApiClient(CustomObjectsApi);
     const condition = async (name: string) =>
       (
         (await custom.getClusterCustomObject({
@@ -233,7 +205,7 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
           access: [{ kubernetes: { clusterRole: role, namespaces: [ns] } }],
         }),
       );
-      const g = await waitForPhase(cluster, ns, `wants-${role}`, 'Denied');
+      const g = await waitForPhase(suite.cluster, ns, `wants-${role}`, 'Denied');
       assert.equal(reason(g), 'PersistentEscalation', role);
       assert.match(g.status?.conditions?.[0]?.message ?? '', /allowPersistentEscalation: true/);
     }
@@ -242,8 +214,8 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
         access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
       }),
     );
-    await waitForPhase(cluster, ns, 'wants-view', 'Active');
-    assert.equal(await allowed(cluster, ALICE, 'create', 'rolebindings', ns), false);
+    await waitForPhase(suite.cluster, ns, 'wants-view', 'Active');
+    assert.equal(await allowed(suite.cluster, ALICE, 'create', 'rolebindings', ns), false);
 
     // A policy that opts in says so too.
     const knowing = await policy();

@@ -16,7 +16,7 @@ import type { AccessGrant } from '../../src/api/v1alpha1/types.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
-import { allowed } from '../support/requests.ts';
+import { allowed, refusal } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -35,16 +35,6 @@ const OPERATOR = 'timebox-operator-identity';
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 const RBAC = 'rbac.authorization.k8s.io';
-
-async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ApiException, String(err));
-    return { code: err.code, message: String(err.body) };
-  }
-  assert.fail('the API server accepted it');
-}
 
 function binding(
   ns: string,

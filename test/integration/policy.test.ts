@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -17,8 +14,6 @@ import {
   type AccessPolicy,
 } from '../../src/api/v1alpha1/types.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
-import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { decideAs, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
@@ -27,10 +22,8 @@ import {
   createNamespace,
   GITOPS_USER,
   grantsApi,
-  installTimebox,
-  kubeconfigAs,
-  OperatorProcess,
   waitForPhase,
+  withOperator,
 } from '../support/timebox.ts';
 
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
@@ -53,32 +46,18 @@ async function expectRejected(p: Promise<unknown>, code: number, message: RegExp
 
 describe('AccessPolicy and AccessApproval', function () {
   this.timeout(120_000);
-  let cluster: ClusterEnvironment;
-  let operator: OperatorProcess;
-  let work: string;
+  const suite = withOperator(OPERATOR);
   let ns: string;
 
-  before(async function () {
-    this.timeout(CLUSTER_START_TIMEOUT_MS);
-    cluster = await testCluster();
-    await installTimebox(cluster, [OPERATOR]);
-    work = mkdtempSync(join(tmpdir(), 'timebox-policy-'));
-    operator = OperatorProcess.start('operator', kubeconfigAs(cluster, OPERATOR, work));
-    await operator.waitForLog(/starting controllers/);
-  });
-  after(async () => {
-    await operator?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
   beforeEach(async () => {
-    ns = await createNamespace(cluster, 'payments');
+    ns = await createNamespace(suite.cluster, 'payments');
   });
 
-  const custom = () => cluster.admin().makeApiClient(CustomObjectsApi);
+  const custom = () => suite.cluster.admin().makeApiClient(CustomObjectsApi);
 
   async function createPolicy(over: Partial<AccessPolicy['spec']> = {}): Promise<string> {
     const name = `pol-${randomUUID().slice(0, 8)}`;
-    await createAccessPolicy(cluster.admin(), name, {
+    await createAccessPolicy(suite.cluster.admin(), name, {
       requesters: { groups: ['payments-oncall'] },
       selfOnly: true,
       namespaces: [ns],
@@ -111,7 +90,7 @@ describe('AccessPolicy and AccessApproval', function () {
     approver = who.user,
     groups = who.groups,
   ) =>
-    decideAs(cluster, who, ns, g.metadata.name!, {
+    decideAs(suite.cluster, who, ns, g.metadata.name!, {
       decision,
       approver,
       ...(groups ? { groups } : {}),
@@ -119,16 +98,16 @@ describe('AccessPolicy and AccessApproval', function () {
 
   it('activates a request under an Auto policy at once, recording who asked', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
-    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'auto'));
-    const g = await waitForPhase(cluster, ns, 'auto', 'Active');
+    await grantsApi(suite.cluster.as(ALICE)).create(request(ALICE, policy, 'auto'));
+    const g = await waitForPhase(suite.cluster, ns, 'auto', 'Active');
     assert.equal(g.status?.requestedBy, ALICE.user);
     assert.equal(g.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), true);
   });
 
   it('takes who asked from the API server: stamped when left out, refused when forged', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
-    const alice = grantsApi(cluster.as(ALICE));
+    const alice = grantsApi(suite.cluster.as(ALICE));
     const unsigned = request(ALICE, policy, 'unsigned');
     unsigned.metadata.annotations = {};
     const stamped = await alice.create(unsigned);
@@ -157,16 +136,16 @@ describe('AccessPolicy and AccessApproval', function () {
 
   it('waits for an approver under a Manual policy; self-approval and forged approvals do not count', async () => {
     const policy = await createPolicy();
-    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'manual'));
+    const g = await grantsApi(suite.cluster.as(ALICE)).create(request(ALICE, policy, 'manual'));
     await eventually(
       async () =>
-        (await grantsApi(cluster.admin()).get(ns, 'manual')).status?.conditions?.[0]?.reason ===
-        'AwaitingApproval',
+        (await grantsApi(suite.cluster.admin()).get(ns, 'manual')).status?.conditions?.[0]
+          ?.reason === 'AwaitingApproval',
       {
         what: 'AwaitingApproval',
       },
     );
-    assert.equal(await canListPods(cluster, ALICE.user, ns), false);
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), false);
 
     // Alice approves herself: admission lets her speak for herself, the controller ignores it.
     await approve({ user: ALICE.user, groups: ['payments-oncall'] }, g);
@@ -183,7 +162,7 @@ describe('AccessPolicy and AccessApproval', function () {
       /approverGroups may list only your own groups/,
     );
     await sleep(500);
-    const waiting = await grantsApi(cluster.admin()).get(ns, 'manual');
+    const waiting = await grantsApi(suite.cluster.admin()).get(ns, 'manual');
     assert.equal(waiting.status?.phase, 'Pending');
     assert.match(
       waiting.status?.conditions?.[0]?.message ?? '',
@@ -191,12 +170,12 @@ describe('AccessPolicy and AccessApproval', function () {
     );
 
     await approve(BOB, g);
-    const active = await waitForPhase(cluster, ns, 'manual', 'Active');
+    const active = await waitForPhase(suite.cluster, ns, 'manual', 'Active');
     assert.deepEqual(
       active.status?.approvals?.map((a) => [a.approver, a.decision]),
       [[BOB.user, 'Approve']],
     );
-    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), true);
   });
 
   it('needs two distinct approvers for 2-of-3', async () => {
@@ -207,13 +186,15 @@ describe('AccessPolicy and AccessApproval', function () {
         required: 2,
       },
     });
-    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'two-of-three'));
+    const g = await grantsApi(suite.cluster.as(ALICE)).create(
+      request(ALICE, policy, 'two-of-three'),
+    );
     await approve(BOB, g);
     await approve(BOB, g);
     await eventually(
       async () =>
         /1 of 2/.test(
-          (await grantsApi(cluster.admin()).get(ns, 'two-of-three')).status?.conditions?.[0]
+          (await grantsApi(suite.cluster.admin()).get(ns, 'two-of-three')).status?.conditions?.[0]
             ?.message ?? '',
         ),
       {
@@ -221,18 +202,18 @@ describe('AccessPolicy and AccessApproval', function () {
       },
     );
     assert.equal(
-      (await grantsApi(cluster.admin()).get(ns, 'two-of-three')).status?.phase,
+      (await grantsApi(suite.cluster.admin()).get(ns, 'two-of-three')).status?.phase,
       'Pending',
     );
     await approve(CAROL, g);
-    await waitForPhase(cluster, ns, 'two-of-three', 'Active');
+    await waitForPhase(suite.cluster, ns, 'two-of-three', 'Active');
   });
 
   it('ends the request on a Deny', async () => {
     const policy = await createPolicy();
-    const g = await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'denied'));
+    const g = await grantsApi(suite.cluster.as(ALICE)).create(request(ALICE, policy, 'denied'));
     await approve(BOB, g, 'Deny');
-    const denied = await waitForPhase(cluster, ns, 'denied', 'Denied');
+    const denied = await waitForPhase(suite.cluster, ns, 'denied', 'Denied');
     assert.equal(denied.status?.conditions?.[0]?.reason, 'DeniedByApprover');
     assert.match(
       denied.status?.conditions?.[0]?.message ?? '',
@@ -241,21 +222,24 @@ describe('AccessPolicy and AccessApproval', function () {
     // Terminal: a later approval changes nothing.
     await approve(CAROL, g);
     await sleep(500);
-    assert.equal((await grantsApi(cluster.admin()).get(ns, 'denied')).status?.phase, 'Denied');
+    assert.equal(
+      (await grantsApi(suite.cluster.admin()).get(ns, 'denied')).status?.phase,
+      'Denied',
+    );
   });
 
   it('denies a request nobody approves within pendingTimeout', async () => {
     const policy = await createPolicy({
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, pendingTimeout: '3s' },
     });
-    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'stale'));
-    const denied = await waitForPhase(cluster, ns, 'stale', 'Denied', 10_000);
+    await grantsApi(suite.cluster.as(ALICE)).create(request(ALICE, policy, 'stale'));
+    const denied = await waitForPhase(suite.cluster, ns, 'stale', 'Denied', 10_000);
     assert.equal(denied.status?.conditions?.[0]?.reason, 'PendingTimeout');
   });
 
   it('denies what the policy does not allow, saying what to fix', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
-    const alice = grantsApi(cluster.as(ALICE));
+    const alice = grantsApi(suite.cluster.as(ALICE));
     const cases: [string, Partial<AccessGrant['spec']>, string, RegExp][] = [
       [
         'outside',
@@ -276,30 +260,32 @@ describe('AccessPolicy and AccessApproval', function () {
       await alice.create(request(ALICE, policy, name, spec));
     }
     for (const [name, , reason, message] of cases) {
-      const g = await waitForPhase(cluster, ns, name, 'Denied');
+      const g = await waitForPhase(suite.cluster, ns, name, 'Denied');
       assert.equal(g.status?.conditions?.[0]?.reason, reason, name);
       assert.match(g.status?.conditions?.[0]?.message ?? '', message, name);
     }
-    assert.equal(await canListPods(cluster, ALICE.user, ns), false, 'nothing was granted');
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), false, 'nothing was granted');
   });
 
   it('denies a request from someone who is not a requester of the policy', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
-    await grantsApi(cluster.as(MALLORY)).create(request(MALLORY, policy, 'intern'));
-    const g = await waitForPhase(cluster, ns, 'intern', 'Denied');
+    await grantsApi(suite.cluster.as(MALLORY)).create(request(MALLORY, policy, 'intern'));
+    const g = await waitForPhase(suite.cluster, ns, 'intern', 'Denied');
     assert.equal(g.status?.conditions?.[0]?.reason, 'NotEligible');
     assert.match(
       g.status?.conditions?.[0]?.message ?? '',
       /mallory@example.com \(groups interns\) is not a requester/,
     );
-    assert.equal(await canListPods(cluster, MALLORY.user, ns), false);
+    assert.equal(await canListPods(suite.cluster, MALLORY.user, ns), false);
   });
 
   it('revokes active grants that an edited or deleted policy no longer allows', async () => {
     const policy = await createPolicy({ approval: { mode: 'Auto' } });
-    await grantsApi(cluster.as(ALICE)).create(request(ALICE, policy, 'edited', { duration: '3h' }));
-    await waitForPhase(cluster, ns, 'edited', 'Active');
-    assert.equal(await canListPods(cluster, ALICE.user, ns), true);
+    await grantsApi(suite.cluster.as(ALICE)).create(
+      request(ALICE, policy, 'edited', { duration: '3h' }),
+    );
+    await waitForPhase(suite.cluster, ns, 'edited', 'Active');
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), true);
     await custom().patchClusterCustomObject(
       {
         group: GROUP,
@@ -310,21 +296,21 @@ describe('AccessPolicy and AccessApproval', function () {
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const revoked = await waitForPhase(cluster, ns, 'edited', 'Revoked');
+    const revoked = await waitForPhase(suite.cluster, ns, 'edited', 'Revoked');
     assert.equal(revoked.status?.conditions?.[0]?.reason, 'PolicyChanged');
     assert.match(revoked.status?.conditions?.[0]?.message ?? '', /exceeds the maxDuration 1h/);
-    assert.equal(await canListPods(cluster, ALICE.user, ns), false);
+    assert.equal(await canListPods(suite.cluster, ALICE.user, ns), false);
 
     const other = await createPolicy({ approval: { mode: 'Auto' } });
-    await grantsApi(cluster.as(ALICE)).create(request(ALICE, other, 'orphaned'));
-    await waitForPhase(cluster, ns, 'orphaned', 'Active');
+    await grantsApi(suite.cluster.as(ALICE)).create(request(ALICE, other, 'orphaned'));
+    await waitForPhase(suite.cluster, ns, 'orphaned', 'Active');
     await custom().deleteClusterCustomObject({
       group: GROUP,
       version: VERSION,
       plural: 'accesspolicies',
       name: other,
     });
-    const gone = await waitForPhase(cluster, ns, 'orphaned', 'Revoked');
+    const gone = await waitForPhase(suite.cluster, ns, 'orphaned', 'Revoked');
     assert.equal(gone.status?.conditions?.[0]?.reason, 'PolicyDeleted');
   });
 
@@ -346,7 +332,7 @@ describe('AccessPolicy and AccessApproval', function () {
       };
       return g;
     };
-    const gitops = () => grantsApi(cluster.as({ user: GITOPS_USER }));
+    const gitops = () => grantsApi(suite.cluster.as({ user: GITOPS_USER }));
     const reviewed = { allowed: true, reviewApproves: true };
 
     it('are refused unless the policy opts in, whoever they claim to come from', async () => {
@@ -354,9 +340,9 @@ describe('AccessPolicy and AccessApproval', function () {
       // someone else, under a Manual selfOnly policy.
       const policy = await createPolicy();
       await gitops().create(viaGit(policy, 'ceo', { user: 'ceo@example.com' }, MALLORY.user));
-      const g = await waitForPhase(cluster, ns, 'ceo', 'Denied');
+      const g = await waitForPhase(suite.cluster, ns, 'ceo', 'Denied');
       assert.equal(g.status?.conditions?.[0]?.reason, 'GitOpsNotAllowed');
-      assert.equal(await canListPods(cluster, MALLORY.user, ns), false);
+      assert.equal(await canListPods(suite.cluster, MALLORY.user, ns), false);
     });
 
     it('need a window, an eligible requester, and selfOnly holds for them', async () => {
@@ -372,16 +358,17 @@ describe('AccessPolicy and AccessApproval', function () {
       await gitops().create(viaGit(policy, 'from-stranger', { user: 'pr-author@example.com' }));
       await gitops().create(viaGit(policy, 'for-mallory', ALICE, MALLORY.user));
       assert.equal(
-        (await waitForPhase(cluster, ns, 'from-stranger', 'Denied')).status?.conditions?.[0]
+        (await waitForPhase(suite.cluster, ns, 'from-stranger', 'Denied')).status?.conditions?.[0]
           ?.reason,
         'NotEligible',
       );
       assert.equal(
-        (await waitForPhase(cluster, ns, 'for-mallory', 'Denied')).status?.conditions?.[0]?.reason,
+        (await waitForPhase(suite.cluster, ns, 'for-mallory', 'Denied')).status?.conditions?.[0]
+          ?.reason,
         'NotSelf',
       );
       await gitops().create(viaGit(policy, 'from-git', ALICE));
-      const g = await waitForPhase(cluster, ns, 'from-git', 'Active');
+      const g = await waitForPhase(suite.cluster, ns, 'from-git', 'Active');
       assert.equal(g.status?.requestedBy, ALICE.user);
       assert.equal(g.metadata.annotations?.['timebox.dev/created-by'], GITOPS_USER);
       assert.match(
@@ -395,12 +382,12 @@ describe('AccessPolicy and AccessApproval', function () {
       const g = await gitops().create(viaGit(policy, 'needs-approval', ALICE));
       await eventually(
         async () =>
-          (await grantsApi(cluster.admin()).get(ns, 'needs-approval')).status?.conditions?.[0]
+          (await grantsApi(suite.cluster.admin()).get(ns, 'needs-approval')).status?.conditions?.[0]
             ?.reason === 'AwaitingApproval',
         { what: 'AwaitingApproval' },
       );
       await approve(BOB, g);
-      await waitForPhase(cluster, ns, 'needs-approval', 'Active');
+      await waitForPhase(suite.cluster, ns, 'needs-approval', 'Active');
     });
 
     it('come only from the identities the policy names', async () => {
@@ -408,7 +395,7 @@ describe('AccessPolicy and AccessApproval', function () {
         gitops: { ...reviewed, identities: ['system:serviceaccount:argocd:*'] },
       });
       await gitops().create(viaGit(policy, 'other-tool', ALICE));
-      const g = await waitForPhase(cluster, ns, 'other-tool', 'Denied');
+      const g = await waitForPhase(suite.cluster, ns, 'other-tool', 'Denied');
       assert.equal(g.status?.conditions?.[0]?.reason, 'GitOpsIdentityNotTrusted');
       assert.match(g.status?.conditions?.[0]?.message ?? '', new RegExp(`not from ${GITOPS_USER}`));
     });

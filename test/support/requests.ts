@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import {
+  ApiException,
   AuthorizationV1Api,
   CustomObjectsApi,
   type KubernetesObject,
@@ -121,4 +123,15 @@ export async function allowed(
       },
     });
   return review.status?.allowed === true;
+}
+
+/** The API server's refusal of `p`, with its HTTP code and message; fails if it was accepted. */
+export async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApiException, String(err));
+    return { code: err.code, message: String(err.body) };
+  }
+  assert.fail('the API server accepted it');
 }

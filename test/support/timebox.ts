@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +28,7 @@ import { grantUidLookup, installWebhookForUrl } from '../../src/admission/kube.t
 import { startWebhookServer, type WebhookServer } from '../../src/admission/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
+import { CLUSTER_START_TIMEOUT_MS, testCluster } from './cluster.ts';
 import { eventually } from './wait.ts';
 
 export const OPERATOR_NAMESPACE = 'timebox-system';
@@ -389,4 +391,36 @@ export async function createAccessPolicy(
     plural: ACCESS_POLICY.plural,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_POLICY.kind, metadata: { name }, spec },
   });
+}
+
+/** What `withOperator` sets up for a suite, filled in by its `before` hook. */
+export interface OperatorSuite {
+  cluster: ClusterEnvironment;
+  operator: OperatorProcess;
+  /** A scratch directory, removed after the suite. */
+  work: string;
+}
+
+/**
+ * Registers the hooks most suites share: the test cluster with Timebox
+ * installed, and one operator process running as `user` under the shipped RBAC.
+ */
+export function withOperator(user: string): OperatorSuite {
+  const suite = {} as OperatorSuite;
+  before(async function () {
+    this.timeout(CLUSTER_START_TIMEOUT_MS);
+    suite.cluster = await testCluster();
+    await installTimebox(suite.cluster, [user]);
+    suite.work = mkdtempSync(join(tmpdir(), 'timebox-suite-'));
+    suite.operator = OperatorProcess.start(
+      'operator',
+      kubeconfigAs(suite.cluster, user, suite.work),
+    );
+    await suite.operator.waitForLog(/starting controllers/);
+  });
+  after(async () => {
+    await suite.operator?.stop();
+    if (suite.work) rmSync(suite.work, { recursive: true, force: true });
+  });
+  return suite;
 }
