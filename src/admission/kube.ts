@@ -1,14 +1,14 @@
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
-  CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { join } from 'node:path';
-import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../api/v1alpha1/types.ts';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
+import { grantWriter } from '../controller/grants.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { loadManifests, REPO_ROOT } from '../kube/manifests.ts';
 import { WEBHOOK_PATH } from './server.ts';
@@ -91,19 +91,12 @@ export function grantUidLookup(
   kc: KubeConfig,
   cached: (namespace: string, name: string) => AccessGrant | undefined,
 ): GrantUidLookup {
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const grants = grantWriter(kc);
   return async (namespace, name) => {
     const hit = cached(namespace, name)?.metadata.uid;
     if (hit) return hit;
     try {
-      const g = (await api.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_GRANT.plural,
-        namespace,
-        name,
-      })) as AccessGrant;
-      return g.metadata.uid;
+      return (await grants.get(namespace, name)).metadata.uid;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
