@@ -27,6 +27,7 @@ import {
 import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { AccessPolicyController, policyWriter } from './controller/accesspolicy.ts';
+import { KeyedMutex, laneOf } from './controller/lanes.ts';
 import type { RbacRule, RoleRules } from './policy/escalation.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
@@ -49,8 +50,10 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  /** Concurrent reconciles per controller. */
+  /** Concurrent reconciles of grants being requested, approved or repaired. */
   workers?: number;
+  /** Concurrent reconciles of grants whose access ends (expiry, revocation, deletion). */
+  revokeWorkers?: number;
   identity?: string;
   clock?: Clock;
   /**
@@ -152,6 +155,13 @@ export async function startOperator(
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
+  const revokeQueue = new WorkQueue({ clock, name: 'accessgrant-revoke' });
+  const lanes = { grant: grantQueue, revoke: revokeQueue };
+  /** Queues a grant's key in the lane its state calls for (see controller/lanes.ts). */
+  const route = (key: string) => {
+    const [ns, name] = key.split('/') as [string, string];
+    lanes[laneOf(grants.get(name, ns), clock.now())].add(key);
+  };
   const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
   const policyQueue = new WorkQueue({ clock, name: 'accesspolicy' });
   let elector: LeaderElector | undefined;
@@ -161,6 +171,7 @@ export async function startOperator(
       bindings: () => [...roleBindings.list(), ...clusterRoleBindings.list()],
       queueDepths: () => ({
         accessgrant: grantQueue.len(),
+        'accessgrant-revoke': revokeQueue.len(),
         'binding-sweeper': sweepQueue.len(),
         accesspolicy: policyQueue.len(),
       }),
@@ -204,7 +215,7 @@ export async function startOperator(
     log: sweepLog,
   });
 
-  const onGrant = (g: AccessGrant) => grantQueue.add(grantKey(g));
+  const onGrant = (g: AccessGrant) => route(grantKey(g));
   grants.on('add', onGrant);
   grants.on('update', onGrant);
   grants.on('delete', (g) => {
@@ -213,7 +224,7 @@ export async function startOperator(
   });
   const onBinding = (kind: 'RoleBinding' | 'ClusterRoleBinding') => (b: V1RoleBinding) => {
     const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
-    if (owner) grantQueue.add(owner);
+    if (owner) route(owner);
     sweepQueue.add(sweepKey(kind, b));
   };
   for (const [inf, kind] of [
@@ -225,7 +236,7 @@ export async function startOperator(
     // A deleted binding may need restoring by its grant; the sweeper has nothing left to do.
     inf.on('delete', (b) => {
       const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
-      if (owner) grantQueue.add(owner);
+      if (owner) route(owner);
     });
   }
 
@@ -233,8 +244,7 @@ export async function startOperator(
   // ones it may no longer allow.
   const onPolicy = (p: AccessPolicy) => {
     if (p.metadata.name) policyQueue.add(p.metadata.name);
-    for (const g of grants.list())
-      if (g.spec.policy === p.metadata.name) grantQueue.add(grantKey(g));
+    for (const g of grants.list()) if (g.spec.policy === p.metadata.name) route(grantKey(g));
   };
   // A role edited to allow more changes what the policies handing it out risk;
   // their status changes, and that re-evaluates their grants.
@@ -250,7 +260,7 @@ export async function startOperator(
   policies.on('update', onPolicy);
   policies.on('delete', onPolicy);
   const onApproval = (a: AccessApproval) => {
-    if (a.spec?.grantRef?.name) grantQueue.add(`${a.metadata.namespace}/${a.spec.grantRef.name}`);
+    if (a.spec?.grantRef?.name) route(`${a.metadata.namespace}/${a.spec.grantRef.name}`);
   };
   approvals.on('add', onApproval);
   approvals.on('update', onApproval);
@@ -298,27 +308,42 @@ export async function startOperator(
   const resyncMs = opts.resyncPeriodMs ?? 10 * 60_000;
   let resyncTimer: { cancel(): void } | undefined;
   const resync = () => {
-    for (const g of grants.list()) if (!isTerminal(g.status?.phase)) grantQueue.add(grantKey(g));
+    for (const g of grants.list()) if (!isTerminal(g.status?.phase)) route(grantKey(g));
     resyncTimer = clock.after(resyncMs, resync);
   };
   resyncTimer = clock.after(resyncMs, resync);
 
   const workers = opts.workers ?? 4;
+  const revokeWorkers = opts.revokeWorkers ?? workers;
+  // Both lanes run the one reconciler, never on the same grant at once; a timer a
+  // reconcile sets fires into the lane it belongs to (an expiry: revoke).
+  const mutex = new KeyedMutex();
+  const reconcileGrant = async (key: string) => {
+    const r = await mutex.run(key, () => controller.reconcile(key));
+    if (r.requeueAfterMs !== undefined) lanes[r.lane ?? 'grant'].addAfter(key, r.requeueAfterMs);
+    return {};
+  };
+  const onGrantError = (key: string, err: unknown) =>
+    grantLog.warn('reconcile failed; retrying', { grant: key, err });
+  // Deleting an expired, Timebox-owned binding is idempotent and safe from any
+  // replica: the sweeper runs on every one, leader or not, so a crash or a
+  // failover never leaves expired access in place while a Lease runs out.
+  const sweeping = runWorkers(
+    sweepQueue,
+    2,
+    measured('binding-sweeper', (k) => sweeper.reconcile(k)),
+    (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
+  );
   let running: Promise<unknown> | undefined;
   const startWorkers = () => {
-    log.info('starting controllers', { workers });
+    log.info('starting controllers', { workers, revokeWorkers });
     running = Promise.all([
+      runWorkers(grantQueue, workers, measured('accessgrant', reconcileGrant), onGrantError),
       runWorkers(
-        grantQueue,
-        workers,
-        measured('accessgrant', (k) => controller.reconcile(k)),
-        (key, err) => grantLog.warn('reconcile failed; retrying', { grant: key, err }),
-      ),
-      runWorkers(
-        sweepQueue,
-        1,
-        measured('binding-sweeper', (k) => sweeper.reconcile(k)),
-        (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
+        revokeQueue,
+        revokeWorkers,
+        measured('accessgrant-revoke', reconcileGrant),
+        onGrantError,
       ),
       runWorkers(
         policyQueue,
@@ -349,7 +374,7 @@ export async function startOperator(
         // Hold leadership until told to stop; stop() then drains the workers first.
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
         grantQueue.shutDown();
-        sweepQueue.shutDown();
+        revokeQueue.shutDown();
         policyQueue.shutDown();
         await running;
       },
@@ -379,9 +404,10 @@ export async function startOperator(
         await electorDone;
       }
       grantQueue.shutDown();
+      revokeQueue.shutDown();
       sweepQueue.shutDown();
       policyQueue.shutDown();
-      await running;
+      await Promise.all([running, sweeping]);
       await recorder.flush();
       await webhook?.stop();
       await Promise.all(informers.map((i) => i.stop()));

@@ -9,7 +9,12 @@ import type { EventRecorder } from '../kube/events.ts';
 import { createLogger } from '../log/logger.ts';
 import { specHash } from '../policy/evaluate.ts';
 import type { BindingBody } from '../providers/kubernetes/bindings.ts';
-import type { Artefact, ProviderDriver } from '../providers/provider.ts';
+import {
+  AUTH_WARMUP_RETRY_MS,
+  TerminalError,
+  type Artefact,
+  type ProviderDriver,
+} from '../providers/provider.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { AccessGrantController } from './accessgrant.ts';
 import type { GrantWriter } from './grants.ts';
@@ -121,10 +126,13 @@ class FakeProvider implements ProviderDriver {
   held = new Map<string, Artefact>();
   everGranted: Artefact[] = [];
   failNext = false;
+  /** An API server that just restarted: refuses with this until told otherwise. */
+  refuseWith: Error | undefined;
   async observe(): Promise<Artefact[]> {
     return [...this.held.values()];
   }
   async grant(_g: AccessGrant, a: Artefact): Promise<void> {
+    if (this.refuseWith) throw this.refuseWith;
     if (this.failNext) {
       this.failNext = false;
       throw new Error('connection reset (the process dies here)');
@@ -275,5 +283,39 @@ describe('AccessGrantController (the applier)', () => {
         ['bob', 'Revoke'],
       ],
     );
+  });
+
+  describe('a 403 from an API server warming up', () => {
+    const warming = () =>
+      new TerminalError('Forbidden', 'creating RoleBinding payments/x: forbidden', {
+        retryForMs: AUTH_WARMUP_RETRY_MS,
+      });
+    const synced = () => api.grant?.status?.conditions?.find((c) => c.type === 'Synced');
+
+    it('is retried, the grant saying so, and ends Active once the server answers', async () => {
+      provider.refuseWith = warming();
+      await assert.rejects(controller().reconcile(KEY), /retrying for up to 30s/);
+      assert.equal(api.grant?.status?.phase, 'Pending');
+      assert.deepEqual([synced()?.status, synced()?.reason], ['False', 'Retrying']);
+      clock.advance(5_000);
+      provider.refuseWith = undefined;
+      await controller().reconcile(KEY);
+      assert.equal(api.grant?.status?.phase, 'Active');
+      assert.equal(synced()?.status, 'True');
+    });
+
+    it('fails the grant for good once the window is over, granting nothing', async () => {
+      provider.refuseWith = warming();
+      const c = controller();
+      await assert.rejects(c.reconcile(KEY));
+      clock.advance(AUTH_WARMUP_RETRY_MS);
+      await c.reconcile(KEY);
+      assert.equal(api.grant?.status?.phase, 'Failed');
+      assert.equal(
+        api.grant?.status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+        'Forbidden',
+      );
+      assert.deepEqual(provider.everGranted, []);
+    });
   });
 });

@@ -9,11 +9,21 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
 import { grantRisks, type RoleRules } from '../policy/escalation.ts';
 import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
-import { isTerminal, type Artefact, type ProviderDriver } from '../providers/provider.ts';
+import {
+  isTerminal,
+  type Artefact,
+  type ProviderDriver,
+  type TerminalError,
+} from '../providers/provider.ts';
+import { findCondition, setCondition } from './conditions.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { involved, type GrantWriter } from './grants.ts';
-import { plan, planFailure, type Observed, type Plan } from './plan.ts';
+import { laneOfTimer, type Lane } from './lanes.ts';
+import { clip, plan, planFailure, type Observed, type Plan } from './plan.ts';
+
+/** Condition: whether every target is as the grant says (False while retrying). */
+export const SYNCED = 'Synced';
 
 export interface AccessGrantControllerDeps {
   grants: Pick<Informer<AccessGrant>, 'get'>;
@@ -45,13 +55,16 @@ export class AccessGrantController {
   private readonly drivers: Map<string, ProviderDriver>;
   /** Per key, resource versions written over during the last reconcile. */
   private readonly superseded = new Map<string, Set<string>>();
+  /** Per key, when a possibly transient refusal (401/403) was first seen. */
+  private readonly firstFailure = new Map<string, number>();
 
   constructor(deps: AccessGrantControllerDeps) {
     this.deps = deps;
     this.drivers = new Map(deps.providers.map((p) => [p.name, p]));
   }
 
-  async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+  /** Reconciles a grant; a timer it asks for comes with the lane it fires into. */
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number; lane?: Lane }> {
     const [namespace, name] = key.split('/') as [string, string];
     let grant = this.deps.grants.get(name, namespace);
     // The cache still shows a version this controller has already moved past; the
@@ -66,7 +79,11 @@ export class AccessGrantController {
       const observed = await this.observe(grant);
       const p = plan(grant, observed, this.deps.clock.now());
       const next = await this.apply(grant, observed, p);
-      if (!next) return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
+      if (!next) {
+        return p.requeueAfterMs === undefined
+          ? {}
+          : { requeueAfterMs: p.requeueAfterMs, lane: laneOfTimer(grant) };
+      }
       grant = next;
     }
     return {};
@@ -119,6 +136,38 @@ export class AccessGrantController {
     };
   }
 
+  /**
+   * Whether a terminal-looking error is still inside its retry window; if so, the
+   * grant says it is retrying (condition Synced=False, Retrying), once.
+   */
+  private async retrying(grant: AccessGrant, err: TerminalError): Promise<boolean> {
+    if (!err.retryForMs) return false;
+    const key = grantKey(grant);
+    const now = this.deps.clock.now();
+    const first = this.firstFailure.get(key) ?? now.getTime();
+    this.firstFailure.set(key, first);
+    if (now.getTime() - first >= err.retryForMs) {
+      this.firstFailure.delete(key);
+      return false;
+    }
+    const synced = findCondition(grant.status?.conditions, SYNCED);
+    if (synced?.status !== 'False' || synced.reason !== 'Retrying') {
+      const conditions = setCondition(
+        grant.status?.conditions,
+        {
+          type: SYNCED,
+          status: 'False',
+          reason: 'Retrying',
+          message: clip(`${err.reason}: ${err.message}; retrying`),
+          observedGeneration: grant.metadata.generation ?? 0,
+        },
+        now,
+      );
+      this.wrote(grant, await this.deps.writer.patchStatus(grant, { conditions }));
+    }
+    return true;
+  }
+
   private driver(a: Artefact): ProviderDriver {
     const d = this.drivers.get(a.provider);
     if (!d) throw new Error(`no ${a.provider} provider`);
@@ -156,6 +205,12 @@ export class AccessGrantController {
         glog.info('granted', { target: a.ref, expiresAt: current.status?.expiresAt });
       } catch (err) {
         if (!isTerminal(err)) throw err;
+        if (await this.retrying(current, err)) {
+          throw new Error(
+            `${err.message}; retrying for up to ${Math.round((err.retryForMs ?? 0) / 1000)}s before failing the grant (an API server that just restarted answers so for a while)`,
+            { cause: err },
+          );
+        }
         glog.error('target failed; rolling back the grant', {
           target: a.ref,
           reason: err.reason,
@@ -175,7 +230,26 @@ export class AccessGrantController {
       }
     }
     if (p.status) {
-      current = this.wrote(current, await writer.patchStatus(current, p.status));
+      const key = grantKey(current);
+      const wasRetrying = findCondition(current.status?.conditions, SYNCED)?.status === 'False';
+      this.firstFailure.delete(key);
+      const status = wasRetrying
+        ? {
+            ...p.status,
+            conditions: setCondition(
+              p.status.conditions,
+              {
+                type: SYNCED,
+                status: 'True',
+                reason: 'Synced',
+                message: 'every target is as the grant says',
+                observedGeneration: current.metadata.generation ?? 0,
+              },
+              this.deps.clock.now(),
+            ),
+          }
+        : p.status;
+      current = this.wrote(current, await writer.patchStatus(current, status));
       const expiresAt = Date.parse(p.status.expiresAt ?? '');
       if (
         p.status.phase === 'Expired' &&

@@ -25,13 +25,22 @@ export interface SweeperDeps {
   rbac: RbacPort;
   clock: Clock;
   log: Logger;
+  /**
+   * How long past a binding's expires-at the sweeper waits for the grant
+   * controller (the primary path) before deleting it itself (default 1 s).
+   */
+  graceMs?: number;
 }
+
+export const SWEEP_GRACE_MS = 1_000;
 
 /**
  * Kubernetes RBAC has no expiry of its own, so this is the backstop: it deletes
  * any Timebox binding whose `expires-at` has passed, and any binding whose grant
  * no longer exists, whatever the grant controller thinks. Each binding has a timer
- * at its expiry; nothing polls.
+ * at its expiry plus a grace, so that at expiry the grant controller deletes each
+ * binding once and the backstop acts only where it did not (no leader, a crash).
+ * It runs on every replica; its deletes are idempotent. Nothing polls.
  */
 export class BindingSweeper {
   private readonly d: SweeperDeps;
@@ -60,7 +69,9 @@ export class BindingSweeper {
     const binding =
       kind === 'RoleBinding' ? this.d.roleBindings.get(b!, a) : this.d.clusterRoleBindings.get(a!);
     if (!binding) return {};
-    const msLeft = msUntilBindingExpiry(binding.metadata?.annotations, this.d.clock.now());
+    const graceMs = this.d.graceMs ?? SWEEP_GRACE_MS;
+    const msLeft =
+      msUntilBindingExpiry(binding.metadata?.annotations, this.d.clock.now()) + graceMs;
     if (msLeft <= 0) {
       await this.delete(key, binding, 'its expires-at has passed');
       return {};

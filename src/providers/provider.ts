@@ -32,12 +32,22 @@ export interface ProviderDriver {
 /** An error retrying cannot fix (a missing role, a forbidden binding): the grant fails. */
 export class TerminalError extends Error {
   readonly reason: string;
-  constructor(reason: string, message: string) {
+  /**
+   * For errors that are also what a restarting service says for a while (an API
+   * server answers 403 until its authorizer has warmed up): retried for this long
+   * from the first time it is seen, and final only after that.
+   */
+  readonly retryForMs: number | undefined;
+  constructor(reason: string, message: string, opts: { retryForMs?: number } = {}) {
     super(message);
     this.name = 'TerminalError';
     this.reason = reason;
+    this.retryForMs = opts.retryForMs;
   }
 }
+
+/** How long a 401 or 403 from the API server is retried before a grant fails for good. */
+export const AUTH_WARMUP_RETRY_MS = 30_000;
 
 export function isTerminal(err: unknown): err is TerminalError {
   return err instanceof TerminalError;

@@ -160,6 +160,33 @@ describe('KubernetesProvider', () => {
     });
   }
 
+  it('retries for a while what a restarting API server says, but never an escalation refusal', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    const refused = async (code: number, message: string) => {
+      rbac.createRoleBinding = async () => {
+        throw apiError(code, message);
+      };
+      return provider.grant(grant, want!).then(
+        () => assert.fail('granted'),
+        (err: unknown) => err as TerminalError,
+      );
+    };
+    const warming = await refused(
+      403,
+      'rolebindings.rbac.authorization.k8s.io is forbidden: User "system:serviceaccount:timebox-system:timebox-controller" cannot create resource "rolebindings" in API group "rbac.authorization.k8s.io" in the namespace "payments"',
+    );
+    assert.equal(warming.reason, 'Forbidden');
+    assert.ok(warming.retryForMs! > 0);
+    const unauthorized = await refused(401, 'Unauthorized');
+    assert.equal(unauthorized.reason, 'Unauthorized');
+    assert.ok(unauthorized.retryForMs! > 0);
+    const escalation = await refused(
+      403,
+      'rolebindings.rbac.authorization.k8s.io "x" is forbidden: user "timebox" is attempting to grant RBAC permissions not currently held',
+    );
+    assert.equal(escalation.retryForMs, undefined);
+  });
+
   it('passes transient errors through for a retry', async () => {
     rbac.createRoleBinding = async () => {
       throw apiError(503, 'etcdserver: leader changed');

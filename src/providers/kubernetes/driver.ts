@@ -6,9 +6,14 @@ import {
 } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { LABEL_GRANT_UID, type AccessGrant } from '../../api/v1alpha1/types.ts';
-import { apiMessage, isNotFound, isPermanentApiError } from '../../kube/errors.ts';
+import { apiMessage, httpStatus, isNotFound, isPermanentApiError } from '../../kube/errors.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import { TerminalError, type Artefact, type ProviderDriver } from '../provider.ts';
+import {
+  AUTH_WARMUP_RETRY_MS,
+  TerminalError,
+  type Artefact,
+  type ProviderDriver,
+} from '../provider.ts';
 import { bindingObject, observedBinding, type BindingBody } from './bindings.ts';
 
 /** The RBAC calls the provider makes: a narrow port, so tests can fake it. */
@@ -46,12 +51,24 @@ export interface BindingCaches {
 function terminal(err: unknown, what: string): unknown {
   if (!isPermanentApiError(err)) return err;
   const msg = apiMessage(err);
-  const reason = /namespaces? "[^"]*" not found/.test(msg)
-    ? 'NamespaceNotFound'
-    : /forbidden/i.test(msg)
-      ? 'Forbidden'
-      : 'Invalid';
-  return new TerminalError(reason, `${what}: ${msg}`);
+  const code = httpStatus(err);
+  const reason =
+    code === 401
+      ? 'Unauthorized'
+      : /namespaces? "[^"]*" not found/.test(msg)
+        ? 'NamespaceNotFound'
+        : /forbidden/i.test(msg)
+          ? 'Forbidden'
+          : 'Invalid';
+  // A freshly restarted API server answers 401, and 403 "cannot create resource",
+  // until its authenticator and authorizer caches are warm: retried for a while
+  // before it counts. A refusal to bind a role (escalation) or by admission is final.
+  const auth = code === 401 || (code === 403 && /cannot \w+ resource/.test(msg));
+  return new TerminalError(
+    reason,
+    `${what}: ${msg}`,
+    auth ? { retryForMs: AUTH_WARMUP_RETRY_MS } : {},
+  );
 }
 
 /**

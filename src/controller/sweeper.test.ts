@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { ApiException, type V1RoleBinding } from '@kubernetes/client-node';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
+import { createLogger } from '../log/logger.ts';
+import type { RbacPort } from '../providers/kubernetes/driver.ts';
+import { FakeClock } from '../runtime/clock.ts';
+import { BindingSweeper } from './sweeper.ts';
+
+const KEY = 'RoleBinding/payments/timebox-alice';
+
+describe('BindingSweeper', () => {
+  let clock: FakeClock;
+  let bindings: Map<string, V1RoleBinding>;
+  let grants: Map<string, AccessGrant>;
+  let deletes: string[];
+
+  const binding = (expiresAt: string, uid = 'uid-1'): V1RoleBinding => ({
+    metadata: {
+      name: 'timebox-alice',
+      namespace: 'payments',
+      labels: { 'timebox.dev/grant-uid': uid },
+      annotations: { 'timebox.dev/expires-at': expiresAt, 'timebox.dev/grant': 'payments/alice' },
+    },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+  });
+  const sweeper = () =>
+    new BindingSweeper({
+      roleBindings: {
+        get: (name, ns) => bindings.get(`${ns}/${name}`),
+        list: () => [...bindings.values()],
+      },
+      clusterRoleBindings: { get: () => undefined, list: () => [] },
+      grants: { get: (name, ns) => grants.get(`${ns}/${name}`) },
+      writer: {
+        get: async (ns, name) => {
+          const g = grants.get(`${ns}/${name}`);
+          if (!g) throw new ApiException(404, 'NotFound', '{}', {});
+          return g;
+        },
+      },
+      rbac: {
+        deleteRoleBinding: async (ns: string, name: string) => {
+          deletes.push(`${ns}/${name}`);
+          bindings.delete(`${ns}/${name}`);
+        },
+      } as unknown as RbacPort,
+      clock,
+      log: createLogger({ write: () => {} }),
+    });
+
+  beforeEach(() => {
+    clock = new FakeClock('2026-11-27T10:00:00Z');
+    bindings = new Map([['payments/timebox-alice', binding('2026-11-27T10:00:10Z')]]);
+    grants = new Map([['payments/alice', { metadata: { uid: 'uid-1' } } as AccessGrant]]);
+    deletes = [];
+  });
+
+  it('waits a grace past expires-at, so the grant controller deletes each binding once', async () => {
+    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 11_000 });
+    clock.advance(10_500);
+    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 500 });
+    assert.deepEqual(deletes, []);
+  });
+
+  it('deletes a binding the primary path left behind', async () => {
+    clock.advance(11_000);
+    await sweeper().reconcile(KEY);
+    assert.deepEqual(deletes, ['payments/timebox-alice']);
+  });
+
+  it('does nothing for a binding already gone', async () => {
+    bindings.clear();
+    assert.deepEqual(await sweeper().reconcile(KEY), {});
+    assert.deepEqual(deletes, []);
+  });
+
+  it('deletes at once a binding whose grant is gone, asking the API server first', async () => {
+    grants.clear();
+    await sweeper().reconcile(KEY);
+    assert.deepEqual(deletes, ['payments/timebox-alice']);
+  });
+
+  it('deletes a binding whose grant was replaced by another of the same name (UIDs differ)', async () => {
+    grants.set('payments/alice', { metadata: { uid: 'uid-2' } } as AccessGrant);
+    await sweeper().reconcile(KEY);
+    assert.deepEqual(deletes, ['payments/timebox-alice']);
+  });
+});
