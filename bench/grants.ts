@@ -10,7 +10,7 @@ import { percentile, printTable } from './table.ts';
 import { createAccessPolicy } from '../test/support/timebox.ts';
 
 /** Sums apiserver_request_total per (verb, resource) for write verbs. */
-function writeCounts(metrics: string): Map<string, number> {
+export function writeCounts(metrics: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of metrics.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
@@ -27,7 +27,7 @@ function writeCounts(metrics: string): Map<string, number> {
   return out;
 }
 
-async function watchTimes(
+export async function watchTimes(
   kc: KubeConfig,
   path: string,
   onEvent: (

@@ -1,3 +1,4 @@
+import { benchExpiry } from './expiry.ts';
 import { benchGcp } from './gcp.ts';
 import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
@@ -6,6 +7,7 @@ const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
   grants: () => benchGrants(),
   gcp: () => benchGcp(),
+  expiry: () => benchExpiry(),
 };
 
 const only = process.argv.slice(2);

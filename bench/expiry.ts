@@ -1,0 +1,166 @@
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../src/api/v1alpha1/types.ts';
+import { installCRDs } from '../src/kube/manifests.ts';
+import { PooledKubeConfig } from '../src/kube/kubeconfig.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { startOperator } from '../src/operator.ts';
+import { Sandbox } from '../src/sandbox/sandbox.ts';
+import { createAccessPolicy } from '../test/support/timebox.ts';
+import { watchTimes } from './grants.ts';
+import { percentile, printTable } from './table.ts';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+
+/**
+ * An expiry burst: N grants whose expiries all fall inside one window while M
+ * more are being created, with the operator in-process on the sandbox. A grant's
+ * window (startAt + duration) fixes its expiry in advance, so the expiries can be
+ * spread exactly. Measured: revocation lag (expiresAt → binding deletion seen by a
+ * watch) for the burst, and activation latency of the grants created during it.
+ */
+export async function benchExpiry(
+  n = Number(process.env.BENCH_EXPIRING ?? 10_000),
+  m = Number(process.env.BENCH_CREATING ?? 2_000),
+  windowMs = Number(process.env.BENCH_WINDOW_MS ?? 60_000),
+): Promise<void> {
+  const sandbox = await Sandbox.start({ log: (msg) => console.error(msg) });
+  const kc = new PooledKubeConfig(sandbox.adminConfig());
+  const log = createLogger({ level: 'warn' });
+  try {
+    await installCRDs(kc);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
+    await core.createNamespace({ body: { metadata: { name: 'bench' } } });
+    await createAccessPolicy(kc, 'bench', {
+      requesters: { users: ['bench'] },
+      namespaces: ['bench'],
+      subjects: { users: ['user-*@example.com'] },
+      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
+      maxDuration: '2h',
+      approval: { mode: 'Auto' },
+    });
+    const operator = await startOperator(kc, log, { workers: WORKERS });
+
+    const created = new Map<string, number>();
+    const activeSeen = new Map<string, number>();
+    const expiresAt = new Map<string, number>();
+    const uidToName = new Map<string, string>();
+    const revokedSeen = new Map<string, number>();
+    const stopGrants = await watchTimes(
+      kc,
+      `/apis/${GROUP}/${VERSION}/namespaces/bench/${ACCESS_GRANT.plural}`,
+      (_t, g) => {
+        const name = g.metadata?.name ?? '';
+        if (g.status?.phase === 'Active' && !activeSeen.has(name)) {
+          activeSeen.set(name, Date.now());
+          expiresAt.set(name, Date.parse(g.status.expiresAt ?? ''));
+        }
+      },
+    );
+    const stopBindings = await watchTimes(
+      kc,
+      '/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings',
+      (type, b) => {
+        if (type !== 'DELETED') return;
+        const uid = b.metadata?.labels?.['timebox.dev/grant-uid'];
+        const name = uid && uidToName.get(uid);
+        if (name && !revokedSeen.has(name)) revokedSeen.set(name, Date.now());
+      },
+    );
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const create = async (name: string, spec: Partial<AccessGrant['spec']>) => {
+      const g = (await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: 'bench',
+        plural: ACCESS_GRANT.plural,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'AccessGrant',
+          metadata: { name, annotations: { 'timebox.dev/requested-by': 'bench' } },
+          spec: {
+            subject: { kind: 'User', name: `user-${name}@example.com` },
+            policy: 'bench',
+            duration: '1h',
+            reason: 'benchmark',
+            access: [{ kubernetes: { clusterRole: 'view', namespaces: ['bench'] } }],
+            ...spec,
+          },
+        },
+      })) as AccessGrant;
+      created.set(name, Date.now());
+      uidToName.set(g.metadata.uid ?? '', name);
+    };
+    const inBatches = async (names: string[], fn: (name: string, i: number) => Promise<void>) => {
+      for (let i = 0; i < names.length; i += 25) {
+        await Promise.all(names.slice(i, i + 25).map((name, j) => fn(name, i + j)));
+      }
+    };
+
+    // Phase 1: the burst's grants, all active long before their expiries.
+    const burst = Array.from({ length: n }, (_, i) => `e${String(i).padStart(5, '0')}`);
+    const t0 = Date.now();
+    const activationBudgetMs = Number(process.env.BENCH_ACTIVATION_MS ?? Math.max(60_000, n * 30));
+    const windowStart = t0 + activationBudgetMs;
+    const expiry = (i: number) => windowStart + Math.floor((i * windowMs) / n);
+    // A window of [expiry - 1h, expiry): activated now, it ends exactly at `expiry`.
+    await inBatches(burst, (name, i) =>
+      create(name, { startAt: new Date(expiry(i) - 3600_000).toISOString() }),
+    );
+    const createdBurstS = (Date.now() - t0) / 1000;
+    while (burst.some((k) => !activeSeen.has(k)) && Date.now() < windowStart - 5_000) {
+      await sleep(500);
+    }
+    const activeBeforeWindow = burst.filter((k) => activeSeen.has(k)).length;
+
+    // Phase 2: new requests arrive while the burst expires.
+    await sleep(Math.max(0, windowStart - 2_000 - Date.now()));
+    const fresh = Array.from({ length: m }, (_, i) => `c${String(i).padStart(5, '0')}`);
+    const freshStarted = Date.now();
+    await inBatches(fresh, (name) => create(name, {}));
+    const freshSeconds = (Date.now() - freshStarted) / 1000;
+
+    const deadline = windowStart + windowMs + 10 * 60_000;
+    while (
+      (burst.some((k) => activeSeen.has(k) && !revokedSeen.has(k)) ||
+        fresh.some((k) => !activeSeen.has(k))) &&
+      Date.now() < deadline
+    ) {
+      await sleep(200);
+    }
+    stopGrants();
+    stopBindings();
+    await operator.stop();
+
+    const lag = burst
+      .filter((k) => revokedSeen.has(k) && expiresAt.has(k))
+      .map((k) => revokedSeen.get(k)! - expiresAt.get(k)!)
+      .sort((a, b) => a - b);
+    const act = fresh
+      .filter((k) => activeSeen.has(k))
+      .map((k) => activeSeen.get(k)! - created.get(k)!)
+      .sort((a, b) => a - b);
+    printTable(
+      `${n} grants expiring within ${windowMs / 1000} s while ${m} are created (burst created in ${createdBurstS.toFixed(1)} s, ${activeBeforeWindow} active before the window; the ${m} created in ${freshSeconds.toFixed(1)} s; ${WORKERS} + ${WORKERS} workers)`,
+      [
+        {
+          metric: 'revocation lag (expiresAt → binding gone)',
+          'p50 (ms)': percentile(lag, 50),
+          'p99 (ms)': percentile(lag, 99),
+          'max (ms)': lag.at(-1) ?? NaN,
+          count: lag.length,
+        },
+        {
+          metric: 'activation latency during the burst (create → Active)',
+          'p50 (ms)': percentile(act, 50),
+          'p99 (ms)': percentile(act, 99),
+          'max (ms)': act.at(-1) ?? NaN,
+          count: act.length,
+        },
+      ],
+    );
+  } finally {
+    await sandbox.stop();
+  }
+}
