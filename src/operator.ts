@@ -39,6 +39,7 @@ import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
 import type { ProviderDriver } from './providers/provider.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
+import { LabelIndex } from './runtime/label-index.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { runWorkers, WorkQueue } from './runtime/workqueue.ts';
 
@@ -151,7 +152,10 @@ export async function startOperator(
 
   const writer = grantWriter(kubeConfig);
   const rbac = rbacPort(kubeConfig);
-  const kubernetes = new KubernetesProvider(rbac, { roleBindings, clusterRoleBindings });
+  const kubernetes = new KubernetesProvider(rbac, {
+    roleBindings: new LabelIndex(roleBindings, LABEL_GRANT_UID),
+    clusterRoleBindings: new LabelIndex(clusterRoleBindings, LABEL_GRANT_UID),
+  });
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });

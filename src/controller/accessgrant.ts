@@ -4,6 +4,7 @@ import {
   type AccessGrant,
   type AccessPolicy,
 } from '../api/v1alpha1/types.ts';
+import { isNotFound } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
@@ -273,10 +274,15 @@ export class AccessGrantController {
       this.deps.recorder.record(involved(current), e.type, e.reason, e.message);
     }
     if (p.removeFinalizer) {
-      await writer.setFinalizers(
-        current,
-        (current.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
-      );
+      try {
+        await writer.setFinalizers(
+          current,
+          (current.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+        );
+      } catch (err) {
+        // Gone already (another replica, or a cache that lagged): nothing is left to do.
+        if (!isNotFound(err)) throw err;
+      }
       glog.info('finalizer removed; all access revoked');
       return undefined;
     }

@@ -79,8 +79,13 @@ describe('KubernetesProvider', () => {
     rbac = new FakeRbac();
     provider = new KubernetesProvider(rbac, {
       // Observation goes through the informer caches; an empty cache models a stale one.
-      roleBindings: { list: () => [...rbac.rbs.values()] },
-      clusterRoleBindings: { list: () => [] },
+      roleBindings: {
+        get: (uid: string) =>
+          [...rbac.rbs.values()].filter(
+            (b) => b.metadata?.labels?.['timebox.dev/grant-uid'] === uid,
+          ),
+      },
+      clusterRoleBindings: { get: () => [] },
     });
   });
 

@@ -5,9 +5,8 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import { LABEL_GRANT_UID, type AccessGrant } from '../../api/v1alpha1/types.ts';
+import type { AccessGrant } from '../../api/v1alpha1/types.ts';
 import { apiMessage, httpStatus, isNotFound, isPermanentApiError } from '../../kube/errors.ts';
-import type { Informer } from '../../runtime/informer.ts';
 import {
   AUTH_WARMUP_RETRY_MS,
   TerminalError,
@@ -43,9 +42,10 @@ export function rbacPort(kc: KubeConfig): RbacPort {
   };
 }
 
+/** The bindings a grant owns, by its UID (the `timebox.dev/grant-uid` label), from caches. */
 export interface BindingCaches {
-  roleBindings: Pick<Informer<V1RoleBinding>, 'list'>;
-  clusterRoleBindings: Pick<Informer<V1ClusterRoleBinding>, 'list'>;
+  roleBindings: { get(grantUid: string): V1RoleBinding[] };
+  clusterRoleBindings: { get(grantUid: string): V1ClusterRoleBinding[] };
 }
 
 function terminal(err: unknown, what: string): unknown {
@@ -87,17 +87,11 @@ export class KubernetesProvider implements ProviderDriver {
   }
 
   async observe(grant: AccessGrant): Promise<Artefact[]> {
-    const uid = grant.metadata.uid;
-    const mine = (o: { metadata?: { labels?: Record<string, string> } }) =>
-      o.metadata?.labels?.[LABEL_GRANT_UID] === uid;
+    const uid = grant.metadata.uid ?? '';
     return [
-      ...this.caches.roleBindings
-        .list()
-        .filter(mine)
-        .map((o) => observedBinding('RoleBinding', o)),
+      ...this.caches.roleBindings.get(uid).map((o) => observedBinding('RoleBinding', o)),
       ...this.caches.clusterRoleBindings
-        .list()
-        .filter(mine)
+        .get(uid)
         .map((o) => observedBinding('ClusterRoleBinding', o)),
     ];
   }
