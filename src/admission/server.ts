@@ -6,7 +6,12 @@ import { review, type AdmissionRequest, type GrantUidLookup } from './stamp.ts';
 
 /** The path the webhook configuration calls. */
 export const WEBHOOK_PATH = '/mutate';
-const MAX_BODY = 3 * 1024 * 1024;
+/**
+ * An AdmissionReview of a grant or an approval is a few KiB; anything larger is
+ * refused before it is buffered, so nobody can exhaust the operator's memory by
+ * posting to the webhook (its port is reachable from the cluster network).
+ */
+const MAX_BODY = 256 * 1024;
 
 export interface WebhookServer {
   readonly port: number;
@@ -42,10 +47,14 @@ export async function startWebhookServer(opts: {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_BODY) req.destroy();
-        else chunks.push(c);
+        if (size <= MAX_BODY) chunks.push(c);
+        else if (!res.headersSent) {
+          reply(413, { message: `AdmissionReviews larger than ${MAX_BODY} bytes are refused` });
+          req.destroy();
+        }
       });
       req.on('end', () => {
+        if (size > MAX_BODY) return;
         void (async () => {
           let request: AdmissionRequest | undefined;
           try {
@@ -97,6 +106,11 @@ export async function startWebhookServer(opts: {
       });
     },
   );
+  // Slow or piled-up clients are cut off: the API server answers within its own
+  // 5 s webhook timeout, and nothing else has reason to hold a connection.
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  server.maxConnections = 256;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

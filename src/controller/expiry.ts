@@ -18,7 +18,7 @@ export type ExpiryState =
  * Git, or one approved too late). Without a startAt the window opens at activation.
  */
 export function expiryState(grant: AccessGrant, now: Date): ExpiryState {
-  const expiresAt = grant.status?.expiresAt;
+  const expiresAt = committedExpiry(grant);
   if (expiresAt) {
     const msLeft = Date.parse(expiresAt) - now.getTime();
     return msLeft > 0 ? { kind: 'running', expiresAt, msLeft } : { kind: 'expired', expiresAt };
@@ -31,6 +31,25 @@ export function expiryState(grant: AccessGrant, now: Date): ExpiryState {
   if (endMs <= now.getTime())
     return { kind: 'missed', windowEndedAt: new Date(endMs).toISOString() };
   return { kind: 'unstarted', wouldExpireAt: new Date(endMs).toISOString() };
+}
+
+/**
+ * Pure: the committed expiry, never later than the grant's spec allows: its
+ * activation plus its duration, within its window. Status is only as trustworthy
+ * as whoever may write it; a status.expiresAt pushed later cannot extend access.
+ */
+export function committedExpiry(grant: AccessGrant): string | undefined {
+  const recorded = grant.status?.expiresAt;
+  if (!recorded) return undefined;
+  const durationMs = parseDuration(grant.spec.duration);
+  const activated = Date.parse(grant.status?.activatedAt ?? '');
+  const start = Date.parse(grant.spec.startAt ?? '');
+  const bounds = [
+    Number.isNaN(activated) ? Infinity : activated + durationMs,
+    Number.isNaN(start) ? Infinity : start + durationMs,
+  ];
+  const bound = Math.min(...bounds);
+  return Date.parse(recorded) > bound ? new Date(bound).toISOString() : recorded;
 }
 
 /**

@@ -338,6 +338,15 @@ describe('plan', () => {
     assert.deepEqual(p.ensure, []);
   });
 
+  it('never trusts a status.expiresAt later than activation plus duration', () => {
+    // Someone with status write rights pushes the expiry out by a day.
+    const g = grant({ status: { ...ACTIVE, expiresAt: '2026-11-26T11:00:00.000Z' } });
+    clock.advance(2 * 3600 * 1000);
+    const p = plan(g, observed(g, ACTIVE.expiresAt), clock.now());
+    assert.equal(p.status?.phase, 'Expired');
+    assert.deepEqual(p.ensure, []);
+  });
+
   it('does not expire a millisecond early', () => {
     const g = grant({ status: { ...ACTIVE } });
     const settled = { ...g, status: plan(g, observed(g, ACTIVE.expiresAt), clock.now()).status };

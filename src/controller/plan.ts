@@ -16,7 +16,7 @@ import { desiredBindings } from '../providers/kubernetes/bindings.ts';
 import { desiredAwsArtefacts } from '../providers/aws/artefacts.ts';
 import { desiredGcpArtefacts } from '../providers/gcp/policy.ts';
 import { setCondition } from './conditions.ts';
-import { expiryState } from './expiry.ts';
+import { committedExpiry, expiryState } from './expiry.ts';
 
 /** What the controller saw, gathered before planning. */
 export interface Observed {
@@ -219,7 +219,7 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
 
   const expiry = expiryState(grant, now);
   const expiresAt =
-    status.expiresAt ?? (expiry.kind === 'unstarted' ? expiry.wouldExpireAt : undefined);
+    committedExpiry(grant) ?? (expiry.kind === 'unstarted' ? expiry.wouldExpireAt : undefined);
   const desired = expiresAt ? desiredArtefacts(grant, expiresAt) : [];
 
   if (grant.spec.revoked) {
@@ -410,7 +410,7 @@ export function planFailure(
   message: string,
   now: Date,
 ): Plan {
-  const expiresAt = grant.status?.expiresAt;
+  const expiresAt = committedExpiry(grant);
   const desired = expiresAt ? desiredArtefacts(grant, expiresAt) : [];
   const p = end(grant, observed, 'Failed', reason, message, now, desired);
   return {

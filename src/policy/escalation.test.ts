@@ -28,6 +28,10 @@ describe('persistent escalation', () => {
       [rule([''], ['serviceaccounts/token'], ['create']), /ServiceAccount tokens/],
       [rule([''], ['secrets'], ['create']), /Secrets/],
       [rule(['*'], ['*'], ['*']), /wildcard/],
+      [rule(['rbac.authorization.k8s.io'], ['clusterroles'], ['create']), /create or change roles/],
+      [rule([''], ['pods/exec'], ['create']), /exec into pods/],
+      [rule([''], ['*/token'], ['create']), /ServiceAccount tokens/],
+      [rule([''], ['pods'], ['create']), /run pods as any ServiceAccount/],
     ];
     for (const [r, message] of cases) {
       const found = persistentEscalation([r], ['payments']);
@@ -36,6 +40,16 @@ describe('persistent escalation', () => {
         `${JSON.stringify(r)}: ${found.join('; ')}`,
       );
     }
+  });
+
+  it('flags issuing certificates only with both the request and the approval', () => {
+    const request = rule(['certificates.k8s.io'], ['certificatesigningrequests'], ['create']);
+    const approve = rule(['certificates.k8s.io'], ['signers'], ['approve']);
+    assert.deepEqual(persistentEscalation([request], ['payments']), []);
+    assert.match(
+      persistentEscalation([request, approve], ['payments']).join(),
+      /client certificates/,
+    );
   });
 
   it('flags creating workloads only where they would run as privileged identities', () => {

@@ -19,10 +19,22 @@ const WORKLOADS: [string, string][] = [
 /** Namespaces whose workloads run with the cluster's own, powerful identities. */
 export const PRIVILEGED_NAMESPACES = ['kube-system'];
 
+// Whether an RBAC resource pattern covers `resource`: `*`, the name itself, or
+// `*` + `/sub` for that subresource of any resource, as RBAC matches them.
+function resourceMatches(pattern: string, resource: string): boolean {
+  if (pattern === '*' || pattern === resource) return true;
+  const sub = resource.split('/')[1];
+  return sub !== undefined && pattern === `*/${sub}`;
+}
+
 function allows(rule: RbacRule, group: string, resource: string, verb: string): boolean {
   const has = (list: string[] | undefined, v: string) =>
     (list ?? []).some((x) => x === '*' || x === v);
-  return has(rule.apiGroups, group) && has(rule.resources, resource) && has(rule.verbs, verb);
+  return (
+    has(rule.apiGroups, group) &&
+    (rule.resources ?? []).some((r) => resourceMatches(r, resource)) &&
+    has(rule.verbs, verb)
+  );
 }
 
 const anyRule = (rules: RbacRule[], group: string, resources: string[], verbs: string[]) =>
@@ -48,6 +60,11 @@ export function persistentEscalation(rules: RbacRule[], namespaces: string[]): s
   if (anyRule(rules, RBAC, ['roles', 'clusterroles'], ['bind', 'escalate'])) {
     out.push('bind or escalate roles');
   }
+  if (anyRule(rules, RBAC, ['roles', 'clusterroles'], ['create', 'update', 'patch'])) {
+    // The holder can copy what the grant gives into a role they are bound to for
+    // good, or into a ClusterRole that aggregates into view or edit.
+    out.push('create or change roles, e.g. one that keeps what the grant gives');
+  }
   if (anyRule(rules, '', ['users', 'groups', 'serviceaccounts'], ['impersonate'])) {
     out.push('impersonate users, groups or service accounts');
   }
@@ -56,6 +73,19 @@ export function persistentEscalation(rules: RbacRule[], namespaces: string[]): s
   }
   if (anyRule(rules, '', ['secrets'], ['create'])) {
     out.push('create Secrets, including ServiceAccount token Secrets that never expire');
+  }
+  const podAccess = ['pods/exec', 'pods/attach', 'pods/ephemeralcontainers'];
+  if (anyRule(rules, '', podAccess, ['create', 'get', 'patch', 'update'])) {
+    out.push('exec into pods, and so read their ServiceAccount tokens, which outlive the grant');
+  }
+  if (anyRule(rules, '', ['pods'], ['create'])) {
+    out.push('run pods as any ServiceAccount of the namespace, and so hold its token');
+  }
+  if (
+    anyRule(rules, 'certificates.k8s.io', ['certificatesigningrequests'], ['create']) &&
+    anyRule(rules, 'certificates.k8s.io', ['signers'], ['approve'])
+  ) {
+    out.push('issue themselves client certificates, which outlive the grant');
   }
   const privileged = namespaces.some((ns) => ns === '*' || PRIVILEGED_NAMESPACES.includes(ns));
   if (privileged && WORKLOADS.some(([g, res]) => anyRule(rules, g, [res], ['create']))) {

@@ -404,7 +404,11 @@ describe('policy evaluation', () => {
           'timebox.dev/created-by': 'system:serviceaccount:argocd:argocd-application-controller',
         },
       );
-    const reviewed = policy({ gitops: { allowed: true, reviewApproves: true } });
+    const byName = { users: ['alice'] };
+    const reviewed = policy({
+      requesters: byName,
+      gitops: { allowed: true, reviewApproves: true },
+    });
 
     it('are refused unless the policy opts in', () => {
       const d = evaluateRequest(viaGit(), policy(), [], NOW);
@@ -415,11 +419,32 @@ describe('policy evaluation', () => {
     it('take the reviewed change as the approval only where the policy says so', () => {
       const d = evaluateRequest(viaGit(), reviewed, [], NOW);
       assert.deepEqual([d.verdict, d.reason], ['Approved', 'ApprovedByReview']);
-      const needsApproval = policy({ gitops: { allowed: true } });
+      const needsApproval = policy({ requesters: byName, gitops: { allowed: true } });
       assert.deepEqual(
         evaluateRequest(viaGit(), needsApproval, [], NOW).reason,
         'AwaitingApproval',
       );
+    });
+
+    it('are GitOps grants even unmarked, and their claimed groups count for nothing', () => {
+      // A GitOps identity creates a grant for alice without the gitops mark, and
+      // claims a group for her: still judged as GitOps, the group ignored.
+      const unmarked = grant(
+        {},
+        {
+          'timebox.dev/requested-by': 'alice',
+          'timebox.dev/requester-groups': 'payments-oncall',
+          'timebox.dev/created-by': 'system:serviceaccount:argocd:argocd-application-controller',
+        },
+      );
+      assert.equal(
+        evaluateRequest(unmarked, policy({ approval: { mode: 'Auto' } }), [], NOW).reason,
+        'GitOpsNotAllowed',
+      );
+      const byGroup = policy({ gitops: { allowed: true, reviewApproves: true } });
+      const d = evaluateRequest(unmarked, byGroup, [], NOW);
+      assert.equal(d.reason, 'NotEligible');
+      assert.match(d.message, /list the requester in requesters.users/);
     });
 
     it('still need an eligible requester, and selfOnly applies to them', () => {
@@ -436,6 +461,7 @@ describe('policy evaluation', () => {
 
     it('come only from the identities the policy names', () => {
       const flux = policy({
+        requesters: byName,
         gitops: {
           allowed: true,
           reviewApproves: true,
@@ -449,6 +475,7 @@ describe('policy evaluation', () => {
         /not from system:serviceaccount:argocd:argocd-application-controller/,
       );
       const argo = policy({
+        requesters: byName,
         gitops: {
           allowed: true,
           reviewApproves: true,

@@ -37,10 +37,14 @@ export function requesterOf(grant: AccessGrant): Requester | undefined {
     .map((g) => g.trim())
     .filter(Boolean);
   const createdBy = a[ANNOTATION_CREATED_BY];
+  // Created by someone other than who it names: a GitOps grant, marked or not.
+  const viaGitOps =
+    a[ANNOTATION_GITOPS] === 'true' || (createdBy !== undefined && createdBy !== user);
   return {
     user,
-    groups,
-    viaGitOps: a[ANNOTATION_GITOPS] === 'true',
+    // Groups written in Git are nobody's verified word: GitOps requesters count by name.
+    groups: viaGitOps ? [] : groups,
+    viaGitOps,
     ...(createdBy ? { createdBy } : {}),
   };
 }
@@ -323,9 +327,11 @@ export function checkPolicy(
   }
   // A GitOps grant names its requester too: the same rules hold for them.
   if (!inPrincipals(p.requesters, requester.user, requester.groups)) {
-    const groupsHint = requester.groups.length
-      ? `groups ${requester.groups.join(', ')}`
-      : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
+    const groupsHint = requester.viaGitOps
+      ? 'a GitOps grant, whose groups cannot be verified: list the requester in requesters.users'
+      : requester.groups.length
+        ? `groups ${requester.groups.join(', ')}`
+        : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
     return deny(
       'NotEligible',
       `${requester.user} (${groupsHint}) is not a requester of AccessPolicy '${name}'; its requesters are users [${(p.requesters.users ?? []).join(', ')}] and groups [${(p.requesters.groups ?? []).join(', ')}]`,

@@ -12,6 +12,17 @@ describe('leader election decisions', () => {
   });
 
   describe('canAcquireLease', () => {
+    it('does not believe a lease that claims to last longer than ours', () => {
+      const now = new Date('2026-11-27T10:00:00Z');
+      const hijacked = {
+        holderIdentity: 'mallory',
+        leaseDurationSeconds: 10_000_000,
+        renewTime: new Date('2026-11-27T09:59:40Z') as never,
+      };
+      assert.equal(canAcquireLease(hijacked, 'a', now), false, 'as the lease says');
+      assert.equal(canAcquireLease(hijacked, 'a', now, undefined, 15_000), true, 'capped at 15 s');
+    });
+
     it('takes a lease nobody holds', () => {
       assert.equal(canAcquireLease(undefined, 'a', now), true);
       assert.equal(canAcquireLease({}, 'a', now), true);

@@ -77,10 +77,13 @@ export function canAcquireLease(
   identity: string,
   now: Date,
   lastChangeSeenAt?: Date,
+  maxDurationMs = Infinity,
 ): boolean {
   const holder = lease?.holderIdentity ?? '';
   if (holder === '' || holder === identity) return true;
-  const durationMs = (lease?.leaseDurationSeconds ?? 0) * 1000;
+  // A lease that claims to last longer than ours do is not believed: one write
+  // of a huge leaseDurationSeconds must not keep every replica from leading.
+  const durationMs = Math.min((lease?.leaseDurationSeconds ?? 0) * 1000, maxDurationMs);
   const renewed = toDate(lease?.renewTime) ?? toDate(lease?.acquireTime);
   const validUntil = Math.max(
     renewed ? renewed.getTime() + durationMs : -Infinity,
@@ -328,7 +331,17 @@ export class LeaderElector {
       // Someone else held it since our last renewal, even if only briefly: our leadership was interrupted.
       return 'taken';
     }
-    if (!canAcquireLease(current.spec, this.identity, now, this.lastChangeSeenAt)) return 'taken';
+    if (
+      !canAcquireLease(
+        current.spec,
+        this.identity,
+        now,
+        this.lastChangeSeenAt,
+        this.leaseDurationMs,
+      )
+    ) {
+      return 'taken';
+    }
     try {
       const updated = await this.api.replaceNamespacedLease({
         ...ref,

@@ -84,7 +84,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     // the moment between the commit of expiresAt and Active. Twenty rounds of
     // four pollers each; it took one to four to win before.
     const admin = await policy({
-      access: [{ kubernetes: { clusterRoles: ['suite.cluster-admin'], clusterWide: true } }],
+      access: [{ kubernetes: { clusterRoles: ['cluster-admin'], clusterWide: true } }],
       approval: { mode: 'Manual', approvers: { groups: ['platform-leads'] }, required: 2 },
     });
     const swaps: unknown[] = [
@@ -93,7 +93,7 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       {
         spec: {
           policy: admin,
-          access: [{ kubernetes: { clusterRole: 'suite.cluster-admin', clusterWide: true } }],
+          access: [{ kubernetes: { clusterRole: 'cluster-admin', clusterWide: true } }],
         },
       },
       { spec: { duration: '4h' } },
@@ -178,6 +178,12 @@ describe('approval integrity: an approval grants exactly what was approved', fun
       );
       assert.equal(r.code, 403, `${who.user} ${finalizers.join(',')}`);
     }
+    // Nor on a grant or an approval of one's own, at creation.
+    const pinned = requestAs(ALICE, ns, open, 'pinned', { access: view(ns) });
+    pinned.metadata.finalizers = ['example.com/block'];
+    const atCreation = await refusal(grants(ALICE).create(pinned));
+    assert.equal(atCreation.code, 403);
+    assert.match(atCreation.message, /may carry only Timebox's own finalizer/);
     const own = await refusal(
       grants(ALICE).patch(ns, 'alices', { metadata: { finalizers: ['example.com/block'] } }),
     );

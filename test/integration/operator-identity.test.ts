@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import {
   AdmissionregistrationV1Api,
   ApiException,
+  PatchStrategy,
+  setHeaderOptions,
   CoreV1Api,
   CustomObjectsApi,
   RbacAuthorizationV1Api,
@@ -135,16 +137,35 @@ describe("the operator's own identity", function () {
         /never binds a role to a system: user or group/,
       ],
       [
+        'in kube-system',
+        binding('kube-system', 'in-kube-system', 'view', { kind: 'User', name: ALICE.user }),
+        /never binds roles in kube-system/,
+      ],
+      [
         'without the ownership labels',
         binding(ns, 'unowned', 'edit', { kind: 'User', name: ALICE.user }, false),
         /only bindings it owns/,
       ],
     ];
     for (const [what, body, message] of cases) {
-      const r = await refusal(op.createNamespacedRoleBinding({ namespace: ns, body }));
+      const r = await refusal(
+        op.createNamespacedRoleBinding({ namespace: body.metadata!.namespace!, body }),
+      );
       assert.equal(r.code, 403, what);
       assert.match(r.message, message, what);
     }
+    // edit cluster-wide would reach kube-system too.
+    const wide = await refusal(
+      op.createClusterRoleBinding({
+        body: {
+          metadata: { name: `timebox-wide-${ns}`, labels: { 'timebox.dev/grant-uid': 'x' } },
+          roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: 'edit' },
+          subjects: [{ kind: 'User', name: ALICE.user, apiGroup: RBAC }],
+        },
+      }),
+    );
+    assert.equal(wide.code, 403);
+    assert.match(wide.message, /binds only view cluster-wide/);
     assert.equal(await allowed(cluster, { user: OPERATOR }, 'create', 'configmaps', ns), false);
 
     // A binding someone else made: neither deleted nor edited.
@@ -170,6 +191,77 @@ describe("the operator's own identity", function () {
       body: binding(ns, 'owned', 'edit', { kind: 'User', name: ALICE.user }),
     });
     await op.deleteNamespacedRoleBinding({ name: 'owned', namespace: ns });
+  });
+
+  it('may change only the caBundle of its webhook configuration', async () => {
+    const hooks = cluster.admin().makeApiClient(AdmissionregistrationV1Api);
+    // A configuration by the controller's name that matches nothing, so that
+    // nothing else in the cluster is affected while it exists.
+    await hooks.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'timebox-identity' },
+        webhooks: [
+          {
+            name: 'identity.timebox.dev',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            clientConfig: { url: 'https://127.0.0.1:1/mutate' },
+            rules: [
+              {
+                apiGroups: ['nothing.example.com'],
+                apiVersions: ['*'],
+                operations: ['CREATE'],
+                resources: ['nothing'],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    try {
+      const op = cluster.as({ user: OPERATOR }).makeApiClient(AdmissionregistrationV1Api);
+      const patch = (body: unknown[]) =>
+        op.patchMutatingWebhookConfiguration(
+          { name: 'timebox-identity', body },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        );
+      await eventually(
+        async () =>
+          patch([
+            {
+              op: 'replace',
+              path: '/webhooks/0/clientConfig/url',
+              value: 'https://evil.example.com/',
+            },
+          ]).then(
+            () => false,
+            (err: unknown) => err instanceof ApiException && err.code === 403,
+          ),
+        { what: 'timebox-operator-webhook to be enforced' },
+      );
+      const everything = await refusal(
+        patch([
+          {
+            op: 'replace',
+            path: '/webhooks/0/rules',
+            value: [
+              { apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE'], resources: ['*/*'] },
+            ],
+          },
+        ]),
+      );
+      assert.equal(everything.code, 403);
+      assert.match(everything.message, /may change only the caBundle/);
+      await patch([
+        {
+          op: 'add',
+          path: '/webhooks/0/clientConfig/caBundle',
+          value: Buffer.from('ca').toString('base64'),
+        },
+      ]);
+    } finally {
+      await hooks.deleteMutatingWebhookConfiguration({ name: 'timebox-identity' });
+    }
   });
 
   it('serves the identity webhook itself, with a CA it keeps in a Secret', async function () {

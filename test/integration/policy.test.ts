@@ -334,6 +334,8 @@ describe('AccessPolicy and AccessApproval', function () {
     };
     const gitops = () => grantsApi(suite.cluster.as({ user: GITOPS_USER }));
     const reviewed = { allowed: true, reviewApproves: true };
+    // Groups written in Git are nobody's verified word: GitOps requesters count by name.
+    const byName = { users: [ALICE.user] };
 
     it('are refused unless the policy opts in, whoever they claim to come from', async () => {
       // The original attack: a GitOps token, a grant "requested by" the CEO for
@@ -346,7 +348,7 @@ describe('AccessPolicy and AccessApproval', function () {
     });
 
     it('need a window, an eligible requester, and selfOnly holds for them', async () => {
-      const policy = await createPolicy({ gitops: reviewed });
+      const policy = await createPolicy({ requesters: byName, gitops: reviewed });
       const noWindow = viaGit(policy, 'no-window', ALICE);
       delete noWindow.spec.startAt;
       // Without a fixed window, a grant Git re-applies after deletion would grant again.
@@ -377,8 +379,22 @@ describe('AccessPolicy and AccessApproval', function () {
       );
     });
 
+    it('are GitOps grants even when the GitOps identity leaves the mark out', async () => {
+      const policy = await createPolicy({ approval: { mode: 'Auto' } });
+      const unmarked = viaGit(policy, 'unmarked', ALICE);
+      delete unmarked.metadata.annotations!['timebox.dev/gitops'];
+      await expectRejected(
+        gitops().create(structuredClone(unmarked)),
+        422,
+        /must say so with timebox.dev\/gitops: \\"true\\"/,
+      );
+      const maybe = viaGit(policy, 'maybe', ALICE);
+      maybe.metadata.annotations!['timebox.dev/gitops'] = 'false';
+      await expectRejected(gitops().create(maybe), 422, /timebox.dev\/gitops: \\"true\\"/);
+    });
+
     it('still need approvals unless the policy takes the review as one', async () => {
-      const policy = await createPolicy({ gitops: { allowed: true } });
+      const policy = await createPolicy({ requesters: byName, gitops: { allowed: true } });
       const g = await gitops().create(viaGit(policy, 'needs-approval', ALICE));
       await eventually(
         async () =>
@@ -392,6 +408,7 @@ describe('AccessPolicy and AccessApproval', function () {
 
     it('come only from the identities the policy names', async () => {
       const policy = await createPolicy({
+        requesters: byName,
         gitops: { ...reviewed, identities: ['system:serviceaccount:argocd:*'] },
       });
       await gitops().create(viaGit(policy, 'other-tool', ALICE));

@@ -477,6 +477,10 @@ export const accessPolicySchema: Schema = resourceSchema(
                           "self.contains('{user}') || self.contains('{localPart}')",
                           'a selfPrincipalArns entry must contain {user} (the requester) or {localPart} (its part before @), e.g. arn:aws:iam::111122223333:role/{user}',
                         ),
+                        rule(
+                          "!self.matches('[*][{]|[}][*]')",
+                          'a selfPrincipalArns entry must not put * next to {user} or {localPart}: role/*{user} would let user al match role/alice',
+                        ),
                       ],
                     }),
                   ),

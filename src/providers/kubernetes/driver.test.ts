@@ -192,6 +192,19 @@ describe('KubernetesProvider', () => {
     assert.equal(escalation.retryForMs, undefined);
   });
 
+  it("never takes over a binding of the same name that is not the grant's", async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    const squat = bindingObject(want!.body as BindingBody);
+    squat.metadata!.labels = {};
+    squat.roleRef.name = 'cluster-admin';
+    rbac.rbs.set(`payments/${squat.metadata!.name}`, squat);
+    await assert.rejects(
+      provider.grant(grant, want!),
+      (err: unknown) => err instanceof TerminalError && err.reason === 'NameTaken',
+    );
+    assert.equal(rbac.rbs.get(`payments/${squat.metadata!.name}`)?.roleRef.name, 'cluster-admin');
+  });
+
   it('passes transient errors through for a retry', async () => {
     rbac.createRoleBinding = async () => {
       throw apiError(503, 'etcdserver: leader changed');

@@ -5,7 +5,7 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import { LABEL_GRANT_UID, type AccessGrant } from '../../api/v1alpha1/types.ts';
 import { apiMessage, httpStatus, isNotFound, isPermanentApiError } from '../../kube/errors.ts';
 import {
   AUTH_WARMUP_RETRY_MS,
@@ -107,6 +107,14 @@ export class KubernetesProvider implements ProviderDriver {
     }
     // It exists: repair it in place, or re-create it if the role changed (roleRef is immutable).
     const live = await this.read(b);
+    if (live.metadata?.labels?.[LABEL_GRANT_UID] !== b.grantUid) {
+      // Someone else made a binding by this name (it is predictable from the grant):
+      // never take it over, and say so rather than retry until the grant expires.
+      throw new TerminalError(
+        'NameTaken',
+        `${artefact.ref} exists and is not this grant's (no ${LABEL_GRANT_UID}: ${b.grantUid} label); it was not made by Timebox for this grant. Delete it, or request again under another name`,
+      );
+    }
     const current = observedBinding(b.kind, live as never).body;
     if (isDeepStrictEqual(current, b)) return;
     if (!isDeepStrictEqual((current as BindingBody).roleRef, b.roleRef)) {
