@@ -27,19 +27,47 @@ export function writeCounts(metrics: string): Map<string, number> {
   return out;
 }
 
+/**
+ * Calls `onEvent` for every event on `path`, with the watch reopened from the
+ * last resourceVersion whenever it ends (a quiet watch is closed after 30 s), so
+ * a long benchmark misses nothing.
+ */
 export async function watchTimes(
   kc: KubeConfig,
   path: string,
   onEvent: (
     type: string,
     obj: {
-      metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+      metadata?: {
+        name?: string;
+        namespace?: string;
+        labels?: Record<string, string>;
+        resourceVersion?: string;
+      };
       status?: AccessGrant['status'];
     },
   ) => void,
 ): Promise<() => void> {
-  const req = await new Watch(kc).watch(path, {}, onEvent, () => undefined);
-  return () => req.abort();
+  let stopped = false;
+  let resourceVersion: string | undefined;
+  let current: { abort(): void } | undefined;
+  const open = async (): Promise<void> => {
+    if (stopped) return;
+    current = await new Watch(kc).watch(
+      path,
+      { allowWatchBookmarks: true, ...(resourceVersion ? { resourceVersion } : {}) },
+      (type: string, obj: Parameters<typeof onEvent>[1]) => {
+        resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion;
+        if (type !== 'BOOKMARK') onEvent(type, obj);
+      },
+      () => void open().catch(() => setTimeout(() => void open(), 500)),
+    );
+  };
+  await open();
+  return () => {
+    stopped = true;
+    current?.abort();
+  };
 }
 
 /**

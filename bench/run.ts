@@ -2,12 +2,14 @@ import { benchExpiry } from './expiry.ts';
 import { benchGcp } from './gcp.ts';
 import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
+import { benchSoak } from './soak.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
   grants: () => benchGrants(),
   gcp: () => benchGcp(),
   expiry: () => benchExpiry(),
+  soak: () => benchSoak(),
 };
 
 const only = process.argv.slice(2);

@@ -27,7 +27,11 @@ Options (each also read from the environment variable in brackets):
   --lease-duration SECONDS       [TIMEBOX_LEASE_DURATION] (15)
   --renew-deadline SECONDS       [TIMEBOX_RENEW_DEADLINE] (10)
   --retry-period SECONDS         [TIMEBOX_RETRY_PERIOD] (2)
-  --workers N                    concurrent reconciles [TIMEBOX_WORKERS] (4)
+  --workers N                    concurrent reconciles of grants being requested, approved or
+                                 repaired [TIMEBOX_WORKERS] (4)
+  --revoke-workers N             concurrent reconciles of grants whose access ends (expiry,
+                                 revocation, deletion), a lane of their own that never waits
+                                 behind new requests [TIMEBOX_REVOKE_WORKERS] (as --workers)
   --resync-period SECONDS        how often grants are reconciled again, repairing access removed
                                  in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
       'renew-deadline': { type: 'string' },
       'retry-period': { type: 'string' },
       workers: { type: 'string' },
+      'revoke-workers': { type: 'string' },
       'resync-period': { type: 'string' },
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
@@ -98,6 +103,9 @@ async function main(): Promise<void> {
   const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer`);
+  const revokeWorkers = Number(values['revoke-workers'] ?? env.TIMEBOX_REVOKE_WORKERS ?? workers);
+  if (!Number.isInteger(revokeWorkers) || revokeWorkers < 1)
+    throw new Error(`--revoke-workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
   const metricsAddr = parseBindAddress(
     values['metrics-bind-address'] ?? ':8080',
@@ -212,6 +220,7 @@ async function main(): Promise<void> {
       namespace,
       leaderElection: leaderElect,
       workers,
+      revokeWorkers,
       cloudProviders: cloud,
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),

@@ -107,7 +107,7 @@ export class Sandbox {
   readonly binaries: ControlPlaneBinaries;
   readonly startupMs: number;
   private readonly token: string;
-  private readonly processes: ManagedProcess[];
+  private processes: ManagedProcess[];
   private readonly removeDir: boolean;
   private readonly exitHook: () => void;
   private stopped = false;
@@ -330,6 +330,33 @@ export class Sandbox {
     const res = await get(`${this.server}${path}`, { ca: this.caData, token: this.token });
     if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
     return res.body;
+  }
+
+  /**
+   * Kills a component with SIGKILL, as a crash would, starts it again with the
+   * same flags and data, and waits until the API server is ready again: for
+   * soak tests of what survives an API server or etcd restart.
+   */
+  async crash(name: 'etcd' | 'kube-apiserver', timeoutMs = 60_000): Promise<void> {
+    const i = this.processes.findIndex((p) => p.name === name);
+    const old = this.processes[i];
+    if (!old) throw new Error(`no ${name} in this sandbox`);
+    old.child.kill('SIGKILL');
+    await old.exited;
+    const [command, ...args] = old.child.spawnargs;
+    const fresh = startProcess(name, command!, args, old.logFile);
+    this.processes = this.processes.map((p, j) => (j === i ? fresh : p));
+    writePids(this.dir, this.processes);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ready = await get(`${this.server}/readyz`, { ca: this.caData, token: this.token }).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`${name} was not back within ${timeoutMs} ms`);
+      await sleep(100);
+    }
   }
 
   /** A client configuration for the sandbox admin (a member of `system:masters`). */
