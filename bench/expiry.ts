@@ -11,6 +11,7 @@ import { watchTimes } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+const REVOKE_WORKERS = Number(process.env.BENCH_REVOKE_WORKERS ?? WORKERS);
 
 /**
  * An expiry burst: N grants whose expiries all fall inside one window while M
@@ -40,7 +41,10 @@ export async function benchExpiry(
       maxDuration: '2h',
       approval: { mode: 'Auto' },
     });
-    const operator = await startOperator(kc, log, { workers: WORKERS });
+    const operator = await startOperator(kc, log, {
+      workers: WORKERS,
+      revokeWorkers: REVOKE_WORKERS,
+    });
 
     const created = new Map<string, number>();
     const activeSeen = new Map<string, number>();
@@ -142,7 +146,7 @@ export async function benchExpiry(
       .map((k) => activeSeen.get(k)! - created.get(k)!)
       .sort((a, b) => a - b);
     printTable(
-      `${n} grants expiring within ${windowMs / 1000} s while ${m} are created (burst created in ${createdBurstS.toFixed(1)} s, ${activeBeforeWindow} active before the window; the ${m} created in ${freshSeconds.toFixed(1)} s; ${WORKERS} + ${WORKERS} workers)`,
+      `${n} grants expiring within ${windowMs / 1000} s while ${m} are created (burst created in ${createdBurstS.toFixed(1)} s, ${activeBeforeWindow} active before the window; the ${m} created in ${freshSeconds.toFixed(1)} s; ${WORKERS} + ${REVOKE_WORKERS} workers)`,
       [
         {
           metric: 'revocation lag (expiresAt → binding gone)',
