@@ -31,7 +31,7 @@ Options (each also read from the environment variable in brackets):
                                  repaired [TIMEBOX_WORKERS] (4)
   --revoke-workers N             concurrent reconciles of grants whose access ends (expiry,
                                  revocation, deletion), a lane of their own that never waits
-                                 behind new requests [TIMEBOX_REVOKE_WORKERS] (as --workers)
+                                 behind new requests [TIMEBOX_REVOKE_WORKERS] (16)
   --resync-period SECONDS        how often grants are reconciled again, repairing access removed
                                  in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer`);
-  const revokeWorkers = Number(values['revoke-workers'] ?? env.TIMEBOX_REVOKE_WORKERS ?? workers);
+  const revokeWorkers = Number(values['revoke-workers'] ?? env.TIMEBOX_REVOKE_WORKERS ?? 16);
   if (!Number.isInteger(revokeWorkers) || revokeWorkers < 1)
     throw new Error(`--revoke-workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
