@@ -11,7 +11,7 @@ import { watchTimes } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
-const REVOKE_WORKERS = Number(process.env.BENCH_REVOKE_WORKERS ?? WORKERS);
+const REVOKE_WORKERS = Number(process.env.BENCH_REVOKE_WORKERS ?? 16);
 
 /**
  * An expiry burst: N grants whose expiries all fall inside one window while M
