@@ -56,14 +56,14 @@ describe('BindingSweeper', () => {
   });
 
   it('waits a grace past expires-at, so the grant controller deletes each binding once', async () => {
-    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 11_000 });
-    clock.advance(10_500);
-    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 500 });
+    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 10_500 });
+    clock.advance(10_300);
+    assert.deepEqual(await sweeper().reconcile(KEY), { requeueAfterMs: 200 });
     assert.deepEqual(deletes, []);
   });
 
   it('deletes a binding the primary path left behind', async () => {
-    clock.advance(11_000);
+    clock.advance(10_500);
     await sweeper().reconcile(KEY);
     assert.deepEqual(deletes, ['payments/timebox-alice']);
   });

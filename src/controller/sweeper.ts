@@ -27,12 +27,12 @@ export interface SweeperDeps {
   log: Logger;
   /**
    * How long past a binding's expires-at the sweeper waits for the grant
-   * controller (the primary path) before deleting it itself (default 1 s).
+   * controller (the primary path) before deleting it itself (default 500 ms).
    */
   graceMs?: number;
 }
 
-export const SWEEP_GRACE_MS = 1_000;
+export const SWEEP_GRACE_MS = 500;
 
 /**
  * Kubernetes RBAC has no expiry of its own, so this is the backstop: it deletes

@@ -23,7 +23,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { Sandbox } from '../../src/sandbox/sandbox.ts';
 import { setUpSandbox } from '../../src/sandbox/setup.ts';
-import { createAccessPolicy } from './timebox.ts';
+import { ADMIN, createAccessPolicy } from './timebox.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const NS = 'soak';
@@ -102,7 +102,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     writeFileSync(kubeconfig, operatorConfig.exportConfig(), { mode: 0o600 });
     await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     await createAccessPolicy(admin, 'soak', {
-      requesters: { users: ['soak'] },
+      requesters: { users: [ADMIN] },
       namespaces: [NS],
       subjects: { users: ['*'] },
       access: [{ kubernetes: { clusterRoles: ['view'], namespaces: [NS] } }],
@@ -160,15 +160,17 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
 
     for (let i = 0; i < opts.replicas; i++) operators.push(startOperator(kubeconfig, log));
 
-    // Grants keep coming: ~`live` alive at once, each a window of 3 to 12 s.
+    // Grants keep coming: ~`live` alive at once, each a window of 20 to 60 s, long
+    // enough to outlast a failover (a Lease of 15 s) and be granted.
     let created = 0;
+    let failing = 0;
     let creating = true;
     const creator = (async () => {
       while (creating) {
         const alive = grants.list().filter((g) => !isTerminal(g.status?.phase)).length;
         if (alive < opts.live) {
           const name = `s${String(created++).padStart(5, '0')}`;
-          const seconds = 3 + Math.floor(Math.random() * 10);
+          const seconds = 20 + Math.floor(Math.random() * 40);
           await custom
             .createNamespacedCustomObject({
               group: GROUP,
@@ -178,7 +180,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
               body: {
                 apiVersion: `${GROUP}/${VERSION}`,
                 kind: 'AccessGrant',
-                metadata: { name, annotations: { 'timebox.dev/requested-by': 'soak' } },
+                metadata: { name, annotations: { 'timebox.dev/requested-by': ADMIN } },
                 spec: {
                   subject: { kind: 'User', name: `user-${name}@example.com` },
                   policy: 'soak',
@@ -189,7 +191,16 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
                 },
               },
             })
-            .catch(() => created--); // the API server is down: try again
+            .then(
+              () => (failing = 0),
+              async (err: unknown) => {
+                // The API server is down: try again shortly. A minute of nothing
+                // but failures is a broken soak, not an outage.
+                created--;
+                if (++failing > 300) throw err;
+                await sleep(200);
+              },
+            );
         } else {
           await sleep(50);
         }
