@@ -100,6 +100,7 @@ describe('Helm chart', function () {
         'timebox-grant-changes',
         'timebox-grant-identity',
         'timebox-operator-bindings',
+        'timebox-operator-webhook',
       ],
     );
     assert.ok(
