@@ -7,7 +7,7 @@ import { createLogger } from '../src/log/logger.ts';
 import { startOperator } from '../src/operator.ts';
 import { Sandbox } from '../src/sandbox/sandbox.ts';
 import { createAccessPolicy } from '../test/support/timebox.ts';
-import { watchTimes } from './grants.ts';
+import { trackGrants } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
@@ -46,32 +46,7 @@ export async function benchExpiry(
       revokeWorkers: REVOKE_WORKERS,
     });
 
-    const created = new Map<string, number>();
-    const activeSeen = new Map<string, number>();
-    const expiresAt = new Map<string, number>();
-    const uidToName = new Map<string, string>();
-    const revokedSeen = new Map<string, number>();
-    const stopGrants = await watchTimes(
-      kc,
-      `/apis/${GROUP}/${VERSION}/namespaces/bench/${ACCESS_GRANT.plural}`,
-      (_t, g) => {
-        const name = g.metadata?.name ?? '';
-        if (g.status?.phase === 'Active' && !activeSeen.has(name)) {
-          activeSeen.set(name, Date.now());
-          expiresAt.set(name, Date.parse(g.status.expiresAt ?? ''));
-        }
-      },
-    );
-    const stopBindings = await watchTimes(
-      kc,
-      '/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings',
-      (type, b) => {
-        if (type !== 'DELETED') return;
-        const uid = b.metadata?.labels?.['timebox.dev/grant-uid'];
-        const name = uid && uidToName.get(uid);
-        if (name && !revokedSeen.has(name)) revokedSeen.set(name, Date.now());
-      },
-    );
+    const { created, activeSeen, expiresAt, uidToName, revokedSeen, stop } = await trackGrants(kc);
     const custom = kc.makeApiClient(CustomObjectsApi);
     const create = async (name: string, spec: Partial<AccessGrant['spec']>) => {
       const g = (await custom.createNamespacedCustomObject({
@@ -133,8 +108,7 @@ export async function benchExpiry(
     ) {
       await sleep(200);
     }
-    stopGrants();
-    stopBindings();
+    stop();
     await operator.stop();
 
     const lag = burst

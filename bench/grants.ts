@@ -71,6 +71,45 @@ export async function watchTimes(
 }
 
 /**
+ * When each grant in namespace `bench` was seen Active (and its expiry), and when
+ * its binding was seen deleted, from watches; `uidToName` is filled by the caller
+ * as it creates grants, and `created` too.
+ */
+export async function trackGrants(kc: KubeConfig) {
+  const created = new Map<string, number>();
+  const activeSeen = new Map<string, number>();
+  const expiresAt = new Map<string, number>();
+  const uidToName = new Map<string, string>();
+  const revokedSeen = new Map<string, number>();
+  const stopGrants = await watchTimes(
+    kc,
+    `/apis/${GROUP}/${VERSION}/namespaces/bench/${ACCESS_GRANT.plural}`,
+    (_t, g) => {
+      const name = g.metadata?.name ?? '';
+      if (g.status?.phase === 'Active' && !activeSeen.has(name)) {
+        activeSeen.set(name, Date.now());
+        expiresAt.set(name, Date.parse(g.status.expiresAt ?? ''));
+      }
+    },
+  );
+  const stopBindings = await watchTimes(
+    kc,
+    '/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings',
+    (type, b) => {
+      if (type !== 'DELETED') return;
+      const uid = b.metadata?.labels?.['timebox.dev/grant-uid'];
+      const name = uid && uidToName.get(uid);
+      if (name && !revokedSeen.has(name)) revokedSeen.set(name, Date.now());
+    },
+  );
+  const stop = () => {
+    stopGrants();
+    stopBindings();
+  };
+  return { created, activeSeen, expiresAt, uidToName, revokedSeen, stop };
+}
+
+/**
  * 1,000 grants on the sandbox, with the operator in-process: activation latency
  * (create call → Active seen by a watch), revocation lag (expiresAt → binding
  * deletion seen by a watch), and API writes per grant from the API server's own
@@ -97,32 +136,7 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     });
     const operator = await startOperator(kc, log, { workers: WORKERS });
 
-    const created = new Map<string, number>();
-    const activeSeen = new Map<string, number>();
-    const expiresAt = new Map<string, number>();
-    const uidToName = new Map<string, string>();
-    const revokedSeen = new Map<string, number>();
-    const stopGrants = await watchTimes(
-      kc,
-      `/apis/${GROUP}/${VERSION}/namespaces/bench/${ACCESS_GRANT.plural}`,
-      (_t, g) => {
-        const name = g.metadata?.name ?? '';
-        if (g.status?.phase === 'Active' && !activeSeen.has(name)) {
-          activeSeen.set(name, Date.now());
-          expiresAt.set(name, Date.parse(g.status.expiresAt ?? ''));
-        }
-      },
-    );
-    const stopBindings = await watchTimes(
-      kc,
-      '/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings',
-      (type, b) => {
-        if (type !== 'DELETED') return;
-        const uid = b.metadata?.labels?.['timebox.dev/grant-uid'];
-        const name = uid && uidToName.get(uid);
-        if (name && !revokedSeen.has(name)) revokedSeen.set(name, Date.now());
-      },
-    );
+    const { created, activeSeen, expiresAt, uidToName, revokedSeen, stop } = await trackGrants(kc);
 
     const before = writeCounts(await sandbox.getRaw('/metrics'));
     const custom = kc.makeApiClient(CustomObjectsApi);
@@ -162,8 +176,7 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     while (revokedSeen.size < n && Date.now() < deadline) await sleep(200);
     await sleep(2_000); // let the final status writes land in the counters
     const after = writeCounts(await sandbox.getRaw('/metrics'));
-    stopGrants();
-    stopBindings();
+    stop();
     await operator.stop();
 
     const act = names
