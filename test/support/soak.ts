@@ -18,6 +18,7 @@ import {
   isTerminal,
   type AccessGrant,
 } from '../../src/api/v1alpha1/types.ts';
+import { parseDuration } from '../../src/api/v1alpha1/duration.ts';
 import { PooledKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { Informer } from '../../src/runtime/informer.ts';
@@ -228,9 +229,10 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     await creator;
 
     // Let every window close, then see what is left.
-    const lastEnd = Math.max(
-      ...grants.list().map((g) => Date.parse(g.status?.expiresAt ?? '') || 0),
-    );
+    // Every grant's window, granted or not yet, ends by startAt + duration.
+    const windowEnd = (g: AccessGrant) =>
+      Date.parse(g.spec.startAt ?? '') + parseDuration(g.spec.duration);
+    const lastEnd = Math.max(...grants.list().map(windowEnd));
     await sleep(Math.max(0, lastEnd - Date.now()) + 15_000);
     clearInterval(poll);
     const overdueMs = [...expiresOf.entries()].map(([name, at]) =>
