@@ -1,13 +1,9 @@
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../src/api/v1alpha1/types.ts';
-import { installCRDs } from '../src/kube/manifests.ts';
-import { PooledKubeConfig } from '../src/kube/kubeconfig.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { startOperator } from '../src/operator.ts';
-import { Sandbox } from '../src/sandbox/sandbox.ts';
-import { createAccessPolicy } from '../test/support/timebox.ts';
-import { trackGrants } from './grants.ts';
+import { benchCluster, trackGrants } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
@@ -25,22 +21,9 @@ export async function benchExpiry(
   m = Number(process.env.BENCH_CREATING ?? 2_000),
   windowMs = Number(process.env.BENCH_WINDOW_MS ?? 60_000),
 ): Promise<void> {
-  const sandbox = await Sandbox.start({ log: (msg) => console.error(msg) });
-  const kc = new PooledKubeConfig(sandbox.adminConfig());
+  const { sandbox, kc } = await benchCluster();
   const log = createLogger({ level: 'warn' });
   try {
-    await installCRDs(kc);
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
-    await core.createNamespace({ body: { metadata: { name: 'bench' } } });
-    await createAccessPolicy(kc, 'bench', {
-      requesters: { users: ['bench'] },
-      namespaces: ['bench'],
-      subjects: { users: ['user-*@example.com'] },
-      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
-      maxDuration: '2h',
-      approval: { mode: 'Auto' },
-    });
     const operator = await startOperator(kc, log, {
       workers: WORKERS,
       revokeWorkers: REVOKE_WORKERS,

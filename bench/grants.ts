@@ -71,6 +71,28 @@ export async function watchTimes(
 }
 
 /**
+ * A fresh sandbox with the CRDs, the `bench` namespace and an Auto policy
+ * `bench` for view there: what each grant benchmark starts from.
+ */
+export async function benchCluster(): Promise<{ sandbox: Sandbox; kc: PooledKubeConfig }> {
+  const sandbox = await Sandbox.start({ log: (m) => console.error(m) });
+  const kc = new PooledKubeConfig(sandbox.adminConfig());
+  await installCRDs(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
+  await core.createNamespace({ body: { metadata: { name: 'bench' } } });
+  await createAccessPolicy(kc, 'bench', {
+    requesters: { users: ['bench'] },
+    namespaces: ['bench'],
+    subjects: { users: ['user-*@example.com'] },
+    access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
+    maxDuration: '2h',
+    approval: { mode: 'Auto' },
+  });
+  return { sandbox, kc };
+}
+
+/**
  * When each grant in namespace `bench` was seen Active (and its expiry), and when
  * its binding was seen deleted, from watches; `uidToName` is filled by the caller
  * as it creates grants, and `created` too.
@@ -118,22 +140,9 @@ export async function trackGrants(kc: KubeConfig) {
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 
 export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)): Promise<void> {
-  const sandbox = await Sandbox.start({ log: (m) => console.error(m) });
-  const kc = new PooledKubeConfig(sandbox.adminConfig());
+  const { sandbox, kc } = await benchCluster();
   const log = createLogger({ level: 'warn' });
   try {
-    await installCRDs(kc);
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: 'timebox-system' } } });
-    await core.createNamespace({ body: { metadata: { name: 'bench' } } });
-    await createAccessPolicy(kc, 'bench', {
-      requesters: { users: ['bench'] },
-      namespaces: ['bench'],
-      subjects: { users: ['user-*@example.com'] },
-      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: ['bench'] } }],
-      maxDuration: '1h',
-      approval: { mode: 'Auto' },
-    });
     const operator = await startOperator(kc, log, { workers: WORKERS });
 
     const { created, activeSeen, expiresAt, uidToName, revokedSeen, stop } = await trackGrants(kc);
