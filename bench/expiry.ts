@@ -1,9 +1,8 @@
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../src/api/v1alpha1/types.ts';
+import type { AccessGrant } from '../src/api/v1alpha1/types.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { startOperator } from '../src/operator.ts';
-import { benchCluster, trackGrants } from './grants.ts';
+import { benchCluster, createBenchGrant, trackGrants } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
@@ -30,27 +29,8 @@ export async function benchExpiry(
     });
 
     const { created, activeSeen, expiresAt, uidToName, revokedSeen, stop } = await trackGrants(kc);
-    const custom = kc.makeApiClient(CustomObjectsApi);
     const create = async (name: string, spec: Partial<AccessGrant['spec']>) => {
-      const g = (await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: 'bench',
-        plural: ACCESS_GRANT.plural,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'AccessGrant',
-          metadata: { name, annotations: { 'timebox.dev/requested-by': 'bench' } },
-          spec: {
-            subject: { kind: 'User', name: `user-${name}@example.com` },
-            policy: 'bench',
-            duration: '1h',
-            reason: 'benchmark',
-            access: [{ kubernetes: { clusterRole: 'view', namespaces: ['bench'] } }],
-            ...spec,
-          },
-        },
-      })) as AccessGrant;
+      const g = await createBenchGrant(kc, name, spec);
       created.set(name, Date.now());
       uidToName.set(g.metadata.uid ?? '', name);
     };

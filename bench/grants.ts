@@ -92,6 +92,33 @@ export async function benchCluster(): Promise<{ sandbox: Sandbox; kc: PooledKube
   return { sandbox, kc };
 }
 
+/** Creates a grant for `user-<name>@example.com` to view namespace `bench`, as the bench policy allows. */
+export async function createBenchGrant(
+  kc: KubeConfig,
+  name: string,
+  spec: Partial<AccessGrant['spec']>,
+): Promise<AccessGrant> {
+  return (await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: 'bench',
+    plural: ACCESS_GRANT.plural,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'AccessGrant',
+      metadata: { name, annotations: { 'timebox.dev/requested-by': 'bench' } },
+      spec: {
+        subject: { kind: 'User', name: `user-${name}@example.com` },
+        policy: 'bench',
+        duration: '1h',
+        reason: 'benchmark',
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: ['bench'] } }],
+        ...spec,
+      },
+    },
+  })) as AccessGrant;
+}
+
 /**
  * When each grant in namespace `bench` was seen Active (and its expiry), and when
  * its binding was seen deleted, from watches; `uidToName` is filled by the caller
@@ -148,7 +175,6 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     const { created, activeSeen, expiresAt, uidToName, revokedSeen, stop } = await trackGrants(kc);
 
     const before = writeCounts(await sandbox.getRaw('/metrics'));
-    const custom = kc.makeApiClient(CustomObjectsApi);
     // Long enough for every grant to be active before the first expires.
     const duration = `${Math.max(30, Math.ceil(n / 20))}s`;
     const names = Array.from({ length: n }, (_, i) => `g${String(i).padStart(5, '0')}`);
@@ -156,24 +182,7 @@ export async function benchGrants(n = Number(process.env.BENCH_GRANTS ?? 1000)):
     for (let i = 0; i < names.length; i += 25) {
       await Promise.all(
         names.slice(i, i + 25).map(async (name) => {
-          const g = (await custom.createNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: 'bench',
-            plural: ACCESS_GRANT.plural,
-            body: {
-              apiVersion: `${GROUP}/${VERSION}`,
-              kind: 'AccessGrant',
-              metadata: { name, annotations: { 'timebox.dev/requested-by': 'bench' } },
-              spec: {
-                subject: { kind: 'User', name: `user-${name}@example.com` },
-                policy: 'bench',
-                duration,
-                reason: 'benchmark',
-                access: [{ kubernetes: { clusterRole: 'view', namespaces: ['bench'] } }],
-              },
-            },
-          })) as AccessGrant;
+          const g = await createBenchGrant(kc, name, { duration });
           // Latency counts from the API server's acknowledgement of the create.
           created.set(name, Date.now());
           uidToName.set(g.metadata.uid ?? '', name);

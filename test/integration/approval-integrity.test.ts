@@ -4,7 +4,7 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { allowed, decideAs, refusal, requestAs } from '../support/requests.ts';
+import { allowed, approvalAs, decideAs, refusal, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -392,30 +392,19 @@ describe('approval integrity: an approval grants exactly what was approved', fun
     await grants(ALICE).create(requestAs(ALICE, ns, manual, 'hashed'));
     const g = await grantsApi(suite.cluster.admin()).get(ns, 'hashed');
     const short = await refusal(
-      suite.cluster
-        .as(BOB)
-        .makeApiClient(CustomObjectsApi)
-        .createNamespacedCustomObject({
-          group: 'timebox.dev',
-          version: 'v1alpha1',
-          namespace: ns,
-          plural: 'accessapprovals',
-          body: {
-            apiVersion: 'timebox.dev/v1alpha1',
-            kind: 'AccessApproval',
-            metadata: { name: 'short' },
-            spec: {
-              grantRef: {
-                name: 'hashed',
-                uid: g.metadata.uid,
-                specHash: specHash(g.spec).slice(0, 16),
-              },
-              decision: 'Approve',
-              approver: BOB.user,
-              approverGroups: BOB.groups,
-            },
+      approvalAs(suite.cluster, BOB, ns, {
+        metadata: { name: 'short' },
+        spec: {
+          grantRef: {
+            name: 'hashed',
+            uid: g.metadata.uid!,
+            specHash: specHash(g.spec).slice(0, 16),
           },
-        }),
+          decision: 'Approve',
+          approver: BOB.user,
+          approverGroups: BOB.groups!,
+        },
+      }),
     );
     assert.equal(short.code, 422);
     assert.match(short.message, /must be the full SHA-256 of the spec you reviewed/);

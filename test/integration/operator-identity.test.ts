@@ -14,11 +14,11 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { installWebhookForUrl } from '../../src/admission/kube.ts';
-import type { AccessGrant } from '../../src/api/v1alpha1/types.ts';
+import type { AccessApproval, AccessGrant } from '../../src/api/v1alpha1/types.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
-import { allowed, refusal } from '../support/requests.ts';
+import { allowed, approvalAs, refusal } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -324,18 +324,10 @@ describe("the operator's own identity", function () {
         async () => (await grantsApi(cluster.admin()).get(ns, 'plain')).status?.specHash,
         { what: 'the spec hash' },
       );
-      const approval = (await custom(BOB).createNamespacedCustomObject({
-        group: 'timebox.dev',
-        version: 'v1alpha1',
-        namespace: ns,
-        plural: 'accessapprovals',
-        body: {
-          apiVersion: 'timebox.dev/v1alpha1',
-          kind: 'AccessApproval',
-          metadata: { name: 'bob-ok' },
-          spec: { grantRef: { name: 'plain', specHash: seen }, decision: 'Approve' },
-        },
-      })) as { spec: Record<string, unknown> };
+      const approval = await approvalAs(cluster, BOB, ns, {
+        metadata: { name: 'bob-ok' },
+        spec: { grantRef: { name: 'plain', specHash: seen }, decision: 'Approve' },
+      } as Partial<AccessApproval>);
       assert.deepEqual(approval.spec, {
         grantRef: { name: 'plain', specHash: seen, uid: created.metadata.uid },
         decision: 'Approve',

@@ -1,10 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  ApiException,
-  AuthorizationV1Api,
-  CustomObjectsApi,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { ApiException, AuthorizationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import {
   GROUP,
   VERSION,
@@ -68,6 +63,30 @@ export async function decideAs(
 ): Promise<AccessApproval> {
   const seen = await grantsApi(cluster.admin()).get(namespace, name);
   const decision = opts.decision ?? 'Approve';
+  return approvalAs(cluster, who, namespace, {
+    metadata: { generateName: `${who.user.split('@')[0]}-` },
+    spec: {
+      grantRef: {
+        name,
+        uid: seen.metadata.uid,
+        ...(decision === 'Revoke' ? {} : { specHash: specHash(opts.reviewed ?? seen.spec) }),
+      },
+      decision,
+      approver: opts.approver ?? who.user,
+      approverGroups: opts.groups ?? who.groups ?? [],
+      comment:
+        opts.comment ?? (decision === 'Approve' ? 'INC-4211 confirmed' : 'not during the freeze'),
+    },
+  } as Partial<AccessApproval>);
+}
+
+/** Creates an AccessApproval exactly as `who` writes it: what they leave out, admission fills in. */
+export async function approvalAs(
+  cluster: ClusterEnvironment,
+  who: Identity,
+  namespace: string,
+  approval: Partial<AccessApproval>,
+): Promise<AccessApproval> {
   return (await cluster
     .as(who)
     .makeApiClient(CustomObjectsApi)
@@ -76,24 +95,7 @@ export async function decideAs(
       version: VERSION,
       namespace,
       plural: 'accessapprovals',
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'AccessApproval',
-        metadata: { generateName: `${who.user.split('@')[0]}-` },
-        spec: {
-          grantRef: {
-            name,
-            uid: seen.metadata.uid,
-            ...(decision === 'Revoke' ? {} : { specHash: specHash(opts.reviewed ?? seen.spec) }),
-          },
-          decision,
-          approver: opts.approver ?? who.user,
-          approverGroups: opts.groups ?? who.groups ?? [],
-          comment:
-            opts.comment ??
-            (decision === 'Approve' ? 'INC-4211 confirmed' : 'not during the freeze'),
-        },
-      } as KubernetesObject,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'AccessApproval', ...approval },
     })) as AccessApproval;
 }
 
