@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { randomUUID } from 'node:crypto';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { allowed, refusal, requestAs } from '../support/requests.ts';
@@ -216,6 +216,24 @@ describe('guardrails: what a policy may hand out, and to whom', function () {
     );
     await waitForPhase(suite.cluster, ns, 'wants-view', 'Active');
     assert.equal(await allowed(suite.cluster, ALICE, 'create', 'rolebindings', ns), false);
+
+    // Nobody but the operator writes what the policy's status says about its roles.
+    const forged = await refusal(
+      suite.cluster
+        .as(ALICE)
+        .makeApiClient(CustomObjectsApi)
+        .patchClusterCustomObjectStatus(
+          {
+            group: 'timebox.dev',
+            version: 'v1alpha1',
+            plural: 'accesspolicies',
+            name: careful,
+            body: { status: { conditions: [] } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+    );
+    assert.equal(forged.code, 403);
 
     // A policy that opts in says so too.
     const knowing = await policy();
