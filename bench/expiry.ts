@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccessGrant } from '../src/api/v1alpha1/types.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { startOperator } from '../src/operator.ts';
-import { benchCluster, createBenchGrant, trackGrants } from './grants.ts';
+import { benchCluster, createBenchGrant, trackGrants, writeCounts } from './grants.ts';
 import { percentile, printTable } from './table.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
@@ -58,6 +58,7 @@ export async function benchExpiry(
 
     // Phase 2: new requests arrive while the burst expires.
     await sleep(Math.max(0, windowStart - 2_000 - Date.now()));
+    const writesBefore = writeCounts(await sandbox.getRaw('/metrics'));
     const fresh = Array.from({ length: m }, (_, i) => `c${String(i).padStart(5, '0')}`);
     const freshStarted = Date.now();
     await inBatches(fresh, (name) => create(name, {}));
@@ -71,6 +72,7 @@ export async function benchExpiry(
     ) {
       await sleep(200);
     }
+    const writesAfter = writeCounts(await sandbox.getRaw('/metrics'));
     stop();
     await operator.stop();
 
@@ -100,6 +102,15 @@ export async function benchExpiry(
           count: act.length,
         },
       ],
+    );
+    const rows = [...writesAfter]
+      .map(([write, v]) => ({ write, total: v - (writesBefore.get(write) ?? 0) }))
+      .filter((r) => r.total > 0)
+      .sort((a, b) => b.total - a.total)
+      .map((r) => ({ 'API write': r.write, total: String(r.total), 'per expiry': r.total / n }));
+    printTable(
+      `API writes from the window's start until every grant was revoked or active (the ${m} creates included)`,
+      rows,
     );
   } finally {
     await sandbox.stop();

@@ -27,7 +27,13 @@ import {
 import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { AccessPolicyController, policyWriter } from './controller/accesspolicy.ts';
-import { KeyedMutex, laneOf } from './controller/lanes.ts';
+import {
+  KeyedMutex,
+  laneOf,
+  RECORD_PRIORITY,
+  revokePriority,
+  type Lane,
+} from './controller/lanes.ts';
 import type { RbacRule, RoleRules } from './policy/escalation.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
@@ -36,6 +42,7 @@ import { Metrics } from './metrics/metrics.ts';
 import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
 import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
+import { RecentDeletes } from './providers/kubernetes/recent-deletes.ts';
 import type { ProviderDriver } from './providers/provider.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
@@ -152,19 +159,39 @@ export async function startOperator(
 
   const writer = grantWriter(kubeConfig);
   const rbac = rbacPort(kubeConfig);
-  const kubernetes = new KubernetesProvider(rbac, {
+  const bindingsByGrant = {
     roleBindings: new LabelIndex(roleBindings, LABEL_GRANT_UID),
     clusterRoleBindings: new LabelIndex(clusterRoleBindings, LABEL_GRANT_UID),
-  });
+  };
+  // What this process deleted, until its caches show it: one DELETE per binding.
+  const deleted = new RecentDeletes(clock);
+  for (const inf of [roleBindings, clusterRoleBindings]) {
+    inf.on('delete', (b) => deleted.forget(b.metadata?.uid));
+  }
+  const kubernetes = new KubernetesProvider(rbac, bindingsByGrant, deleted);
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
   const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
   const revokeQueue = new WorkQueue({ clock, name: 'accessgrant-revoke' });
   const lanes = { grant: grantQueue, revoke: revokeQueue };
-  /** Queues a grant's key in the lane its state calls for (see controller/lanes.ts). */
+  /** Queues a grant's key in the lane, and at the priority, its state calls for (see controller/lanes.ts). */
   const route = (key: string) => {
     const [ns, name] = key.split('/') as [string, string];
-    lanes[laneOf(grants.get(name, ns), clock.now())].add(key);
+    const grant = grants.get(name, ns);
+    const lane = laneOf(grant, clock.now());
+    if (lane === 'grant') {
+      grantQueue.add(key);
+      return;
+    }
+    const uid = grant?.metadata.uid ?? '';
+    const priority = revokePriority(grant, {
+      awaitsRecord: controller.awaitsRecord(key),
+      bindingsLeft:
+        bindingsByGrant.roleBindings.get(uid).length +
+          bindingsByGrant.clusterRoleBindings.get(uid).length >
+        0,
+    });
+    revokeQueue.add(key, { priority });
   };
   const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
   const policyQueue = new WorkQueue({ clock, name: 'accesspolicy' });
@@ -215,6 +242,7 @@ export async function startOperator(
     grants,
     writer,
     rbac,
+    deleted,
     clock,
     log: sweepLog,
   });
@@ -324,9 +352,11 @@ export async function startOperator(
   // Both lanes run the one reconciler, never on the same grant at once; a timer a
   // reconcile sets fires into the lane it belongs to (an expiry: revoke).
   const mutex = new KeyedMutex();
-  const reconcileGrant = async (key: string) => {
-    const r = await mutex.run(key, () => controller.reconcile(key));
+  const reconcileIn = (lane: Lane) => async (key: string) => {
+    const r = await mutex.run(key, () => controller.reconcile(key, lane));
     if (r.requeueAfterMs !== undefined) lanes[r.lane ?? 'grant'].addAfter(key, r.requeueAfterMs);
+    // Access is gone; writing down that it is waits behind every other revocation.
+    if (r.recordLater) revokeQueue.add(key, { priority: RECORD_PRIORITY });
     return {};
   };
   const onGrantError = (key: string, err: unknown) =>
@@ -344,11 +374,11 @@ export async function startOperator(
   const startWorkers = () => {
     log.info('starting controllers', { workers, revokeWorkers });
     running = Promise.all([
-      runWorkers(grantQueue, workers, measured('accessgrant', reconcileGrant), onGrantError),
+      runWorkers(grantQueue, workers, measured('accessgrant', reconcileIn('grant')), onGrantError),
       runWorkers(
         revokeQueue,
         revokeWorkers,
-        measured('accessgrant-revoke', reconcileGrant),
+        measured('accessgrant-revoke', reconcileIn('revoke')),
         onGrantError,
       ),
       runWorkers(

@@ -16,7 +16,7 @@ import {
   type ProviderDriver,
 } from '../providers/provider.ts';
 import { FakeClock } from '../runtime/clock.ts';
-import { AccessGrantController } from './accessgrant.ts';
+import { AccessGrantController, type AccessGrantControllerDeps } from './accessgrant.ts';
 import type { GrantWriter } from './grants.ts';
 
 const NS = 'payments';
@@ -155,8 +155,9 @@ describe('AccessGrantController (the applier)', () => {
   let events: string[];
 
   /** A controller as a freshly started process has it: nothing in memory. */
-  const controller = () =>
+  const controller = (metrics?: AccessGrantControllerDeps['metrics']) =>
     new AccessGrantController({
+      ...(metrics ? { metrics } : {}),
       grants: { get: () => (api.grant ? structuredClone(api.grant) : undefined) },
       policies: { get: (n: string) => (n === POLICY.metadata.name ? POLICY : undefined) },
       approvals: { list: () => approvals },
@@ -283,6 +284,40 @@ describe('AccessGrantController (the applier)', () => {
         ['bob', 'Revoke'],
       ],
     );
+  });
+
+  it('in the revoke lane, ends access first and leaves the record for a later reconcile', async () => {
+    const lags: number[] = [];
+    const c = controller({
+      revocationLag: { observe: (v: number) => lags.push(v) },
+      providerErrors: { inc: () => {} },
+    } as unknown as AccessGrantControllerDeps['metrics']);
+    await c.reconcile(KEY);
+    const written = api.writes.length;
+    clock.advance(3600_000 + 200);
+    assert.deepEqual(await c.reconcile(KEY, 'revoke'), { recordLater: true });
+    assert.equal(provider.held.size, 0, 'access is gone');
+    assert.equal(api.writes.length, written, 'and nothing else was written yet');
+    assert.equal(api.grant?.status?.phase, 'Active');
+    assert.equal(c.awaitsRecord(KEY), true);
+
+    clock.advance(5_000);
+    assert.deepEqual(await c.reconcile(KEY, 'revoke'), {});
+    assert.equal(api.grant?.status?.phase, 'Expired');
+    assert.deepEqual(lags, [0.2], 'the lag runs to when access ended, not to the record');
+    assert.equal(c.awaitsRecord(KEY), false);
+    assert.ok(
+      events.some((e) => e.startsWith('Expired: access expired')),
+      events.join(' | '),
+    );
+  });
+
+  it('outside the revoke lane, revokes and records in one reconcile', async () => {
+    await controller().reconcile(KEY);
+    clock.advance(3600_000);
+    assert.deepEqual(await controller().reconcile(KEY), {});
+    assert.equal(provider.held.size, 0);
+    assert.equal(api.grant?.status?.phase, 'Expired');
   });
 
   describe('a 403 from an API server warming up', () => {

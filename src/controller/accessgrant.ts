@@ -42,6 +42,14 @@ export interface AccessGrantControllerDeps {
 
 const MAX_STEPS = 5;
 
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+  /** The lane the requeue timer fires into. */
+  lane?: Lane;
+  /** Access has been revoked; the status and events are still to be written. */
+  recordLater?: boolean;
+}
+
 export function grantKey(g: { metadata?: { namespace?: string; name?: string } }): string {
   return `${g.metadata?.namespace}/${g.metadata?.name}`;
 }
@@ -58,14 +66,25 @@ export class AccessGrantController {
   private readonly superseded = new Map<string, Set<string>>();
   /** Per key, when a possibly transient refusal (401/403) was first seen. */
   private readonly firstFailure = new Map<string, number>();
+  /** Per key, when its access was revoked by a reconcile that left the record for later. */
+  private readonly revokedAt = new Map<string, number>();
 
   constructor(deps: AccessGrantControllerDeps) {
     this.deps = deps;
     this.drivers = new Map(deps.providers.map((p) => [p.name, p]));
   }
 
-  /** Reconciles a grant; a timer it asks for comes with the lane it fires into. */
-  async reconcile(key: string): Promise<{ requeueAfterMs?: number; lane?: Lane }> {
+  /**
+   * Reconciles a grant; a timer it asks for comes with the lane it fires into.
+   *
+   * In the revoke lane, ending access comes first and recording it second: when a
+   * grant's access must end, this deletes it and returns `recordLater`, leaving
+   * the status write and the events to a later, low-priority reconcile. Under an
+   * expiry burst every binding is then deleted before any grant's status is
+   * written, instead of each delete waiting behind other grants' status writes.
+   * Status is never ahead of the truth: it says Expired only once access is gone.
+   */
+  async reconcile(key: string, lane?: Lane): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
     let grant = this.deps.grants.get(name, namespace);
     // The cache still shows a version this controller has already moved past; the
@@ -76,9 +95,15 @@ export class AccessGrantController {
     // Steps that only write the grant itself (finalizer, Pending, commit) continue
     // from the object the API server returned, instead of waiting for the cache to
     // catch up: one reconcile takes a new grant all the way to Active.
+    if (!grant) this.revokedAt.delete(key);
     for (let step = 0; grant && step < MAX_STEPS; step++) {
       const observed = await this.observe(grant);
       const p = plan(grant, observed, this.deps.clock.now());
+      if (lane === 'revoke' && p.revoke.length > 0 && p.status && !p.removeFinalizer) {
+        await this.revokeAll(grant, p.revoke);
+        this.revokedAt.set(key, this.deps.clock.now().getTime());
+        return { recordLater: true };
+      }
       const next = await this.apply(grant, observed, p);
       if (!next) {
         return p.requeueAfterMs === undefined
@@ -169,6 +194,19 @@ export class AccessGrantController {
     return true;
   }
 
+  /** Whether this grant's access is gone and only its record is still to be written. */
+  awaitsRecord(key: string): boolean {
+    return this.revokedAt.has(key);
+  }
+
+  private async revokeAll(grant: AccessGrant, artefacts: Artefact[]): Promise<void> {
+    const glog = this.deps.log.with({ grant: grantKey(grant) });
+    for (const a of artefacts) {
+      await this.counted(a, this.driver(a).revoke(grant, a));
+      glog.info('revoked', { target: a.ref });
+    }
+  }
+
   private driver(a: Artefact): ProviderDriver {
     const d = this.drivers.get(a.provider);
     if (!d) throw new Error(`no ${a.provider} provider`);
@@ -194,10 +232,7 @@ export class AccessGrantController {
       current = this.wrote(current, await writer.patchStatus(current, p.commit));
       glog.info('activation committed', { expiresAt: p.commit.expiresAt });
     }
-    for (const a of p.revoke) {
-      await this.counted(a, this.driver(a).revoke(current, a));
-      glog.info('revoked', { target: a.ref });
-    }
+    await this.revokeAll(current, p.revoke);
     const granted: Artefact[] = [];
     for (const a of p.ensure) {
       try {
@@ -251,16 +286,17 @@ export class AccessGrantController {
           }
         : p.status;
       current = this.wrote(current, await writer.patchStatus(current, status));
+      const revokedAt = this.revokedAt.get(key) ?? this.deps.clock.now().getTime();
+      this.revokedAt.delete(key);
       const expiresAt = Date.parse(p.status.expiresAt ?? '');
       if (
         p.status.phase === 'Expired' &&
         grant.status?.phase !== 'Expired' &&
         !Number.isNaN(expiresAt)
       ) {
-        // Access is gone now: every revoke above succeeded before this write.
-        this.deps.metrics?.revocationLag.observe(
-          Math.max(0, this.deps.clock.now().getTime() - expiresAt) / 1000,
-        );
+        // Access is gone: every revoke succeeded before this write, here or in an
+        // earlier reconcile that left the record for later.
+        this.deps.metrics?.revocationLag.observe(Math.max(0, revokedAt - expiresAt) / 1000);
       }
       if (p.status.phase !== grant.status?.phase) {
         glog.info('phase changed', {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import type { AccessGrant, AccessGrantStatus } from '../api/v1alpha1/types.ts';
-import { KeyedMutex, laneOf, laneOfTimer } from './lanes.ts';
+import {
+  KeyedMutex,
+  laneOf,
+  laneOfTimer,
+  RECORD_PRIORITY,
+  REVOKE_PRIORITY,
+  revokePriority,
+} from './lanes.ts';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
 const grant = (
@@ -46,6 +53,29 @@ describe('lanes', () => {
       laneOfTimer(grant({ phase: 'Pending' }, { startAt: '2026-11-28T00:00:00Z' })),
       'grant',
     );
+  });
+
+  it('revokes before it records: known-gone access waits behind access that may remain', () => {
+    const none = { awaitsRecord: false, bindingsLeft: false };
+    const expired = grant({ phase: 'Active', expiresAt: '2026-11-27T10:00:00Z' });
+    const cases: [AccessGrant | undefined, typeof none, number][] = [
+      [expired, none, REVOKE_PRIORITY],
+      [grant({ phase: 'Active' }, { revoked: true }), none, REVOKE_PRIORITY],
+      [grant({ phase: 'Active' }, {}, true), none, REVOKE_PRIORITY],
+      [expired, { awaitsRecord: true, bindingsLeft: false }, RECORD_PRIORITY],
+      [grant({ phase: 'Expired' }), none, RECORD_PRIORITY],
+      // A terminal grant whose binding is still there (a crash, a lagging delete): urgent.
+      [grant({ phase: 'Expired' }), { awaitsRecord: false, bindingsLeft: true }, REVOKE_PRIORITY],
+      [undefined, none, RECORD_PRIORITY],
+    ];
+    for (const [g, known, want] of cases) {
+      assert.equal(
+        revokePriority(g, known),
+        want,
+        `${JSON.stringify(g?.status)} ${JSON.stringify(known)}`,
+      );
+    }
+    assert.ok(REVOKE_PRIORITY > RECORD_PRIORITY);
   });
 
   it('runs one reconcile per key at a time, in arrival order, and others in parallel', async () => {

@@ -30,6 +30,27 @@ export function laneOfTimer(grant: AccessGrant | undefined): Lane {
   return grant?.status?.expiresAt ? 'revoke' : 'grant';
 }
 
+/** Priorities within the revoke lane (see WorkQueue): ending access first. */
+export const REVOKE_PRIORITY = 0;
+/** Recording that access ended: status, events. It waits behind every revocation. */
+export const RECORD_PRIORITY = -1;
+
+/**
+ * Pure: how urgent a revoke-lane reconcile is. Anything that may still end
+ * access goes first; a grant whose access is known to be gone (revoked with its
+ * record still to write, a terminal grant with no binding left, a grant that no
+ * longer exists) waits, so that an expiry burst deletes every binding before it
+ * writes any grant's status.
+ */
+export function revokePriority(
+  grant: AccessGrant | undefined,
+  known: { awaitsRecord: boolean; bindingsLeft: boolean },
+): number {
+  if (!grant || known.awaitsRecord) return RECORD_PRIORITY;
+  if (isTerminal(grant.status?.phase) && !known.bindingsLeft) return RECORD_PRIORITY;
+  return REVOKE_PRIORITY;
+}
+
 /**
  * One reconcile per key at a time across lanes: the two queues each keep a key
  * to one worker, and this keeps the lanes from working on the same grant at once.

@@ -3,6 +3,7 @@ import { ApiException, type V1RoleBinding } from '@kubernetes/client-node';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { createLogger } from '../log/logger.ts';
 import type { RbacPort } from '../providers/kubernetes/driver.ts';
+import { RecentDeletes } from '../providers/kubernetes/recent-deletes.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { BindingSweeper } from './sweeper.ts';
 
@@ -16,6 +17,7 @@ describe('BindingSweeper', () => {
 
   const binding = (expiresAt: string, uid = 'uid-1'): V1RoleBinding => ({
     metadata: {
+      uid: `binding-of-${uid}`,
       name: 'timebox-alice',
       namespace: 'payments',
       labels: { 'timebox.dev/grant-uid': uid },
@@ -23,8 +25,10 @@ describe('BindingSweeper', () => {
     },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
   });
+  let deleted: RecentDeletes;
   const sweeper = () =>
     new BindingSweeper({
+      deleted,
       roleBindings: {
         get: (name, ns) => bindings.get(`${ns}/${name}`),
         list: () => [...bindings.values()],
@@ -53,6 +57,7 @@ describe('BindingSweeper', () => {
     bindings = new Map([['payments/timebox-alice', binding('2026-11-27T10:00:10Z')]]);
     grants = new Map([['payments/alice', { metadata: { uid: 'uid-1' } } as AccessGrant]]);
     deletes = [];
+    deleted = new RecentDeletes(clock);
   });
 
   it('waits a grace past expires-at, so the grant controller deletes each binding once', async () => {
@@ -82,6 +87,23 @@ describe('BindingSweeper', () => {
 
   it('deletes a binding whose grant was replaced by another of the same name (UIDs differ)', async () => {
     grants.set('payments/alice', { metadata: { uid: 'uid-2' } } as AccessGrant);
+    await sweeper().reconcile(KEY);
+    assert.deepEqual(deletes, ['payments/timebox-alice']);
+  });
+
+  it('does not delete again what this process deleted while its cache lags', async () => {
+    clock.advance(10_500);
+    // The grant controller deleted it; the watch event has not arrived yet.
+    deleted.add('binding-of-uid-1');
+    assert.deepEqual(await sweeper().reconcile(KEY), {});
+    assert.deepEqual(deletes, []);
+  });
+
+  it('remembers its own delete, for a cache that still shows the binding', async () => {
+    clock.advance(10_500);
+    const lagging = binding('2026-11-27T10:00:10Z');
+    await sweeper().reconcile(KEY);
+    bindings.set('payments/timebox-alice', lagging);
     await sweeper().reconcile(KEY);
     assert.deepEqual(deletes, ['payments/timebox-alice']);
   });

@@ -3,6 +3,7 @@ import { ANNOTATION_GRANT, LABEL_GRANT_UID, type AccessGrant } from '../api/v1al
 import { isNotFound } from '../kube/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RbacPort } from '../providers/kubernetes/driver.ts';
+import type { RecentDeletes } from '../providers/kubernetes/recent-deletes.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { msUntilBindingExpiry } from './expiry.ts';
@@ -23,6 +24,8 @@ export interface SweeperDeps {
   grants: Pick<Informer<AccessGrant>, 'get'>;
   writer: Pick<GrantWriter, 'get'>;
   rbac: RbacPort;
+  /** Bindings this process deleted already (shared with the grant controller). */
+  deleted?: RecentDeletes;
   clock: Clock;
   log: Logger;
   /**
@@ -68,7 +71,8 @@ export class BindingSweeper {
     const [kind, a, b] = key.split('/');
     const binding =
       kind === 'RoleBinding' ? this.d.roleBindings.get(b!, a) : this.d.clusterRoleBindings.get(a!);
-    if (!binding) return {};
+    // Deleted by this process already; the cache has not caught up yet.
+    if (!binding || this.d.deleted?.has(binding.metadata?.uid)) return {};
     const graceMs = this.d.graceMs ?? SWEEP_GRACE_MS;
     const msLeft =
       msUntilBindingExpiry(binding.metadata?.annotations, this.d.clock.now()) + graceMs;
@@ -105,6 +109,7 @@ export class BindingSweeper {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    this.d.deleted?.add(binding.metadata?.uid);
     this.d.log.info('swept binding', {
       binding: key,
       grant: binding.metadata?.annotations?.[ANNOTATION_GRANT],

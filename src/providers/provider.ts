@@ -12,6 +12,11 @@ export interface Artefact {
   /** True when the target ends access at expiresAt by itself. */
   failSafe: boolean;
   body: unknown;
+  /**
+   * Which instance was observed (e.g. an object's UID), for a provider whose
+   * observation is a cache that can lag its own deletes; never compared by plan().
+   */
+  instance?: string;
 }
 
 /**

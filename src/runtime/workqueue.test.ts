@@ -96,6 +96,66 @@ describe('WorkQueue', () => {
     assert.equal(q.len(), 0);
   });
 
+  describe('priorities', () => {
+    const drain = async (): Promise<string[]> => {
+      const out: string[] = [];
+      while (q.len() > 0) {
+        const k = (await q.get())!;
+        out.push(k);
+        q.done(k);
+      }
+      return out;
+    };
+
+    it('hands out every key of a higher priority first, FIFO within one', async () => {
+      q.add('low1', { priority: -1 });
+      q.add('a');
+      q.add('low2', { priority: -1 });
+      q.add('urgent', { priority: 5 });
+      q.add('b');
+      assert.equal(q.len(), 5);
+      assert.deepEqual(await drain(), ['urgent', 'a', 'b', 'low1', 'low2']);
+    });
+
+    it('moves a queued key up when it is added at a higher priority, never down', async () => {
+      q.add('a', { priority: -1 });
+      q.add('b', { priority: -1 });
+      q.add('b');
+      q.add('a', { priority: -5 });
+      assert.equal(q.len(), 2, 'still one entry per key');
+      assert.deepEqual(await drain(), ['b', 'a']);
+      assert.equal(q.len(), 0);
+    });
+
+    it('requeues a key re-added while processing at the highest priority asked for', async () => {
+      q.add('a');
+      assert.equal(await q.get(), 'a');
+      q.add('a', { priority: -1 });
+      q.add('b');
+      q.add('a', { priority: 3 });
+      q.done('a');
+      assert.deepEqual(await drain(), ['a', 'b']);
+    });
+
+    it('hands a key out once even after moving up and being added again', async () => {
+      q.add('a', { priority: -1 });
+      q.add('a', { priority: 1 });
+      assert.equal(await q.get(), 'a');
+      q.done('a');
+      q.add('a', { priority: -1 });
+      q.add('z', { priority: -1 });
+      assert.deepEqual(await drain(), ['a', 'z']);
+    });
+
+    it('fires a delayed key at the higher of the priorities asked for', async () => {
+      q.addAfter('a', 100, { priority: -1 });
+      q.addAfter('a', 200, { priority: 2 });
+      q.add('b', { priority: 1 });
+      clock.advance(100);
+      assert.deepEqual(await drain(), ['a', 'b']);
+    });
+  });
+
   describe('addAfter', () => {
     it('adds only once the clock reaches the deadline', () => {
       q.addAfter('a', 100);

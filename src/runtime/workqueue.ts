@@ -57,20 +57,57 @@ export interface WorkQueueOptions {
 
 interface Delayed {
   at: number;
+  priority: number;
   timer: Timer;
 }
 
+/** How urgent a key is: higher goes first (see WorkQueue). */
+export interface AddOptions {
+  priority?: number;
+}
+
+/** A FIFO with a moving head, so taking from it does not pay Array.shift's O(n). */
+class Fifo {
+  items: string[] = [];
+  head = 0;
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+}
+
+/**
+ * A work queue with priorities, after controller-runtime's priority queue: a key
+ * is handed out before every key of a lower priority, keys of one priority in
+ * FIFO order, and a key added again at a higher priority moves up (never down).
+ * Priority 0 is the default; a negative one is work that may wait, such as
+ * recording what has already been done.
+ */
 export class WorkQueue {
   readonly name: string;
   private readonly clock: Clock;
   private readonly rateLimiter: RateLimiter;
 
-  // FIFO with a moving head, so get() does not pay Array.shift's O(n).
-  private queue: string[] = [];
-  private head = 0;
-  // Keys that need processing: those queued plus those re-added while being
-  // processed. A key is in `queue` only if dirty and not processing.
-  private readonly dirty = new Set<string>();
+  // One FIFO per priority. A key's live entry is the one in the FIFO of the
+  // priority `queued` holds for it; entries left behind when a key moved up are
+  // skipped when reached.
+  private readonly fifos = new Map<number, Fifo>();
+  private priorities: number[] = [];
+  private readonly queued = new Map<string, number>();
+  // Keys that need processing, with the highest priority asked for: those queued
+  // plus those re-added while being processed. A key is queued only if dirty and
+  // not processing.
+  private readonly dirty = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly waiting = new Map<string, Delayed>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
@@ -82,39 +119,48 @@ export class WorkQueue {
     this.name = options.name ?? '';
   }
 
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
-    this.dirty.add(key);
+  add(key: string, options: AddOptions = {}): void {
+    if (this.shuttingDown) return;
+    const priority = options.priority ?? 0;
+    const was = this.dirty.get(key);
+    if (was !== undefined && was >= priority) return;
+    this.dirty.set(key, priority);
     // done() queues it again; queueing it now would let a second worker take
     // it while the first is still reconciling the same object.
     if (this.processing.has(key)) return;
-    this.queue.push(key);
+    this.enqueue(key, priority);
     this.handOut();
   }
 
-  addAfter(key: string, ms: number): void {
+  addAfter(key: string, ms: number, options: AddOptions = {}): void {
     if (this.shuttingDown) return;
     if (ms <= 0) {
-      this.add(key);
+      this.add(key, options);
       return;
     }
+    const priority = options.priority ?? 0;
     const at = this.clock.now().getTime() + ms;
     const pending = this.waiting.get(key);
-    // Keep the earlier deadline: a later request must not postpone work that
-    // someone already needs done sooner.
+    // Keep the earlier deadline and the higher priority: a later request must not
+    // postpone work that someone already needs done sooner.
     if (pending) {
+      pending.priority = Math.max(pending.priority, priority);
       if (pending.at <= at) return;
       pending.timer.cancel();
     }
-    const timer = this.clock.after(ms, () => {
-      this.waiting.delete(key);
-      this.add(key);
-    });
-    this.waiting.set(key, { at, timer });
+    const delayed: Delayed = {
+      at,
+      priority: Math.max(pending?.priority ?? priority, priority),
+      timer: this.clock.after(ms, () => {
+        this.waiting.delete(key);
+        this.add(key, { priority: delayed.priority });
+      }),
+    };
+    this.waiting.set(key, delayed);
   }
 
-  addRateLimited(key: string): void {
-    this.addAfter(key, this.rateLimiter.when(key));
+  addRateLimited(key: string, options: AddOptions = {}): void {
+    this.addAfter(key, this.rateLimiter.when(key), options);
   }
 
   forget(key: string): void {
@@ -135,13 +181,15 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.shuttingDown || !this.dirty.has(key)) return;
-    this.queue.push(key);
+    const priority = this.dirty.get(key);
+    if (this.shuttingDown || priority === undefined) return;
+    this.enqueue(key, priority);
     this.handOut();
   }
 
+  /** Keys waiting to be handed out, of any priority. */
   len(): number {
-    return this.queue.length - this.head;
+    return this.queued.size;
   }
 
   isShuttingDown(): boolean {
@@ -158,24 +206,39 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.waiting.values()) timer.cancel();
     this.waiting.clear();
-    this.queue = [];
-    this.head = 0;
+    this.fifos.clear();
+    this.priorities = [];
+    this.queued.clear();
     this.dirty.clear();
     for (const resolve of this.getters.splice(0)) resolve(undefined);
   }
 
-  private take(): string | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const key = this.queue[this.head++]!;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
+  private enqueue(key: string, priority: number): void {
+    this.queued.set(key, priority);
+    let fifo = this.fifos.get(priority);
+    if (!fifo) {
+      fifo = new Fifo();
+      this.fifos.set(priority, fifo);
+      this.priorities = [...this.fifos.keys()].sort((a, b) => b - a);
     }
-    // Marked processing at hand-out, not when the getter's promise callback
-    // runs, so an add() in between cannot queue the key a second time.
-    this.processing.add(key);
-    this.dirty.delete(key);
-    return key;
+    fifo.push(key);
+  }
+
+  private take(): string | undefined {
+    for (const priority of this.priorities) {
+      const fifo = this.fifos.get(priority)!;
+      for (let key = fifo.shift(); key !== undefined; key = fifo.shift()) {
+        // An entry left behind by a key that moved up, or was handed out already.
+        if (this.queued.get(key) !== priority) continue;
+        this.queued.delete(key);
+        // Marked processing at hand-out, not when the getter's promise callback
+        // runs, so an add() in between cannot queue the key a second time.
+        this.processing.add(key);
+        this.dirty.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   private handOut(): void {

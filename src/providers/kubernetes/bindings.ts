@@ -100,6 +100,7 @@ export function desiredBindings(grant: AccessGrant, expiresAt: string): Artefact
 
 interface BindingObject {
   metadata?: {
+    uid?: string;
     name?: string;
     namespace?: string;
     labels?: Record<string, string>;
@@ -129,7 +130,13 @@ export function observedBinding(kind: BindingBody['kind'], obj: BindingObject): 
     grant: obj.metadata?.annotations?.[ANNOTATION_GRANT] ?? '',
     expiresAt: obj.metadata?.annotations?.[ANNOTATION_EXPIRES_AT] ?? '',
   };
-  return { provider: 'kubernetes', ref: bindingRef(body), failSafe: false, body };
+  return {
+    provider: 'kubernetes',
+    ref: bindingRef(body),
+    failSafe: false,
+    body,
+    ...(obj.metadata?.uid ? { instance: obj.metadata.uid } : {}),
+  };
 }
 
 /** The API object for a desired binding. */

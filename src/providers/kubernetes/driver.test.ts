@@ -8,6 +8,8 @@ import type { AccessGrant } from '../../api/v1alpha1/types.ts';
 import { TerminalError } from '../provider.ts';
 import { bindingObject, desiredBindings, type BindingBody } from './bindings.ts';
 import { KubernetesProvider, type RbacPort } from './driver.ts';
+import { RecentDeletes } from './recent-deletes.ts';
+import { FakeClock } from '../../runtime/clock.ts';
 
 function apiError(code: number, message: string): ApiException<string> {
   return new ApiException(code, message, JSON.stringify({ kind: 'Status', message, code }), {});
@@ -148,6 +150,33 @@ describe('KubernetesProvider', () => {
     const [want] = desiredBindings(grant, EXPIRES);
     await provider.revoke(grant, want!);
     assert.deepEqual(rbac.calls, ['delete payments/timebox-alice-abcdef12']);
+  });
+
+  it('does not see again, in a cache that lags, a binding it has deleted', async () => {
+    const [want] = desiredBindings(grant, EXPIRES);
+    const obj = (uid: string) => {
+      const o = bindingObject(want!.body as BindingBody);
+      o.metadata!.uid = uid;
+      return o;
+    };
+    // A cache that still shows the deleted object, and later a new one by that name.
+    let cached = [obj('uid-1')];
+    const deleted = new RecentDeletes(new FakeClock());
+    const lagging = new KubernetesProvider(
+      rbac,
+      { roleBindings: { get: () => cached }, clusterRoleBindings: { get: () => [] } },
+      deleted,
+    );
+    const [seen] = await lagging.observe(grant);
+    assert.equal(seen?.instance, 'uid-1');
+    await lagging.revoke(grant, seen!);
+    assert.deepEqual(await lagging.observe(grant), [], 'the next reconcile deletes nothing again');
+    cached = [obj('uid-1'), obj('uid-2')];
+    assert.deepEqual(
+      (await lagging.observe(grant)).map((a) => a.instance),
+      ['uid-2'],
+      'an object re-created under the same name is another UID, and is seen',
+    );
   });
 
   const terminalCases: [string, (r: FakeRbac) => void, string][] = [

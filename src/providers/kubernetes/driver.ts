@@ -14,6 +14,7 @@ import {
   type ProviderDriver,
 } from '../provider.ts';
 import { bindingObject, observedBinding, type BindingBody } from './bindings.ts';
+import type { RecentDeletes } from './recent-deletes.ts';
 
 /** The RBAC calls the provider makes: a narrow port, so tests can fake it. */
 export interface RbacPort {
@@ -80,10 +81,13 @@ export class KubernetesProvider implements ProviderDriver {
   readonly name = 'kubernetes' as const;
   private readonly port: RbacPort;
   private readonly caches: BindingCaches;
+  private readonly deleted: RecentDeletes | undefined;
 
-  constructor(port: RbacPort, caches: BindingCaches) {
+  /** `deleted`, shared with the sweeper, hides bindings already deleted from a lagging cache. */
+  constructor(port: RbacPort, caches: BindingCaches, deleted?: RecentDeletes) {
     this.port = port;
     this.caches = caches;
+    this.deleted = deleted;
   }
 
   async observe(grant: AccessGrant): Promise<Artefact[]> {
@@ -93,7 +97,7 @@ export class KubernetesProvider implements ProviderDriver {
       ...this.caches.clusterRoleBindings
         .get(uid)
         .map((o) => observedBinding('ClusterRoleBinding', o)),
-    ];
+    ].filter((a) => !this.deleted?.has(a.instance));
   }
 
   async grant(_grant: AccessGrant, artefact: Artefact): Promise<void> {
@@ -145,6 +149,7 @@ export class KubernetesProvider implements ProviderDriver {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    this.deleted?.add(artefact.instance);
   }
 
   private create(b: BindingBody, obj: V1RoleBinding): Promise<unknown> {

@@ -1,0 +1,49 @@
+import type { Clock } from '../../runtime/clock.ts';
+
+/**
+ * Bindings this process has deleted whose deletion its informer cache may not
+ * show yet, by object UID (the idea of controller-runtime's "expectations").
+ * Without it, a reconcile right after a delete still sees the binding in the
+ * lagging cache and deletes it again: under an expiry burst, a second DELETE per
+ * binding exactly when the API server is busiest.
+ *
+ * A UID is safe to treat as gone once a DELETE of its name has succeeded or
+ * answered 404: either that object was deleted, or it had been already and the
+ * name now belongs to another object (with another UID). UIDs are never reused.
+ */
+export class RecentDeletes {
+  // Insertion order is deletion order, so expiring old entries stops at the first young one.
+  private readonly deletedAt = new Map<string, number>();
+  private readonly clock: Clock;
+  private readonly ttlMs: number;
+
+  /** `ttlMs` bounds memory if the cache never reports a deletion (a missed watch event). */
+  constructor(clock: Clock, ttlMs = 10 * 60_000) {
+    this.clock = clock;
+    this.ttlMs = ttlMs;
+  }
+
+  add(uid: string | undefined): void {
+    if (!uid) return;
+    const now = this.clock.now().getTime();
+    this.deletedAt.delete(uid);
+    this.deletedAt.set(uid, now);
+    for (const [old, at] of this.deletedAt) {
+      if (now - at < this.ttlMs) break;
+      this.deletedAt.delete(old);
+    }
+  }
+
+  has(uid: string | undefined): boolean {
+    return uid !== undefined && this.deletedAt.has(uid);
+  }
+
+  /** The cache shows the deletion now: nothing left to remember. */
+  forget(uid: string | undefined): void {
+    if (uid) this.deletedAt.delete(uid);
+  }
+
+  get size(): number {
+    return this.deletedAt.size;
+  }
+}
