@@ -31,7 +31,7 @@ export async function setUpSandbox(
   const core = admin.makeApiClient(CoreV1Api);
   await installCRDs(admin);
   await ensureNamespace(core, CONTROLLER_SA.namespace);
-  for (const dir of ['config/admission', 'config/rbac']) {
+  for (const dir of ['config/admission', 'config/rbac', 'config/flowcontrol']) {
     await applyManifests(admin, loadManifests(join(REPO_ROOT, dir)));
   }
   try {

@@ -18,6 +18,7 @@ import {
   OperatorProcess,
   waitForPhase,
 } from '../support/timebox.ts';
+import { eventually } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const CHART = join(REPO_ROOT, 'charts', 'timebox');
@@ -355,6 +356,43 @@ describe('Helm chart', function () {
       const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
       assert.equal(ready?.reason, 'Forbidden');
       assert.match(ready?.message ?? '', /edit/);
+
+      // Ending access: the operator's DELETE of the binding is classified by the
+      // chart's FlowSchema into workload-high, not workload-low with every other
+      // ServiceAccount; its Lease renewals into leader-election. The API server's
+      // own counters say so.
+      const dispatched = async (schema: string, level: string) => {
+        const { stdout: metrics } = await run(
+          kubectl,
+          ['--kubeconfig', cluster.kubeconfigPath!, 'get', '--raw', '/metrics'],
+          { maxBuffer: 256 * 1024 * 1024 },
+        );
+        return metrics
+          .split('\n')
+          .filter(
+            (l) =>
+              l.startsWith('apiserver_flowcontrol_dispatched_requests_total{') &&
+              l.includes(`flow_schema="${schema}"`) &&
+              l.includes(`priority_level="${level}"`),
+          )
+          .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      };
+      const before = await dispatched('chart-timebox-revocations', 'workload-high');
+      await api.delete(target, 'may-view');
+      // The finalizer goes only once the binding is deleted.
+      await eventually(
+        async () =>
+          api.get(target, 'may-view').then(
+            () => false,
+            (err: { code?: number }) => err.code === 404,
+          ),
+        { timeoutMs: 10_000, what: 'the revoked grant to be gone' },
+      );
+      assert.ok(
+        (await dispatched('chart-timebox-revocations', 'workload-high')) > before,
+        'the revocation went through the revocations FlowSchema',
+      );
+      assert.ok((await dispatched('chart-timebox-leader-election', 'leader-election')) > 0);
     });
   });
 });
