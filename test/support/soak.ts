@@ -195,6 +195,12 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
             .then(
               () => (failing = 0),
               async (err: unknown) => {
+                // The create landed, but its answer was lost when the API server
+                // was killed: the retry finds it there.
+                if ((err as { code?: number }).code === 409) {
+                  failing = 0;
+                  return;
+                }
                 // The API server is down: try again shortly. A minute of nothing
                 // but failures is a broken soak, not an outage.
                 created--;
