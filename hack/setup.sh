@@ -22,6 +22,10 @@ log "helm: $(bash hack/install-helm.sh)"
 # moto's server (PyPI), the AWS API emulator the AWS provider's tests drive.
 log "moto: $(bash hack/install-moto.sh)"
 
+# Mailpit (Go module proxy): a real SMTP server for the email notifications, in
+# the tests and in the sandbox.
+log "mailpit: $(bash hack/install-mailpit.sh)"
+
 # promtool (Debian's prometheus package) for the alerting-rule tests, and Lua 5.1,
 # the interpreter Argo CD embeds, for the health-check tests.
 missing=()

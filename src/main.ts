@@ -1,3 +1,4 @@
+import type { NotificationsOptions } from './notify/wiring.ts';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -53,7 +54,27 @@ Options (each also read from the environment variable in brackets):
                                  (default: the Service's <name>.<namespace>.svc names)
   --webhook-config NAME          the MutatingWebhookConfiguration to keep the caBundle of (${WEBHOOK_CONFIG})
   --webhook-secret NAME          the Secret, in --namespace, for the self-managed CA (${WEBHOOK_SECRET})
+  --cli-name NAME                how messages tell people to approve: NAME approve ... [TIMEBOX_CLI_NAME] (timebox)
+  --portal-url URL               the self-service portal, linked from notifications [TIMEBOX_PORTAL_URL]
+  --slack-api-url URL            Slack's Web API base URL [TIMEBOX_SLACK_API_URL] (https://slack.com/api/)
   -h, --help`;
+
+function notificationOptions(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): NotificationsOptions {
+  const pick = (flag: string, name: string) =>
+    (values[flag] as string | undefined) ?? env[name] ?? undefined;
+  const portalUrl = pick('portal-url', 'TIMEBOX_PORTAL_URL');
+  const slackApiUrl = pick('slack-api-url', 'TIMEBOX_SLACK_API_URL');
+  return {
+    act: {
+      cli: pick('cli-name', 'TIMEBOX_CLI_NAME') ?? 'timebox',
+      ...(portalUrl ? { portalUrl } : {}),
+    },
+    ...(slackApiUrl ? { slackApiUrl } : {}),
+  };
+}
 
 function seconds(v: string | undefined, flag: string): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -81,6 +102,9 @@ async function main(): Promise<void> {
       providers: { type: 'string' },
       'gcp-endpoint': { type: 'string' },
       'webhook-bind-address': { type: 'string' },
+      'cli-name': { type: 'string' },
+      'portal-url': { type: 'string' },
+      'slack-api-url': { type: 'string' },
       'webhook-cert-dir': { type: 'string' },
       'webhook-service': { type: 'string' },
       'webhook-hosts': { type: 'string' },
@@ -225,6 +249,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),
+      notifications: notificationOptions(values, env),
     });
     if (sandboxed && operator.webhookPort)
       await connectWebhook(cluster.admin(), operator.webhookPort);

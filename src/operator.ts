@@ -15,6 +15,7 @@ import {
   ACCESS_APPROVAL,
   ACCESS_GRANT,
   ACCESS_POLICY,
+  ANNOTATION_EXPIRES_AT,
   ANNOTATION_GRANT,
   GROUP,
   LABEL_GRANT_UID,
@@ -49,6 +50,7 @@ import { Informer } from './runtime/informer.ts';
 import { LabelIndex } from './runtime/label-index.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { runWorkers, WorkQueue } from './runtime/workqueue.ts';
+import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -75,6 +77,8 @@ export interface OperatorOptions {
   onLostLeadership?: () => void;
   /** The identity webhook, served by every replica, leader or not (off when absent). */
   webhook?: WebhookOptions;
+  /** Notifications of grants to the NotificationChannels their policies name. */
+  notifications?: NotificationsOptions;
 }
 
 export interface Operator {
@@ -205,6 +209,7 @@ export async function startOperator(
         'accessgrant-revoke': revokeQueue.len(),
         'binding-sweeper': sweepQueue.len(),
         accesspolicy: policyQueue.len(),
+        ...notify.queueDepths(),
       }),
       isLeader: () => (elector ? elector.isLeader() : true),
     },
@@ -235,6 +240,25 @@ export async function startOperator(
     clock,
     log: policyLog,
   });
+  const notify = notifications(
+    {
+      kubeConfig,
+      grants,
+      policies,
+      bindingExpiries: (uid) =>
+        [
+          ...bindingsByGrant.roleBindings.get(uid),
+          ...bindingsByGrant.clusterRoleBindings.get(uid),
+        ].map((b) => Date.parse(b.metadata?.annotations?.[ANNOTATION_EXPIRES_AT] ?? '')),
+      writer,
+      recorder,
+      namespace: opts.namespace ?? 'timebox-system',
+      clock,
+      log,
+      metrics,
+    },
+    opts.notifications,
+  );
   const sweepLog = log.with({ controller: 'binding-sweeper' });
   const sweeper = new BindingSweeper({
     roleBindings,
@@ -306,6 +330,7 @@ export async function startOperator(
     clusterRoleBindings,
     clusterRoles,
     roles,
+    notify.informer,
   ] as Informer<KubernetesObject>[];
   await Promise.all(informers.map((i) => i.start()));
   log.info('caches synced', {
@@ -388,6 +413,8 @@ export async function startOperator(
         (key, err) => policyLog.warn('policy status failed; retrying', { policy: key, err }),
       ),
     ]);
+    // Notifications from the leader only, so that two replicas never send one twice.
+    notify.start();
   };
 
   let electorDone: Promise<void> | undefined;
@@ -412,7 +439,7 @@ export async function startOperator(
         grantQueue.shutDown();
         revokeQueue.shutDown();
         policyQueue.shutDown();
-        await running;
+        await Promise.all([running, notify.stop()]);
       },
       onStoppedLeading: () => {
         if (!stopping) {
@@ -443,7 +470,7 @@ export async function startOperator(
       revokeQueue.shutDown();
       sweepQueue.shutDown();
       policyQueue.shutDown();
-      await Promise.all([running, sweeping]);
+      await Promise.all([running, sweeping, notify.stop()]);
       await recorder.flush();
       await webhook?.stop();
       await Promise.all(informers.map((i) => i.stop()));

@@ -1,20 +1,6 @@
-import type { AccessGrant, AccessTarget } from '../api/v1alpha1/types.ts';
+import { describeTarget } from '../api/v1alpha1/describe.ts';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { specHash } from '../policy/evaluate.ts';
-
-function target(t: AccessTarget): string {
-  if (t.kubernetes) {
-    const k = t.kubernetes;
-    const role = k.role ? `Role ${k.role}` : `ClusterRole ${k.clusterRole}`;
-    return `kubernetes: ${role} ${k.clusterWide ? 'CLUSTER-WIDE' : `in namespaces ${(k.namespaces ?? []).join(', ')}`}`;
-  }
-  if (t.aws) {
-    const a = t.aws;
-    const what = a.groupArn ? `membership of ${a.groupArn}` : `policy ${a.policyArn}`;
-    return `aws: ${what} for ${a.principalArn} (mode ${a.mode ?? 'InlinePolicy'})`;
-  }
-  if (t.gcp) return `gcp: ${t.gcp.role} on ${t.gcp.resource} for ${t.gcp.member}`;
-  return '(empty entry)';
-}
 
 /**
  * Pure: what an approver reviews, in words, with the hash their decision is bound
@@ -30,7 +16,7 @@ export function reviewLines(g: AccessGrant): string[] {
     `  duration:     ${g.spec.duration}${g.spec.startAt ? `, from ${g.spec.startAt}` : ', from approval'}`,
     `  reason:       ${g.spec.reason?.trim() || '(none given)'}`,
     '  access:',
-    ...g.spec.access.map((t) => `    - ${target(t)}`),
+    ...g.spec.access.map((t) => `    - ${describeTarget(t)}`),
     `  spec hash:    ${specHash(g.spec)}`,
   ];
 }

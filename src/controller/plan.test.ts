@@ -67,6 +67,14 @@ describe('plan', () => {
     assert.equal(p.status?.phase, 'Pending');
     assert.equal(p.status?.conditions?.[0]?.status, 'False');
     assert.equal(p.status?.history?.length, 1);
+    assert.deepEqual(
+      p.events.map((e) => e.reason),
+      ['AwaitingApproval'],
+      'an Event says the request waits, for event forwarders',
+    );
+    const waiting = { ...grant(), status: p.status! };
+    const again = plan(waiting, observed(waiting, undefined, { decision }), clock.now());
+    assert.deepEqual(again.events, [], 'once, not on every reconcile');
   });
 
   it('commits an approved new grant directly, recording it as Pending', () => {

@@ -15,7 +15,7 @@ import type { Artefact } from '../providers/provider.ts';
 import { desiredBindings } from '../providers/kubernetes/bindings.ts';
 import { desiredAwsArtefacts } from '../providers/aws/artefacts.ts';
 import { desiredGcpArtefacts } from '../providers/gcp/policy.ts';
-import { setCondition } from './conditions.ts';
+import { findCondition, setCondition } from './conditions.ts';
 import { committedExpiry, expiryState } from './expiry.ts';
 
 /** What the controller saw, gathered before planning. */
@@ -268,10 +268,16 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     }
     if (d.verdict === 'Pending') {
       const next = transition(grant, requested, 'Pending', d.reason, d.message, now);
+      const was = findCondition(status.conditions, READY)?.reason;
       return {
         ...EMPTY,
         revoke: observed.artefacts,
         status: statusIfChanged(grant, next),
+        // An Event when a request starts waiting, so event forwarders can tell someone.
+        events:
+          status.phase !== 'Pending' || was !== d.reason
+            ? [{ type: 'Normal', reason: d.reason, message: d.message }]
+            : [],
         ...(d.recheckAfterMs !== undefined ? { requeueAfterMs: d.recheckAfterMs } : {}),
       };
     }

@@ -30,6 +30,7 @@ export class Metrics {
   readonly reconcileDuration: Histogram<'controller'>;
   readonly revocationLag: Histogram;
   readonly providerErrors: Counter<'provider'>;
+  readonly notifications: Counter<'channel' | 'event' | 'result'>;
 
   constructor(sources: MetricSources, clock: Clock) {
     const registers = [this.registry];
@@ -57,6 +58,12 @@ export class Metrics {
       name: 'timebox_provider_errors_total',
       help: 'Errors from access providers (Kubernetes RBAC, AWS, GCP) while granting or revoking.',
       labelNames: ['provider'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'timebox_notifications_total',
+      help: 'Notification deliveries by NotificationChannel and event; result is sent, failed (retried) or stale (too late to send).',
+      labelNames: ['channel', 'event', 'result'],
       registers,
     });
     new Gauge({

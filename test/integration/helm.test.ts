@@ -239,6 +239,8 @@ describe('Helm chart', function () {
       [
         [['create'], undefined],
         [['get', 'update'], ['tb-timebox-webhook-tls']],
+        // NotificationChannels' Secrets, in this namespace only (a Role, not a ClusterRole).
+        [['get'], undefined],
       ],
     );
 
@@ -270,11 +272,19 @@ describe('Helm chart', function () {
       injected.metadata.annotations['cert-manager.io/inject-ca-from'],
       'timebox-system/tb-timebox-webhook',
     );
+    assert.deepEqual(
+      withCertManager
+        .find((o) => o.kind === 'Role')!
+        .rules!.filter((r) => r.resources?.includes('secrets'))
+        .map((r) => r.verbs),
+      [['get']],
+      "no Secret access but the channels' when cert-manager issues the certificate",
+    );
     assert.ok(
       !withCertManager
-        .find((o) => o.kind === 'Role')!
-        .rules!.some((r) => r.resources?.includes('secrets')),
-      'no Secret access when cert-manager issues the certificate',
+        .filter((o) => o.kind === 'ClusterRole')
+        .some((o) => o.rules!.some((r) => r.resources?.includes('secrets'))),
+      'never Secrets cluster-wide',
     );
   });
 

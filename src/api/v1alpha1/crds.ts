@@ -1,5 +1,10 @@
 import { stringify } from 'yaml';
-import { accessApprovalCRD, accessGrantCRD, accessPolicyCRD } from './schema.ts';
+import {
+  accessApprovalCRD,
+  accessGrantCRD,
+  accessPolicyCRD,
+  notificationChannelCRD,
+} from './schema.ts';
 
 export interface GeneratedFile {
   path: string;
@@ -10,12 +15,14 @@ const HEADER = '# Generated from src/api/v1alpha1 by `npm run generate`. Do not 
 
 /** The CRD manifests as committed under crds/. */
 export function crdFiles(): GeneratedFile[] {
-  return [accessGrantCRD(), accessPolicyCRD(), accessApprovalCRD()].map((crd) => {
-    const name = (crd.metadata as { name: string }).name;
-    const [plural, ...group] = name.split('.');
-    return {
-      path: `crds/${group.join('.')}_${plural}.yaml`,
-      content: HEADER + stringify(crd, { lineWidth: 0 }),
-    };
-  });
+  return [accessGrantCRD(), accessPolicyCRD(), accessApprovalCRD(), notificationChannelCRD()].map(
+    (crd) => {
+      const name = (crd.metadata as { name: string }).name;
+      const [plural, ...group] = name.split('.');
+      return {
+        path: `crds/${group.join('.')}_${plural}.yaml`,
+        content: HEADER + stringify(crd, { lineWidth: 0 }),
+      };
+    },
+  );
 }

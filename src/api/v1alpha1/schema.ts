@@ -4,8 +4,11 @@ import {
   ACCESS_POLICY,
   AWS_MODES,
   DECISIONS,
+  DEFAULT_EXPIRING_SOON_LEAD,
   DEFAULT_MAX_SCHEDULE_AHEAD,
   GROUP,
+  NOTIFICATION_CHANNEL,
+  NOTIFICATION_EVENTS,
   PHASES,
   VERSION,
 } from './types.ts';
@@ -231,6 +234,21 @@ const accessGrantStatus: Schema = {
           at: { type: 'string', format: 'date-time' },
           reason: str(1024),
           message: str(4096),
+        },
+      },
+    },
+    notifications: {
+      type: 'array',
+      maxItems: 128,
+      description: 'Notifications delivered, so that none is sent twice (written by the notifier).',
+      items: {
+        type: 'object',
+        required: ['channel', 'event', 'at'],
+        properties: {
+          channel: str(253),
+          event: { type: 'string', enum: [...NOTIFICATION_EVENTS] },
+          at: { type: 'string', format: 'date-time' },
+          ref: str(256),
         },
       },
     },
@@ -518,6 +536,26 @@ export const accessPolicySchema: Schema = resourceSchema(
         default: DEFAULT_MAX_SCHEDULE_AHEAD,
       },
       requireReason: { type: 'boolean' },
+      notify: {
+        type: 'array',
+        maxItems: 16,
+        description:
+          "Who is told what about this policy's grants: NotificationChannels by name, and the events each hears about (all when absent). RevocationOverdue always goes to every channel.",
+        items: {
+          type: 'object',
+          required: ['channel'],
+          properties: {
+            channel: str(253, { minLength: 1, description: 'A NotificationChannel.' }),
+            events: names(NOTIFICATION_EVENTS.length, {
+              type: 'string',
+              enum: [...NOTIFICATION_EVENTS],
+            }),
+            expiringSoonLead: durationField(
+              `How long before expiry ExpiringSoon is sent (default ${DEFAULT_EXPIRING_SOON_LEAD}).`,
+            ),
+          },
+        },
+      },
       allowPersistentEscalation: {
         type: 'boolean',
         description:
@@ -604,6 +642,113 @@ export const accessApprovalSchema: Schema = resourceSchema({
     ),
   ],
 });
+
+const secretKeyRef = (what: string): Schema => ({
+  type: 'object',
+  description: `${what}, in the operator's own namespace (the only one it reads Secrets from).`,
+  required: ['namespace', 'name', 'key'],
+  properties: {
+    namespace: str(63, { minLength: 1 }),
+    name: str(253, { minLength: 1 }),
+    key: str(253, { minLength: 1 }),
+  },
+});
+
+const url = (schemes: string[], description: string): Schema =>
+  str(2048, {
+    minLength: 1,
+    description,
+    'x-kubernetes-validations': [
+      rule(
+        `isURL(self) && [${schemes.map((x) => `'${x}'`).join(', ')}].exists(s, url(self).getScheme() == s) && url(self).getHostname() != ''`,
+        `must be a URL with a host and scheme ${schemes.join(' or ')}`,
+      ),
+    ],
+  });
+
+export const notificationChannelSchema: Schema = resourceSchema(
+  {
+    type: 'object',
+    description: 'Exactly one of slack, email, webhook.',
+    properties: {
+      slack: {
+        type: 'object',
+        required: ['channel', 'tokenSecretRef'],
+        properties: {
+          channel: str(80, {
+            minLength: 1,
+            description: 'A channel name (#payments-approvals) or ID; invite the Slack app to it.',
+          }),
+          tokenSecretRef: secretKeyRef("The Slack app's bot token (xoxb-...)"),
+        },
+      },
+      email: {
+        type: 'object',
+        required: ['to', 'smtp'],
+        properties: {
+          to: {
+            ...names(64, str(254, { minLength: 3 })),
+            minItems: 1,
+            description: 'Recipients.',
+          },
+          smtp: {
+            type: 'object',
+            required: ['url', 'from'],
+            properties: {
+              url: url(
+                ['smtp', 'smtps'],
+                'smtp://host:587 (STARTTLS when the server offers it) or smtps://host:465.',
+              ),
+              from: str(254, { minLength: 3 }),
+              secretRef: {
+                type: 'object',
+                description:
+                  "A Secret with keys username and password, in the operator's own namespace; no authentication when absent.",
+                required: ['namespace', 'name'],
+                properties: {
+                  namespace: str(63, { minLength: 1 }),
+                  name: str(253, { minLength: 1 }),
+                },
+              },
+            },
+          },
+        },
+      },
+      webhook: {
+        type: 'object',
+        required: ['url', 'secretRef'],
+        properties: {
+          url: url(
+            ['https', 'http'],
+            'Where CloudEvents are POSTed (use https outside a test cluster).',
+          ),
+          secretRef: secretKeyRef('The HMAC-SHA256 key that signs every delivery'),
+        },
+      },
+    },
+    'x-kubernetes-validations': [
+      rule(
+        '(has(self.slack) ? 1 : 0) + (has(self.email) ? 1 : 0) + (has(self.webhook) ? 1 : 0) == 1',
+        'set exactly one of slack, email or webhook; make one NotificationChannel per destination',
+      ),
+    ],
+  },
+  {
+    status: {
+      type: 'object',
+      properties: {
+        conditions: {
+          type: 'array',
+          maxItems: 8,
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+          items: condition,
+        },
+        observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+      },
+    },
+  },
+);
 
 interface KindNames {
   kind: string;
@@ -694,4 +839,26 @@ export function accessApprovalCRD(): Schema {
     { name: 'Approver', type: 'string', jsonPath: '.spec.approver' },
     AGE,
   ]);
+}
+
+export function notificationChannelCRD(): Schema {
+  return crd(
+    NOTIFICATION_CHANNEL,
+    'Cluster',
+    notificationChannelSchema,
+    [
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: ".status.conditions[?(@.type=='Ready')].status",
+      },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
+      },
+      AGE,
+    ],
+    { status: {} },
+  );
 }

@@ -128,6 +128,31 @@ export interface Approval {
   comment?: string;
 }
 
+/**
+ * What a NotificationChannel is told about a grant. `RevocationOverdue` (access
+ * that outlived its grant) is always sent, to every channel of the policy.
+ */
+export const NOTIFICATION_EVENTS = [
+  'Requested',
+  'Approved',
+  'Denied',
+  'Activated',
+  'ExpiringSoon',
+  'Ended',
+  'Failed',
+  'RevocationOverdue',
+] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+/** A notification delivered for a grant: the record that keeps it from being sent twice. */
+export interface NotificationRecord {
+  channel: string;
+  event: NotificationEvent;
+  at: string;
+  /** The transport's id of the message (Slack's ts), to update it in place. */
+  ref?: string;
+}
+
 export interface HistoryEntry {
   phase: Phase;
   at: string;
@@ -149,6 +174,8 @@ export interface AccessGrantStatus {
   conditions?: Condition[];
   /** Phase transitions, oldest first, capped at HISTORY_LIMIT entries. */
   history?: HistoryEntry[];
+  /** Notifications delivered (written by the notifier only). */
+  notifications?: NotificationRecord[];
   observedGeneration?: number;
 }
 
@@ -276,7 +303,78 @@ export interface AccessPolicySpec {
    * grant for such a role is Denied, naming what the role allows.
    */
   allowPersistentEscalation?: boolean;
+  /** Who is told what about this policy's grants. */
+  notify?: NotifyRule[];
 }
+
+/** One NotificationChannel and the events it hears about. */
+export interface NotifyRule {
+  channel: string;
+  /** All of NOTIFICATION_EVENTS when absent; RevocationOverdue is always sent. */
+  events?: NotificationEvent[];
+  /** How long before expiry ExpiringSoon is sent (DEFAULT_EXPIRING_SOON_LEAD when absent). */
+  expiringSoonLead?: string;
+}
+
+export const DEFAULT_EXPIRING_SOON_LEAD = '5m';
+
+/** A key of a Secret in the operator's own namespace (the only one it reads). */
+export interface SecretKeyRef {
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+export interface SlackChannel {
+  /** e.g. `#payments-approvals` or a channel ID; invite the Slack app to it. */
+  channel: string;
+  /** The bot token (`xoxb-...`). */
+  tokenSecretRef: SecretKeyRef;
+}
+
+export interface EmailChannel {
+  to: string[];
+  smtp: {
+    /** `smtp://host:587` (STARTTLS when offered) or `smtps://host:465`. */
+    url: string;
+    from: string;
+    /** A Secret with keys `username` and `password`; no authentication when absent. */
+    secretRef?: { namespace: string; name: string };
+  };
+}
+
+export interface WebhookChannel {
+  url: string;
+  /** The HMAC-SHA256 key that signs every delivery. */
+  secretRef: SecretKeyRef;
+}
+
+/** Exactly one of slack, email, webhook. */
+export interface NotificationChannelSpec {
+  slack?: SlackChannel;
+  email?: EmailChannel;
+  webhook?: WebhookChannel;
+}
+
+export interface NotificationChannelStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+
+export interface NotificationChannel {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: NotificationChannelSpec;
+  status?: NotificationChannelStatus;
+}
+
+export const NOTIFICATION_CHANNEL = {
+  kind: 'NotificationChannel',
+  plural: 'notificationchannels',
+  singular: 'notificationchannel',
+  shortNames: ['nc'],
+} as const;
 
 /** AccessPolicy status: what the operator found in the roles the policy hands out. */
 export interface AccessPolicyStatus {
