@@ -9,6 +9,7 @@ import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts
 import { startRunEnvironment } from './sandbox/environment.ts';
 import { connectWebhook, setUpSandbox, WEBHOOK_CONFIG, WEBHOOK_SECRET } from './sandbox/setup.ts';
 import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
+import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
 import { cloudProviders, parseProviders } from './providers/registry.ts';
 import { systemClock } from './runtime/clock.ts';
 
@@ -170,14 +171,27 @@ async function main(): Promise<void> {
     forceSandbox: values.sandbox,
     people: DEMO_PEOPLE,
   });
-  const stopCluster = () => cluster.stop();
+  let mailpit: MailpitProcess | undefined;
+  const stopCluster = async () => {
+    await mailpit?.stop();
+    await cluster.stop();
+  };
   const sandboxed = cluster.kind === 'sandbox' && cluster.kubeconfigPath !== undefined;
   let operatorConfig: KubeConfig = cluster.admin();
   try {
     if (sandboxed && cluster.kubeconfigPath) {
       // The operator runs as its shipped service account, not as the sandbox admin.
       operatorConfig = await setUpSandbox(cluster.admin());
-      await installDemo(cluster.admin());
+      // A real SMTP server with a web UI, so a newcomer sees the notifications.
+      mailpit = await startMailpitProcess({
+        dir: resolve(SANDBOX_DIR),
+        // Loopback only, and it takes any login: nothing to protect over plain SMTP.
+        args: ['--smtp-auth-allow-insecure'],
+      }).catch((err: unknown) => {
+        log.warn('no Mailpit: the demo channel will not deliver', { err });
+        return undefined;
+      });
+      await installDemo(cluster.admin(), mailpit?.smtpPort);
       log.info('the operator runs as its service account, with the RBAC of config/rbac', {
         user: 'system:serviceaccount:timebox-system:timebox-controller',
       });
@@ -253,7 +267,9 @@ async function main(): Promise<void> {
     });
     if (sandboxed && operator.webhookPort)
       await connectWebhook(cluster.admin(), operator.webhookPort);
-    if (sandboxed) console.log(demoInstructions(resolve(SANDBOX_DIR)));
+    if (sandboxed) {
+      console.log(demoInstructions(resolve(SANDBOX_DIR), process.cwd(), mailpit?.webUrl));
+    }
   } catch (err) {
     await stopCluster();
     throw err;

@@ -1,5 +1,6 @@
 import { join, relative } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { NotificationChannel } from '../api/v1alpha1/types.ts';
 import { applyManifests, loadManifests, REPO_ROOT } from '../kube/manifests.ts';
 import type { Identity } from './impersonation.ts';
 import { personKubeconfigPath } from './sandbox.ts';
@@ -11,17 +12,39 @@ export const DEMO_PEOPLE: (Identity & { role: string })[] = [
   { user: 'carol@example.com', groups: ['payments-leads'], role: 'lead: may approve' },
 ];
 
-/** The demo namespace, role bindings and policy (config/sandbox, config/samples). */
-export async function installDemo(admin: KubeConfig): Promise<void> {
+/**
+ * The demo namespace, role bindings, policy and notification channel (config/sandbox,
+ * config/samples). With `smtpPort`, the sample channel mails the sandbox's Mailpit
+ * instead of its example server.
+ */
+export async function installDemo(admin: KubeConfig, smtpPort?: number): Promise<void> {
   await applyManifests(admin, loadManifests(join(REPO_ROOT, 'config', 'sandbox')));
-  await applyManifests(
-    admin,
-    loadManifests(join(REPO_ROOT, 'config', 'samples')).filter((o) => o.kind === 'AccessPolicy'),
-  );
+  const samples = loadManifests(join(REPO_ROOT, 'config', 'samples'));
+  const channels = samples
+    .filter((o) => o.kind === 'NotificationChannel')
+    .map((o) => (smtpPort ? toMailpit(o as NotificationChannel, smtpPort) : o));
+  await applyManifests(admin, [
+    ...channels,
+    ...samples.filter((o) => o.kind === 'AccessPolicy'),
+  ]);
+}
+
+function toMailpit(ch: NotificationChannel, smtpPort: number): NotificationChannel {
+  if (!ch.spec.email) return ch;
+  // Mailpit takes mail without a login: no Secret to create.
+  const { secretRef: _none, ...smtp } = ch.spec.email.smtp;
+  return {
+    ...ch,
+    spec: { email: { ...ch.spec.email, smtp: { ...smtp, url: `smtp://127.0.0.1:${smtpPort}` } } },
+  };
 }
 
 /** What to print so a newcomer can try it, with paths relative to `cwd`. */
-export function demoInstructions(sandboxDir: string, cwd = process.cwd()): string {
+export function demoInstructions(
+  sandboxDir: string,
+  cwd = process.cwd(),
+  mailUrl?: string,
+): string {
   const path = (user: string) => relative(cwd, personKubeconfigPath(sandboxDir, user));
   const width = Math.max(...DEMO_PEOPLE.map((p) => p.user.length));
   const [alice, bob] = DEMO_PEOPLE;
@@ -33,5 +56,8 @@ export function demoInstructions(sandboxDir: string, cwd = process.cwd()): strin
     `  KUBECONFIG=${path(bob!.user)} npm run timebox -- ls --pending -A`,
     `  KUBECONFIG=${path(bob!.user)} npm run timebox -- approve NAME -n payments`,
     '  or kubectl apply a grant with no identity fields: the webhook stamps who asked.',
+    ...(mailUrl
+      ? [`The mail the payments leads get (NotificationChannel payments-leads): ${mailUrl}`]
+      : []),
   ].join('\n');
 }

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { isRunning } from '../../src/sandbox/process.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
+import { personKubeconfigPath } from '../../src/sandbox/sandbox.ts';
+import { grantsApi } from '../support/timebox.ts';
 import { CLUSTER_START_TIMEOUT_MS } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -69,10 +71,46 @@ describe('npm start without a cluster', function () {
         /^timebox_leader_is_leader 1$/m,
       );
 
+      // A newcomer's first request reaches the demo approvers' mailbox (Mailpit).
+      const mailUrl = /The mail the payments leads get.*: (http:\/\/\S+)/.exec(stdout)?.[1];
+      assert.ok(mailUrl, `the Mailpit URL is printed: ${stdout}`);
+      const alice = new KubeConfig();
+      alice.loadFromFile(
+        personKubeconfigPath(join(work, '.timebox', 'sandbox'), 'alice@example.com'),
+      );
+      await grantsApi(alice).create({
+        metadata: { name: 'first-request', namespace: 'payments' },
+        spec: {
+          subject: { kind: 'User', name: 'alice@example.com' },
+          policy: 'payments-oncall',
+          duration: '1h',
+          reason: 'INC-1 demo',
+          access: [{ kubernetes: { clusterRole: 'view', namespaces: ['payments'] } }],
+        },
+      });
+      const mail = await eventually(
+        async () => {
+          const { messages } = (await (await fetch(`${mailUrl}/api/v1/messages`)).json()) as {
+            messages: { Subject: string; To: { Address: string }[] }[];
+          };
+          return messages.find((m) => /Requested/.test(m.Subject));
+        },
+        {
+          timeoutMs: 30_000,
+          what: () => `the request to be mailed (stderr: ${stderr.slice(-2000)})`,
+        },
+      );
+      assert.match(mail.Subject, /alice@example\.com asks for ClusterRole view/);
+      assert.deepEqual(
+        mail.To.map((t) => t.Address),
+        ['payments-leads@example.com'],
+      );
+
       child.kill('SIGINT');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0, `exit code (stderr: ${stderr})`);
       assert.deepEqual(pids.filter(isRunning), [], 'no control plane process survives Ctrl-C');
+      await assert.rejects(fetch(mailUrl), 'Mailpit stopped too');
       // The data is kept so the next start finds it.
       assert.ok(existsSync(join(work, '.timebox', 'sandbox', 'etcd')));
     } finally {

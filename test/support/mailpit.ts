@@ -1,17 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../src/kube/manifests.ts';
-import { freePort } from '../../src/sandbox/ports.ts';
-import { startProcess, stopProcess, tail } from '../../src/sandbox/process.ts';
+import { startMailpitProcess } from '../../src/sandbox/mailpit.ts';
 import { eventually } from './wait.ts';
-
-const run = promisify(execFile);
-
-const START_TIMEOUT_MS = 30_000;
 
 export interface MailAddress {
   Name: string;
@@ -53,8 +44,6 @@ export interface ChaosTriggers {
 }
 
 export interface MailpitOptions {
-  /** Directory for mailpit.log; by default a temporary one removed on stop. */
-  logDir?: string;
   /**
    * Serve SMTP over TLS with this certificate: `starttls` offers STARTTLS and
    * rejects mail sent without it, `implicit` speaks TLS from the first byte.
@@ -81,28 +70,6 @@ export interface Mailpit {
   stop(): Promise<void>;
 }
 
-/** The Mailpit binary, built from the Go module proxy on first use (see hack/). */
-async function mailpitBinary(): Promise<string> {
-  const script = join(REPO_ROOT, 'hack', 'install-mailpit.sh');
-  return (await run('bash', [script], { maxBuffer: 1 << 24 })).stdout.trim();
-}
-
-/** True once something on `port` answers with an SMTP greeting (or accepts a TLS connection). */
-function smtpAnswers(port: number, implicitTls: boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    // With implicit TLS the server waits for a ClientHello: an open connection is enough.
-    if (implicitTls) socket.once('connect', () => done(true));
-    else socket.once('data', (d) => done(d.toString().startsWith('220')));
-  });
-}
-
 /**
  * Starts Mailpit (a real SMTP server that keeps what it receives and shows it over
  * an HTTP API) on free loopback ports. Any SMTP username and password are
@@ -110,21 +77,8 @@ function smtpAnswers(port: number, implicitTls: boolean): Promise<boolean> {
  * tested without certificates.
  */
 export async function startMailpit(opts: MailpitOptions = {}): Promise<Mailpit> {
-  const bin = await mailpitBinary();
   const dir = await mkdtemp(join(tmpdir(), 'timebox-mailpit-'));
-  const [smtpPort, httpPort] = [await freePort(), await freePort()];
-  const args = [
-    '--smtp',
-    `127.0.0.1:${smtpPort}`,
-    '--listen',
-    `127.0.0.1:${httpPort}`,
-    '--database',
-    join(dir, 'mailpit.db'),
-    '--smtp-auth-accept-any',
-    // No lookups of github.com for a newer release, nor reverse DNS of each client.
-    '--disable-version-check',
-    '--smtp-disable-rdns',
-  ];
+  const args: string[] = [];
   if (opts.chaos) args.push('--enable-chaos');
   const tls = opts.tls;
   // Mailpit refuses to require TLS while allowing logins without it, so the
@@ -137,33 +91,18 @@ export async function startMailpit(opts: MailpitOptions = {}): Promise<Mailpit> 
     args.push('--smtp-tls-cert', join(dir, 'smtp.crt'), '--smtp-tls-key', join(dir, 'smtp.key'));
     args.push(tls.mode === 'implicit' ? '--smtp-require-tls' : '--smtp-require-starttls');
   }
-  const logFile = join(opts.logDir ?? dir, 'mailpit.log');
-  const proc = startProcess('mailpit', bin, args, logFile);
-  const apiUrl = `http://127.0.0.1:${httpPort}`;
+  let proc;
+  try {
+    proc = await startMailpitProcess({ dir, args, implicitTls: tls?.mode === 'implicit' });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const { smtpPort, webUrl: apiUrl } = proc;
   const stop = async () => {
-    await stopProcess(proc);
+    await proc.stop();
     await rm(dir, { recursive: true, force: true });
   };
-
-  try {
-    // A Mailpit that exits (a bad flag, a port taken) fails at once, not after the timeout.
-    const exited = proc.exited.then((code) => {
-      throw new Error(`Mailpit exited (${code}) before it answered`);
-    });
-    await Promise.race([
-      exited,
-      eventually(
-        async () =>
-          (await fetch(`${apiUrl}/readyz`)).ok &&
-          (await smtpAnswers(smtpPort, tls?.mode === 'implicit')),
-        { timeoutMs: START_TIMEOUT_MS, what: 'Mailpit to answer over HTTP and SMTP' },
-      ),
-    ]);
-  } catch (err) {
-    const log = tail(logFile);
-    await stop();
-    throw new Error(`${(err as Error).message}; mailpit.log:\n${log}`, { cause: err });
-  }
 
   async function api<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await fetch(`${apiUrl}${path}`, init);
