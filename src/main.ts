@@ -58,6 +58,12 @@ Options (each also read from the environment variable in brackets):
   --cli-name NAME                how messages tell people to approve: NAME approve ... [TIMEBOX_CLI_NAME] (timebox)
   --portal-url URL               the self-service portal, linked from notifications [TIMEBOX_PORTAL_URL]
   --slack-api-url URL            Slack's Web API base URL [TIMEBOX_SLACK_API_URL] (https://slack.com/api/)
+  --slack-bind-address ADDR      Slack's button clicks and /timebox (HTTP, behind your ingress):
+                                 host:port, :port, or 0 to disable (0)
+  --slack-secret NAME            Secret in --namespace with the Slack app's signing-secret (timebox-slack)
+  --slack-users NAME             ConfigMap in --namespace mapping Slack user IDs to people, key
+                                 users.yaml (timebox-slack-users)
+  --slack-team-id ID             take decisions from this Slack workspace only
   -h, --help`;
 
 function notificationOptions(
@@ -106,6 +112,10 @@ async function main(): Promise<void> {
       'cli-name': { type: 'string' },
       'portal-url': { type: 'string' },
       'slack-api-url': { type: 'string' },
+      'slack-bind-address': { type: 'string' },
+      'slack-secret': { type: 'string' },
+      'slack-users': { type: 'string' },
+      'slack-team-id': { type: 'string' },
       'webhook-cert-dir': { type: 'string' },
       'webhook-service': { type: 'string' },
       'webhook-hosts': { type: 'string' },
@@ -161,6 +171,7 @@ async function main(): Promise<void> {
     ),
   };
 
+  const slackAddr = parseBindAddress(values['slack-bind-address'] ?? '0', '--slack-bind-address');
   const webhookAddr = parseBindAddress(
     values['webhook-bind-address'] ?? ':9443',
     '--webhook-bind-address',
@@ -264,6 +275,19 @@ async function main(): Promise<void> {
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),
       notifications: notificationOptions(values, env),
+      ...(slackAddr
+        ? {
+            slack: {
+              host: slackAddr.host,
+              port: slackAddr.port,
+              namespace,
+              secretName: values['slack-secret'] ?? 'timebox-slack',
+              usersConfigMap: values['slack-users'] ?? 'timebox-slack-users',
+              ...(values['slack-team-id'] ? { teamId: values['slack-team-id'] } : {}),
+              act: notificationOptions(values, env).act!,
+            },
+          }
+        : {}),
     });
     if (sandboxed && operator.webhookPort)
       await connectWebhook(cluster.admin(), operator.webhookPort);

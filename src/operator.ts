@@ -51,6 +51,7 @@ import { LabelIndex } from './runtime/label-index.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { runWorkers, WorkQueue } from './runtime/workqueue.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
+import { serveSlack, type SlackServerOptions } from './notify/slack-server.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -79,6 +80,8 @@ export interface OperatorOptions {
   webhook?: WebhookOptions;
   /** Notifications of grants to the NotificationChannels their policies name. */
   notifications?: NotificationsOptions;
+  /** Slack's button clicks and /timebox, served by every replica (off when absent). */
+  slack?: SlackServerOptions;
 }
 
 export interface Operator {
@@ -86,6 +89,8 @@ export interface Operator {
   readonly metrics: Metrics;
   /** The port the identity webhook listens on, when it is served. */
   readonly webhookPort?: number;
+  /** The port Slack's requests are served on, when they are. */
+  readonly slackPort?: number;
   isLeader(): boolean;
   /** Caches synced: the replica could lead at once. */
   ready(): boolean;
@@ -344,6 +349,14 @@ export async function startOperator(
         cachedGrant: (ns, name) => grants.get(name, ns),
       })
     : undefined;
+  const slack = opts.slack
+    ? await serveSlack(kubeConfig, opts.slack, {
+        grants,
+        policies,
+        log: log.with({ component: 'slack' }),
+        now: () => clock.now(),
+      })
+    : undefined;
 
   const measured =
     (name: string, fn: (key: string) => Promise<{ requeueAfterMs?: number }>) =>
@@ -457,6 +470,7 @@ export async function startOperator(
     identity,
     metrics,
     ...(webhook ? { webhookPort: webhook.port } : {}),
+    ...(slack ? { slackPort: slack.port } : {}),
     isLeader: () => (elector ? elector.isLeader() : true),
     ready: () => informers.every((i) => i.hasSynced),
     async stop() {
@@ -473,6 +487,7 @@ export async function startOperator(
       await Promise.all([running, sweeping, notify.stop()]);
       await recorder.flush();
       await webhook?.stop();
+      await slack?.stop();
       await Promise.all(informers.map((i) => i.stop()));
       await kubeConfig.close();
     },

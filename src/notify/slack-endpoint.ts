@@ -54,15 +54,17 @@ export interface SlackCommand {
 export interface SlackReply {
   text: string;
   ephemeral?: boolean;
+  /** Block Kit blocks to show instead of the text (which stays the fallback). */
+  blocks?: unknown[];
 }
 
 export const SLACK_HELP_TEXT = [
   'Usage: `/timebox <command>`',
-  '• `request <role> in <namespace> for <duration> because <reason>`: ask for access',
   '• `ls`: your grants and the requests waiting for you',
-  '• `approve <namespace>/<grant>` or `deny <namespace>/<grant>`: decide a request',
+  '• `approve <namespace>/<grant>` or `deny <namespace>/<grant>`: review a request, then decide with its buttons',
   '• `revoke <namespace>/<grant>`: end access now',
   '• `help`: this text',
+  'To ask for access, use `timebox request` (the CLI) or the portal.',
 ].join('\n');
 
 /** Slack's payloads are a few KiB; anything much larger is not from Slack. */
@@ -133,6 +135,7 @@ function sendReply(res: ServerResponse, reply: SlackReply): void {
   const body = JSON.stringify({
     response_type: reply.ephemeral === false ? 'in_channel' : 'ephemeral',
     text: reply.text,
+    ...(reply.blocks ? { blocks: reply.blocks } : {}),
   });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(body);
 }

@@ -23,10 +23,7 @@ export async function installDemo(admin: KubeConfig, smtpPort?: number): Promise
   const channels = samples
     .filter((o) => o.kind === 'NotificationChannel')
     .map((o) => (smtpPort ? toMailpit(o as NotificationChannel, smtpPort) : o));
-  await applyManifests(admin, [
-    ...channels,
-    ...samples.filter((o) => o.kind === 'AccessPolicy'),
-  ]);
+  await applyManifests(admin, [...channels, ...samples.filter((o) => o.kind === 'AccessPolicy')]);
 }
 
 function toMailpit(ch: NotificationChannel, smtpPort: number): NotificationChannel {

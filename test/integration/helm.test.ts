@@ -288,6 +288,41 @@ describe('Helm chart', function () {
     );
   });
 
+  it('lets the controller act in Slack clicks as the mapped people only, and only when on', async () => {
+    const off = await template();
+    assert.ok(!off.some((o) => o.metadata.name.includes('slack')));
+    const on = await template(
+      '--set',
+      'slack.enabled=true',
+      '--set',
+      'slack.users.U0BOB.user=bob@example.com',
+      '--set',
+      'slack.users.U0BOB.groups={payments-leads}',
+    );
+    const role = on.find(
+      (o) => o.kind === 'ClusterRole' && o.metadata.name === 'tb-timebox-slack-impersonation',
+    )!;
+    assert.deepEqual(
+      role.rules!.map((r) => [r.resources, r.resourceNames]),
+      [
+        [['users'], ['bob@example.com']],
+        [['groups'], ['payments-leads']],
+        [['userextras/timebox.dev/via', 'userextras/timebox.dev/slack-user-id'], undefined],
+      ],
+    );
+    const args = (
+      on.find((o) => o.kind === 'Deployment')!.spec as {
+        template: { spec: { containers: { args: string[] }[] } };
+      }
+    ).template.spec.containers[0]!.args;
+    assert.ok(args.includes('--slack-bind-address=:3000'));
+    assert.ok(args.includes('--slack-users=tb-timebox-slack-users'));
+    await assert.rejects(
+      template('--set', 'slack.enabled=true', '--set', 'slack.users.U0BOB.user=system:admin'),
+      /slack\/users\/U0BOB\/user/,
+    );
+  });
+
   it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);

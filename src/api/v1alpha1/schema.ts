@@ -1,5 +1,6 @@
 import {
   ACCESS_APPROVAL,
+  APPROVAL_VIAS,
   ACCESS_GRANT,
   ACCESS_POLICY,
   AWS_MODES,
@@ -633,9 +634,25 @@ export const accessApprovalSchema: Schema = resourceSchema({
       description: 'Groups that make you an approver; admission checks each is yours.',
     },
     comment: str(1024),
+    via: {
+      type: 'string',
+      enum: [...APPROVAL_VIAS],
+      description:
+        'Where the decision was made (slack: a button or command in Slack). Set by Timebox only; admission refuses it from anyone else.',
+    },
+    slackUserId: str(32, {
+      description: 'The Slack user who decided, with via: slack.',
+      'x-kubernetes-validations': [
+        rule("self.matches('^[UW][A-Z0-9]{2,31}$')", 'must be a Slack user ID, e.g. U0123ABCD'),
+      ],
+    }),
   },
   'x-kubernetes-validations': [
     rule('self == oldSelf', 'an AccessApproval cannot be changed; delete it and create another'),
+    rule(
+      "has(self.slackUserId) == (has(self.via) && self.via == 'slack')",
+      'slackUserId goes with via: slack, and only with it',
+    ),
     rule(
       "self.decision == 'Revoke' || has(self.grantRef.specHash)",
       'grantRef.specHash is required to Approve or Deny: it binds your decision to the version of the spec you reviewed (timebox approve fills it in)',

@@ -14,6 +14,7 @@ export const ANNOTATION_GRANT = 'timebox.dev/grant';
 
 export interface ObjectMeta {
   name?: string;
+  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;
@@ -400,7 +401,20 @@ export interface AccessApprovalSpec {
   /** Groups the approver claims; admission checks each is one of theirs. */
   approverGroups?: string[];
   comment?: string;
+  /** Where the decision was made, when not through the API directly; set by Timebox only. */
+  via?: (typeof APPROVAL_VIAS)[number];
+  /** The Slack user who clicked, for `via: slack`; set by Timebox only. */
+  slackUserId?: string;
 }
+
+export const APPROVAL_VIAS = ['slack'] as const;
+/**
+ * Impersonation extras the operator sends when it records a decision made in
+ * Slack as its approver: admission accepts `via` and `slackUserId` only when they
+ * match, and only the operator may impersonate them.
+ */
+export const EXTRA_VIA = 'timebox.dev/via';
+export const EXTRA_SLACK_USER = 'timebox.dev/slack-user-id';
 
 export interface AccessApproval {
   apiVersion?: string;

@@ -1,0 +1,201 @@
+import { parse } from 'yaml';
+import type {
+  AccessApproval,
+  AccessGrant,
+  AccessPolicy,
+  DecisionKind,
+} from '../api/v1alpha1/types.ts';
+import { apiMessage } from '../kube/errors.ts';
+import type { Identity } from '../sandbox/impersonation.ts';
+import { notificationOf, type ActOn } from './message.ts';
+import type { SlackAction, SlackCommand, SlackReply } from './slack-endpoint.ts';
+import { renderSlackMessage } from './slack-render.ts';
+
+/**
+ * Pure: the mapping of Slack users to Kubernetes identities, as kept in the
+ * ConfigMap (key `users.yaml`):
+ *
+ *     U0123ABCD: { user: bob@example.com, groups: [payments-leads] }
+ *
+ * Explicit and reviewable: a Slack user acts as exactly the identity listed, and
+ * one who is not listed acts as nobody.
+ */
+export function parseSlackUsers(text: string): Map<string, Identity> {
+  const doc = (parse(text) ?? {}) as Record<string, unknown>;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new Error('users.yaml must map Slack user IDs to {user, groups}');
+  }
+  const out = new Map<string, Identity>();
+  for (const [id, v] of Object.entries(doc)) {
+    const e = v as { user?: unknown; groups?: unknown };
+    if (!/^[UW][A-Z0-9]{2,31}$/.test(id)) {
+      throw new Error(`users.yaml: ${id} is not a Slack user ID (e.g. U0123ABCD)`);
+    }
+    if (typeof e?.user !== 'string' || e.user === '' || e.user.startsWith('system:')) {
+      throw new Error(`users.yaml: ${id} needs a user (a person's user name, not system:)`);
+    }
+    const groups = e.groups ?? [];
+    if (
+      !Array.isArray(groups) ||
+      !groups.every((g) => typeof g === 'string' && !g.startsWith('system:'))
+    ) {
+      throw new Error(`users.yaml: ${id}'s groups must be a list of group names, none system:`);
+    }
+    out.set(id, { user: e.user, groups: groups as string[] });
+  }
+  return out;
+}
+
+export interface SlackApprovalsDeps {
+  /** Slack user ID → identity; read on every request, so edits apply at once. */
+  identities(): Promise<Map<string, Identity>>;
+  /** Creates an AccessApproval as `who` (impersonated, with the Slack extras). */
+  createApproval(who: Identity, slackUserId: string, approval: AccessApproval): Promise<void>;
+  /** Sets `revoked: true` on a grant as `who` (its requester). */
+  revokeGrant(who: Identity, namespace: string, name: string): Promise<void>;
+  grants: {
+    get(name: string, namespace?: string): AccessGrant | undefined;
+    list(): readonly AccessGrant[];
+  };
+  policies: { get(name: string): AccessPolicy | undefined };
+  /** The Slack workspace (team ID) decisions may come from; any when absent. */
+  teamId?: string;
+  act: ActOn;
+  now(): Date;
+}
+
+const NOT_MAPPED = (id: string, where: string) =>
+  `Timebox does not know who you are in Kubernetes: your Slack user ID ${id} is not in ${where}. Ask an admin to add it. Nothing was done.`;
+
+function ref(text: string | undefined): { namespace: string; name: string } | undefined {
+  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(text ?? '');
+  return m ? { namespace: m[1]!, name: m[2]! } : undefined;
+}
+
+/** Whether `who` is among a policy's approvers (the controller decides whether it counts). */
+function mayApprove(p: AccessPolicy | undefined, who: Identity): boolean {
+  const a = p?.spec.approval.approvers;
+  return (
+    (a?.users ?? []).includes(who.user) || (a?.groups ?? []).some((g) => who.groups?.includes(g))
+  );
+}
+
+/**
+ * What Slack clicks and `/timebox` commands do. A decision is an AccessApproval
+ * created as the mapped person, so admission, RBAC and the policy judge it
+ * exactly as if they had run `timebox approve`; it is bound to the grant's UID
+ * and to the spec hash of the message they clicked in, and records `via: slack`
+ * and their Slack user ID.
+ */
+export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
+  async function who(slackUserId: string, teamId?: string): Promise<Identity | string> {
+    if (d.teamId && teamId !== d.teamId) {
+      return `This Timebox takes decisions from Slack workspace ${d.teamId} only. Nothing was done.`;
+    }
+    return (await d.identities()).get(slackUserId) ?? NOT_MAPPED(slackUserId, mappingName);
+  }
+
+  async function decide(
+    me: Identity,
+    slackUserId: string,
+    g: { namespace: string; name: string; uid: string; specHash?: string },
+    decision: DecisionKind,
+  ): Promise<SlackReply> {
+    const approval: AccessApproval = {
+      apiVersion: 'timebox.dev/v1alpha1',
+      kind: 'AccessApproval',
+      metadata: { generateName: `${g.name.slice(0, 40)}-slack-`, namespace: g.namespace },
+      spec: {
+        grantRef: { name: g.name, uid: g.uid, ...(g.specHash ? { specHash: g.specHash } : {}) },
+        decision,
+        approver: me.user,
+        ...(me.groups?.length ? { approverGroups: me.groups } : {}),
+        comment: `${decision === 'Approve' ? 'approved' : decision === 'Deny' ? 'denied' : 'revoked'} in Slack`,
+        via: 'slack',
+        slackUserId,
+      },
+    };
+    try {
+      await d.createApproval(me, slackUserId, approval);
+    } catch (err) {
+      return { text: `Not recorded: ${apiMessage(err)}` };
+    }
+    const policy = d.grants.get(g.name, g.namespace)?.spec.policy;
+    return {
+      text: `Recorded: ${me.user} ${decision === 'Approve' ? 'approves' : decision === 'Deny' ? 'denies' : 'revokes'} ${g.namespace}/${g.name}${g.specHash ? ` (the version shown, spec ${g.specHash.slice(0, 12)}…)` : ''}. It counts if you are an approver of AccessPolicy '${policy}' and not the requester or the subject; the request's message shows the outcome.`,
+    };
+  }
+
+  return {
+    async onAction(a: SlackAction): Promise<SlackReply> {
+      const me = await who(a.slackUserId, a.slackTeamId);
+      if (typeof me === 'string') return { text: me };
+      const grant = d.grants.get(a.grant.name, a.grant.namespace);
+      if (!grant || grant.metadata.uid !== a.grant.uid) {
+        return { text: `${a.grant.namespace}/${a.grant.name} no longer exists. Nothing was done.` };
+      }
+      return decide(me, a.slackUserId, a.grant, a.action === 'approve' ? 'Approve' : 'Deny');
+    },
+
+    async onCommand(c: SlackCommand): Promise<SlackReply> {
+      const me = await who(c.slackUserId, c.slackTeamId);
+      if (typeof me === 'string') return { text: me };
+      const [sub, arg] = c.args;
+      if (sub === 'request') {
+        return {
+          text: `Ask with the CLI: ${d.act.cli} request --policy POLICY --cluster-role ROLE --duration 1h --reason '...' -n NAMESPACE${d.act.portalUrl ? `, or in the portal: ${d.act.portalUrl}` : ''}`,
+        };
+      }
+      if (sub === 'ls') {
+        const waiting = d.grants
+          .list()
+          .filter(
+            (g) =>
+              g.status?.phase === 'Pending' &&
+              g.status.requestedBy !== me.user &&
+              mayApprove(d.policies.get(g.spec.policy), me),
+          );
+        const mine = d.grants
+          .list()
+          .filter((g) => g.status?.requestedBy === me.user && g.status.phase === 'Active');
+        const line = (g: AccessGrant) =>
+          `• ${g.metadata.namespace}/${g.metadata.name}: ${g.status?.requestedBy} (${g.spec.reason ?? 'no reason'})`;
+        return {
+          text: [
+            waiting.length ? 'Waiting for you:' : 'Nothing is waiting for you.',
+            ...waiting.map(line),
+            ...(mine.length
+              ? [
+                  'Your active grants:',
+                  ...mine.map((g) => `${line(g)} until ${g.status?.expiresAt}`),
+                ]
+              : []),
+          ].join('\n'),
+        };
+      }
+      const target = ref(arg);
+      if (!target) return { text: `Usage: /timebox ${sub} <namespace>/<grant>` };
+      const grant = d.grants.get(target.name, target.namespace);
+      if (!grant) return { text: `${arg} does not exist.` };
+      if (sub === 'approve' || sub === 'deny') {
+        if (grant.status?.phase !== 'Pending') {
+          return { text: `${arg} is not waiting for a decision (it is ${grant.status?.phase}).` };
+        }
+        // Show the request and let them decide on exactly this version with the buttons.
+        const n = notificationOf(grant, 'Requested', d.now().toISOString(), d.act);
+        const msg = renderSlackMessage(n);
+        return { text: msg.text, blocks: msg.blocks };
+      }
+      // revoke: the requester ends their own grant; an approver files a Revoke.
+      if (grant.status?.requestedBy === me.user) {
+        try {
+          await d.revokeGrant(me, target.namespace, target.name);
+        } catch (err) {
+          return { text: `Not revoked: ${apiMessage(err)}` };
+        }
+        return { text: `Revoked ${arg}: access ends now.` };
+      }
+      return decide(me, c.slackUserId, { ...target, uid: grant.metadata.uid ?? '' }, 'Revoke');
+    },
+  };
+}

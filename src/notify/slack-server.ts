@@ -1,0 +1,152 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import {
+  ACCESS_APPROVAL,
+  ACCESS_GRANT,
+  EXTRA_SLACK_USER,
+  EXTRA_VIA,
+  GROUP,
+  VERSION,
+  type AccessGrant,
+  type AccessPolicy,
+} from '../api/v1alpha1/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { ImpersonatingKubeConfig, type Identity } from '../sandbox/impersonation.ts';
+import type { ActOn } from './message.ts';
+import { parseSlackUsers, slackApprovals } from './slack-approvals.ts';
+import { slackInteractionHandler } from './slack-endpoint.ts';
+
+export interface SlackServerOptions {
+  host: string;
+  port: number;
+  /** The operator's namespace, where the Secret and the ConfigMap are. */
+  namespace: string;
+  /** Secret with the app's signing secret under key `signing-secret`. */
+  secretName: string;
+  /** ConfigMap with the Slack user mapping under key `users.yaml`. */
+  usersConfigMap: string;
+  /** Only decisions from this Slack workspace count; any when absent. */
+  teamId?: string;
+  act: ActOn;
+}
+
+export const SIGNING_SECRET_KEY = 'signing-secret';
+export const USERS_KEY = 'users.yaml';
+
+/** Runs `fn` with a client acting as `who`; nested calls share nothing. */
+async function as<T>(
+  base: KubeConfig,
+  who: Identity,
+  fn: (api: CustomObjectsApi) => Promise<T>,
+): Promise<T> {
+  const kc = new ImpersonatingKubeConfig(base, who);
+  try {
+    return await fn(kc.makeApiClient(CustomObjectsApi));
+  } finally {
+    await kc.close();
+  }
+}
+
+/**
+ * Serves Slack's requests (button clicks and `/timebox`) on every replica: a
+ * decision is an API write as the person who made it, so it needs no leader.
+ * The operator impersonates only the people of the mapping (RBAC resourceNames),
+ * and only it may add the Slack extras that admission requires for `via: slack`.
+ */
+export async function serveSlack(
+  kc: KubeConfig,
+  opts: SlackServerOptions,
+  deps: {
+    grants: {
+      get(name: string, namespace?: string): AccessGrant | undefined;
+      list(): readonly AccessGrant[];
+    };
+    policies: { get(name: string): AccessPolicy | undefined };
+    log: Logger;
+    now?: () => Date;
+  },
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const where = `ConfigMap ${opts.namespace}/${opts.usersConfigMap} (key ${USERS_KEY})`;
+  let signingSecret: string | undefined;
+  try {
+    const s = await core.readNamespacedSecret({ namespace: opts.namespace, name: opts.secretName });
+    const raw = s.data?.[SIGNING_SECRET_KEY];
+    signingSecret = raw ? Buffer.from(raw, 'base64').toString('utf8') : undefined;
+  } catch (err) {
+    throw new Error(
+      `Slack needs its app's signing secret in Secret ${opts.namespace}/${opts.secretName}, key ${SIGNING_SECRET_KEY}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (!signingSecret) {
+    throw new Error(
+      `Secret ${opts.namespace}/${opts.secretName} has no key ${SIGNING_SECRET_KEY}: add the Slack app's signing secret (Basic Information → App Credentials)`,
+    );
+  }
+  const handlers = slackApprovals(
+    {
+      identities: async () => {
+        const cm = await core.readNamespacedConfigMap({
+          namespace: opts.namespace,
+          name: opts.usersConfigMap,
+        });
+        return parseSlackUsers(cm.data?.[USERS_KEY] ?? '');
+      },
+      createApproval: (who, slackUserId, approval) =>
+        as(
+          kc,
+          { ...who, extra: { [EXTRA_VIA]: ['slack'], [EXTRA_SLACK_USER]: [slackUserId] } },
+          async (api) => {
+            await api.createNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: approval.metadata.namespace ?? '',
+              plural: ACCESS_APPROVAL.plural,
+              body: approval,
+            });
+          },
+        ),
+      revokeGrant: (who, namespace, name) =>
+        as(kc, who, async (api) => {
+          await api.patchNamespacedCustomObject(
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace,
+              plural: ACCESS_GRANT.plural,
+              name,
+              body: { spec: { revoked: true } },
+            },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          );
+        }),
+      grants: deps.grants,
+      policies: deps.policies,
+      ...(opts.teamId ? { teamId: opts.teamId } : {}),
+      act: opts.act,
+      now: deps.now ?? (() => new Date()),
+    },
+    where,
+  );
+  const server: Server = createServer(
+    slackInteractionHandler({ signingSecret, ...handlers, log: deps.log }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  deps.log.info('serving Slack interactions and /timebox', { port });
+  return {
+    port,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
