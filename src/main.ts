@@ -284,6 +284,9 @@ async function main(): Promise<void> {
               secretName: values['slack-secret'] ?? 'timebox-slack',
               usersConfigMap: values['slack-users'] ?? 'timebox-slack-users',
               ...(values['slack-team-id'] ? { teamId: values['slack-team-id'] } : {}),
+              ...(notificationOptions(values, env).slackApiUrl
+                ? { apiUrl: notificationOptions(values, env).slackApiUrl! }
+                : {}),
               act: notificationOptions(values, env).act!,
             },
           }

@@ -349,14 +349,24 @@ export async function startOperator(
         cachedGrant: (ns, name) => grants.get(name, ns),
       })
     : undefined;
-  const slack = opts.slack
-    ? await serveSlack(kubeConfig, opts.slack, {
+  // Slack is a convenience: a missing signing secret or a taken port is logged and
+  // retried, and never keeps the controllers (and so revocation) from starting.
+  let slack: Awaited<ReturnType<typeof serveSlack>> | undefined;
+  let slackRetry: { cancel(): void } | undefined;
+  const startSlack = async (config: SlackServerOptions): Promise<void> => {
+    try {
+      slack = await serveSlack(kubeConfig, config, {
         grants,
         policies,
         log: log.with({ component: 'slack' }),
         now: () => clock.now(),
-      })
-    : undefined;
+      });
+    } catch (err) {
+      log.error('Slack clicks and /timebox are not served; retrying in 30 s', { err });
+      slackRetry = clock.after(30_000, () => void startSlack(config));
+    }
+  };
+  if (opts.slack) await startSlack(opts.slack);
 
   const measured =
     (name: string, fn: (key: string) => Promise<{ requeueAfterMs?: number }>) =>
@@ -487,6 +497,7 @@ export async function startOperator(
       await Promise.all([running, sweeping, notify.stop()]);
       await recorder.flush();
       await webhook?.stop();
+      slackRetry?.cancel();
       await slack?.stop();
       await Promise.all(informers.map((i) => i.stop()));
       await kubeConfig.close();

@@ -27,6 +27,16 @@ function grant(status: AccessGrantStatus): AccessGrant {
 const ready = (reason: string, at = T0): Condition[] => [
   { type: 'Ready', status: 'False', reason, message: reason, lastTransitionTime: iso(at) },
 ];
+/** Approved by bob and active for an hour from T0, with `over` on top. */
+const active = (over: AccessGrantStatus = {}) =>
+  grant({
+    phase: 'Active',
+    approvals: [{ approver: 'bob', decision: 'Approve', at: iso(T0) }],
+    activatedAt: iso(T0),
+    expiresAt: iso(T0 + 3600_000),
+    history: [{ phase: 'Active', at: iso(T0), reason: 'Granted' }],
+    ...over,
+  });
 const events = (g: AccessGrant, rules = ALL, now = T0 + 1000, held?: number) =>
   dueNotifications(g, rules, new Date(now), held).due.map((d) => `${d.channel}/${d.event}`);
 
@@ -41,46 +51,29 @@ describe('dueNotifications', () => {
   });
 
   it('tells Approved (with approvals) and Activated once active, in that order', () => {
-    const active = grant({
-      phase: 'Active',
-      approvals: [{ approver: 'bob', decision: 'Approve', at: iso(T0) }],
-      activatedAt: iso(T0),
-      expiresAt: iso(T0 + 3600_000),
-      history: [{ phase: 'Active', at: iso(T0), reason: 'Granted' }],
-      conditions: ready('Granted'),
-    });
-    assert.deepEqual(events(active), ['leads/Approved', 'leads/Activated']);
+    assert.deepEqual(events(active({ conditions: ready('Granted') })), [
+      'leads/Approved',
+      'leads/Activated',
+    ]);
   });
 
   it('sends nothing recorded as delivered, and only the events a rule asks for', () => {
-    const active = grant({
-      phase: 'Active',
-      approvals: [{ approver: 'bob', decision: 'Approve', at: iso(T0) }],
-      activatedAt: iso(T0),
-      expiresAt: iso(T0 + 3600_000),
-      history: [{ phase: 'Active', at: iso(T0), reason: 'Granted' }],
-      notifications: [{ channel: 'leads', event: 'Approved', at: iso(T0) }],
-    });
-    assert.deepEqual(events(active), ['leads/Activated']);
-    assert.deepEqual(events(active, [{ channel: 'audit', events: ['Ended'] }]), []);
+    const told = active({ notifications: [{ channel: 'leads', event: 'Approved', at: iso(T0) }] });
+    assert.deepEqual(events(told), ['leads/Activated']);
+    assert.deepEqual(events(told, [{ channel: 'audit', events: ['Ended'] }]), []);
   });
 
   it('tells ExpiringSoon from its lead before expiry, and asks to look again then', () => {
-    const active = grant({
-      phase: 'Active',
-      activatedAt: iso(T0),
-      expiresAt: iso(T0 + 3600_000),
-      history: [{ phase: 'Active', at: iso(T0), reason: 'Granted' }],
+    const g = active({
+      approvals: [],
       notifications: [{ channel: 'leads', event: 'Activated', at: iso(T0) }],
     });
-    const early = dueNotifications(active, ALL, new Date(T0 + 1000));
+    const early = dueNotifications(g, ALL, new Date(T0 + 1000));
     assert.deepEqual(early.due, []);
     assert.equal(early.recheckAfterMs, 3600_000 - 5 * 60_000 - 1000, 'default lead: 5 minutes');
-    assert.deepEqual(events(active, ALL, T0 + 3600_000 - 5 * 60_000), ['leads/ExpiringSoon']);
+    assert.deepEqual(events(g, ALL, T0 + 3600_000 - 5 * 60_000), ['leads/ExpiringSoon']);
     const tenMinutes = [{ channel: 'leads', expiringSoonLead: '10m' }];
-    assert.deepEqual(events(active, tenMinutes, T0 + 3600_000 - 9 * 60_000), [
-      'leads/ExpiringSoon',
-    ]);
+    assert.deepEqual(events(g, tenMinutes, T0 + 3600_000 - 9 * 60_000), ['leads/ExpiringSoon']);
   });
 
   it('tells Ended, Denied and Failed from the final phase', () => {

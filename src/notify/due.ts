@@ -118,6 +118,8 @@ export function dueNotifications(
   rules: NotifyRule[],
   now: Date,
   heldUntil?: number,
+  /** Lateness counts from here (when the notifier first saw the grant); `now` when absent. */
+  seenAt: Date = now,
 ): DueResult {
   const { events, recheckAfterMs } = occurred(grant, rules, now, heldUntil);
   const sent = new Set((grant.status?.notifications ?? []).map((n) => `${n.channel}/${n.event}`));
@@ -136,7 +138,7 @@ export function dueNotifications(
         when = new Date(expiresMs - lead).toISOString();
       }
       const d = { channel: rule.channel, event, time: when };
-      const late = now.getTime() - Date.parse(time) > MAX_LATENESS_MS;
+      const late = Math.min(now.getTime(), seenAt.getTime()) - Date.parse(time) > MAX_LATENESS_MS;
       (late && !ALWAYS_TIMELY.has(event) ? stale : due).push(d);
     }
   }

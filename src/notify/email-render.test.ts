@@ -3,33 +3,16 @@ import { describeTarget } from '../api/v1alpha1/describe.ts';
 import type { AccessTarget } from '../api/v1alpha1/types.ts';
 import { escapeHtml, renderEmail } from './email-render.ts';
 import type { Notification } from './types.ts';
+import {
+  SAMPLE_APPROVE,
+  SAMPLE_DENY,
+  sampleNotification,
+} from '../../test/support/notification.ts';
 
-const APPROVE = 'timebox approve payments/alice-debug --hash sha256:1f2e';
-const DENY = 'timebox deny payments/alice-debug --comment "<why>"';
-
-function requested(overrides: Partial<Notification> = {}): Notification {
-  return {
-    id: '6c1f0e2a-uid.requested',
-    event: 'Requested',
-    time: '2026-11-25T09:00:00Z',
-    summary: 'alice asks for edit in payments for 1h',
-    grant: {
-      namespace: 'payments',
-      name: 'alice-debug',
-      uid: '6c1f0e2a-uid',
-      phase: 'Pending',
-      requestedBy: 'alice',
-      subject: { kind: 'User', name: 'alice' },
-      policy: 'payments-oncall',
-      duration: '1h',
-      reason: 'INC-42: payments API returns 500',
-      access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-      specHash: 'sha256:1f2e',
-    },
-    act: { approveCommand: APPROVE, denyCommand: DENY, portalUrl: 'https://timebox.example/g/1' },
-    ...overrides,
-  };
-}
+const APPROVE = SAMPLE_APPROVE;
+const DENY = SAMPLE_DENY;
+/** A Requested notification, with `over` applied. */
+const requested = (over: Partial<Notification> = {}) => sampleNotification('Requested', over);
 
 describe('email rendering', () => {
   it('makes a one-line subject from the event, the summary and the grant', () => {

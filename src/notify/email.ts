@@ -105,9 +105,18 @@ function transportOptions(
   };
   if (config.smtp.username !== undefined) {
     opts.auth = { user: config.smtp.username, pass: config.smtp.password ?? '' };
+    // A password never crosses a network in the clear: without STARTTLS (absent,
+    // or stripped by someone on the path) the send fails instead. Loopback (a
+    // local relay, the sandbox's Mailpit) is exempt.
+    if (!secure && !LOOPBACK.has(opts.host!)) opts.requireTLS = true;
   }
   return { ...opts, ...override };
 }
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** A send that takes longer than this fails (and is retried): a stalling server cannot hold a worker. */
+export const SEND_DEADLINE_MS = 60_000;
 
 /** What to do about a failure, in words, from the SMTP reply or the socket error. */
 function hint(err: NodemailerError, where: string, retryable: boolean): string {
@@ -185,8 +194,21 @@ export function emailSender(config: EmailChannelConfig, opts: EmailSenderOptions
     async send(n: Notification): Promise<Delivery> {
       const mail = renderEmail(n);
       const thread = threadMessageId(n.grant.uid);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Drops the stalled connection; the transport opens a new one next time.
+          transport.close();
+          reject(
+            Object.assign(
+              new Error(`no complete answer from ${where} within ${SEND_DEADLINE_MS / 1000} s`),
+              { code: 'ETIMEDOUT' },
+            ),
+          );
+        }, SEND_DEADLINE_MS);
+      });
       try {
-        const info = await transport.sendMail({
+        const sending = transport.sendMail({
           from: config.smtp.from,
           to: config.to,
           subject: mail.subject,
@@ -197,9 +219,12 @@ export function emailSender(config: EmailChannelConfig, opts: EmailSenderOptions
           references: [thread],
           headers: { 'X-Timebox-Notification-Id': n.id },
         });
+        const info = await Promise.race([sending, deadline]);
         return { ref: info.messageId };
       } catch (err) {
         throw deliveryError(err, config, where, redact);
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

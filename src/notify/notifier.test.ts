@@ -5,7 +5,7 @@ import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { ChannelError } from './channels.ts';
 import { ChannelHealth, type ChannelState } from './health.ts';
-import { BROKEN_CHANNEL_RETRY_MS, Notifier, NotifyRetry } from './notifier.ts';
+import { BROKEN_CHANNEL_RETRY_MS, Notifier, NotifyRetry, type NotifierDeps } from './notifier.ts';
 import { DeliveryError, type Notification, type Sender } from './types.ts';
 
 const KEY = 'payments/alice-debug';
@@ -90,7 +90,7 @@ describe('Notifier', () => {
   let health: ChannelHealth;
   const clock = new FakeClock(NOW);
 
-  const notifier = () =>
+  const notifier = (over: Partial<NotifierDeps> = {}) =>
     new Notifier({
       grants: { get: () => structuredClone(api.grant) },
       policies: { get: (n) => (n === 'payments' ? policy : undefined) },
@@ -111,6 +111,7 @@ describe('Notifier', () => {
       act: { cli: 'timebox' },
       clock,
       log: createLogger({ write: () => {} }),
+      ...over,
     });
   const sentTo = (c: string) => senders[c]!.sent.map((s) => s.n.event);
 
@@ -188,14 +189,8 @@ describe('Notifier', () => {
 
   it('keeps delivering to the channels that work when one fails, and retries the failed one', async () => {
     senders.chat!.fail = new DeliveryError('HTTP 503', { retryable: true, retryAfterMs: 7000 });
-    const err = await notifier()
-      .reconcile(KEY)
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    assert.ok(err instanceof NotifyRetry);
-    assert.equal(err.retryAfterMs, 7000, 'the receiver said when');
+    const r = await notifier().reconcile(KEY);
+    assert.equal(r.requeueAfterMs, 7000, 'the receiver said when');
     assert.deepEqual(sentTo('leads'), ['Requested']);
     assert.deepEqual(
       api.grant.status?.notifications?.map((r) => r.channel),
@@ -209,11 +204,8 @@ describe('Notifier', () => {
 
   it('marks a channel not ready at once when it cannot work, and ready again after a delivery', async () => {
     delete senders.chat;
-    const err = await notifier()
-      .reconcile(KEY)
-      .catch((e: unknown) => e);
-    assert.ok(err instanceof NotifyRetry);
-    assert.equal(err.retryAfterMs, BROKEN_CHANNEL_RETRY_MS, 'a broken channel is retried rarely');
+    const r = await notifier().reconcile(KEY);
+    assert.equal(r.requeueAfterMs, BROKEN_CHANNEL_RETRY_MS, 'a broken channel is retried rarely');
     assert.deepEqual(
       changes.map(([c, s]) => [c, s.ready, s.reason]),
       [
@@ -228,18 +220,41 @@ describe('Notifier', () => {
   });
 
   it('sends nothing for a policy without notify, or a grant that is gone', async () => {
-    const quiet = new Notifier({
-      grants: { get: () => undefined },
-      policies: { get: () => policy },
-      channels: { sender: async () => senders.leads! },
-      writer: api,
-      heldUntil: () => undefined,
-      health,
-      act: { cli: 'timebox' },
-      clock,
-      log: createLogger({ write: () => {} }),
-    });
+    const quiet = notifier({ grants: { get: () => undefined } });
     assert.deepEqual(await quiet.reconcile(KEY), {});
     assert.deepEqual(sentTo('leads'), []);
+  });
+
+  it('backs off on a failure with no word on when to retry', async () => {
+    senders.chat!.fail = new DeliveryError('connection reset', { retryable: true });
+    await assert.rejects(notifier().reconcile(KEY), NotifyRetry);
+  });
+
+  it('never drops as stale an event that was on time when first seen, however long delivery fails', async () => {
+    const n = notifier();
+    senders.chat!.fail = new DeliveryError('HTTP 503', { retryable: true, retryAfterMs: 1000 });
+    api.grant.status = {
+      ...api.grant.status,
+      phase: 'Expired',
+      endedAt: NOW,
+      conditions: [],
+    };
+    await n.reconcile(KEY);
+    clock.advance(2 * 3600_000);
+    senders.chat!.fail = undefined;
+    await n.reconcile(KEY);
+    assert.deepEqual(sentTo('chat'), ['Ended'], 'delivered two hours late, not dropped');
+    clock.advance(-2 * 3600_000);
+  });
+
+  it('does not write one grant’s records into another made under its name', async () => {
+    const n = notifier();
+    api.failWrites = 1;
+    await assert.rejects(n.reconcile(KEY));
+    // Deleted and created again: same name, new UID, nothing told yet.
+    api.grant = { ...api.grant, metadata: { ...api.grant.metadata, uid: 'uid-2' } };
+    await n.reconcile(KEY);
+    assert.deepEqual(sentTo('leads'), ['Requested', 'Requested'], 'the new grant is told too');
+    assert.ok(api.grant.status?.notifications?.every((r) => r.ref === 'ts-2'));
   });
 });

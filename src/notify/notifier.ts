@@ -48,10 +48,16 @@ export class NotifyRetry extends Error {
  */
 export class Notifier {
   private readonly d: NotifierDeps;
-  /** Delivered but not yet recorded (the record write failed): never sent again. */
-  private readonly unrecorded = new Map<string, NotificationRecord[]>();
+  /** By grant UID: delivered but not yet recorded (the record write failed): never sent again. */
+  private readonly unrecorded = new Map<string, { key: string; records: NotificationRecord[] }>();
   /** Stale events already counted, so a requeue does not count them again. */
   private readonly counted = new Set<string>();
+  /**
+   * When this process first saw each grant (by UID). Lateness counts from then: an
+   * event that was on time when first seen is never dropped as stale because its
+   * deliveries kept failing for an hour.
+   */
+  private readonly firstSeen = new Map<string, number>();
 
   constructor(deps: NotifierDeps) {
     this.d = deps;
@@ -61,12 +67,14 @@ export class Notifier {
     const [namespace, name] = key.split('/') as [string, string];
     const cached = this.d.grants.get(name, namespace);
     if (!cached) {
-      this.unrecorded.delete(key);
+      for (const [uid, r] of this.unrecorded) if (r.key === key) this.forget(uid);
       return {};
     }
+    const uid = cached.metadata.uid ?? '';
     const rules = this.d.policies.get(cached.spec.policy)?.spec.notify ?? [];
     if (rules.length === 0) return {};
-    const pending = this.unrecorded.get(key) ?? [];
+    const pending = this.unrecorded.get(uid)?.records ?? [];
+    if (!this.firstSeen.has(uid)) this.firstSeen.set(uid, this.d.clock.now().getTime());
     const grant: AccessGrant = {
       ...cached,
       status: {
@@ -80,6 +88,7 @@ export class Notifier {
       rules,
       now,
       this.d.heldUntil(cached),
+      new Date(this.firstSeen.get(uid)!),
     );
     for (const s of stale) {
       const id = `${cached.metadata.uid}/${s.channel}/${s.event}`;
@@ -100,6 +109,10 @@ export class Notifier {
     }
     if (delivered.length > 0 || pending.length > 0) {
       await this.record(key, cached, [...pending, ...delivered]);
+    }
+    if (retry?.retryAfterMs !== undefined) {
+      // A receiver's pause (capped) never postpones a time-driven event past its time.
+      return { requeueAfterMs: Math.min(retry.retryAfterMs, recheckAfterMs ?? Infinity) };
     }
     if (retry) throw retry;
     return recheckAfterMs === undefined ? {} : { requeueAfterMs: recheckAfterMs };
@@ -152,14 +165,22 @@ export class Notifier {
   }
 
   /** Adds records to status.notifications; a conflicting write is retried on the fresh object. */
+  private forget(uid: string): void {
+    this.unrecorded.delete(uid);
+    this.firstSeen.delete(uid);
+  }
+
   private async record(
     key: string,
     cached: AccessGrant,
     records: NotificationRecord[],
   ): Promise<void> {
-    this.unrecorded.set(key, records);
+    const uid = cached.metadata.uid ?? '';
+    this.unrecorded.set(uid, { key, records });
     let current = cached;
     for (let attempt = 0; attempt < 5; attempt++) {
+      // The grant was deleted and made again under its name: these are not its records.
+      if (current.metadata.uid !== uid) break;
       const have = current.status?.notifications ?? [];
       const seen = new Set(have.map((r) => `${r.channel}/${r.event}`));
       const add = records.filter((r) => !seen.has(`${r.channel}/${r.event}`));
@@ -176,6 +197,6 @@ export class Notifier {
         );
       }
     }
-    this.unrecorded.delete(key);
+    this.unrecorded.delete(uid);
   }
 }

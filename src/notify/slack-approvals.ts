@@ -5,11 +5,17 @@ import type {
   AccessPolicy,
   DecisionKind,
 } from '../api/v1alpha1/types.ts';
-import { apiMessage } from '../kube/errors.ts';
+import { createHash } from 'node:crypto';
+import { apiMessage, isConflict } from '../kube/errors.ts';
 import type { Identity } from '../sandbox/impersonation.ts';
 import { notificationOf, type ActOn } from './message.ts';
-import type { SlackAction, SlackCommand, SlackReply } from './slack-endpoint.ts';
-import { renderSlackMessage } from './slack-render.ts';
+import {
+  SLACK_HELP_TEXT,
+  type SlackAction,
+  type SlackCommand,
+  type SlackReply,
+} from './slack-endpoint.ts';
+import { DENY_ACTION_ID, escapeMrkdwn, renderSlackMessage } from './slack-render.ts';
 
 /**
  * Pure: the mapping of Slack users to Kubernetes identities, as kept in the
@@ -100,11 +106,20 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
     slackUserId: string,
     g: { namespace: string; name: string; uid: string; specHash?: string },
     decision: DecisionKind,
+    clickId?: string,
   ): Promise<SlackReply> {
+    // Named after the click: a replay of it, to this replica or another, or after
+    // the approver withdrew it, finds the name taken and changes nothing.
+    const metadata = clickId
+      ? {
+          name: `${g.name.slice(0, 40)}-slack-${createHash('sha256').update(clickId).digest('hex').slice(0, 16)}`,
+          namespace: g.namespace,
+        }
+      : { generateName: `${g.name.slice(0, 40)}-slack-`, namespace: g.namespace };
     const approval: AccessApproval = {
       apiVersion: 'timebox.dev/v1alpha1',
       kind: 'AccessApproval',
-      metadata: { generateName: `${g.name.slice(0, 40)}-slack-`, namespace: g.namespace },
+      metadata,
       spec: {
         grantRef: { name: g.name, uid: g.uid, ...(g.specHash ? { specHash: g.specHash } : {}) },
         decision,
@@ -118,6 +133,8 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
     try {
       await d.createApproval(me, slackUserId, approval);
     } catch (err) {
+      if (isConflict(err))
+        return { text: 'This click was recorded already. Nothing more was done.' };
       return { text: `Not recorded: ${apiMessage(err)}` };
     }
     const policy = d.grants.get(g.name, g.namespace)?.spec.policy;
@@ -134,13 +151,22 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
       if (!grant || grant.metadata.uid !== a.grant.uid) {
         return { text: `${a.grant.namespace}/${a.grant.name} no longer exists. Nothing was done.` };
       }
-      return decide(me, a.slackUserId, a.grant, a.action === 'approve' ? 'Approve' : 'Deny');
+      return decide(
+        me,
+        a.slackUserId,
+        a.grant,
+        a.action === 'approve' ? 'Approve' : 'Deny',
+        a.triggerId,
+      );
     },
 
     async onCommand(c: SlackCommand): Promise<SlackReply> {
+      const [sub, arg] = c.args;
+      if (sub === 'help' || !['request', 'ls', 'approve', 'deny', 'revoke'].includes(sub ?? '')) {
+        return { text: SLACK_HELP_TEXT };
+      }
       const me = await who(c.slackUserId, c.slackTeamId);
       if (typeof me === 'string') return { text: me };
-      const [sub, arg] = c.args;
       if (sub === 'request') {
         return {
           text: `Ask with the CLI: ${d.act.cli} request --policy POLICY --cluster-role ROLE --duration 1h --reason '...' -n NAMESPACE${d.act.portalUrl ? `, or in the portal: ${d.act.portalUrl}` : ''}`,
@@ -158,8 +184,11 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
         const mine = d.grants
           .list()
           .filter((g) => g.status?.requestedBy === me.user && g.status.phase === 'Active');
+        // Everything a requester typed is escaped and kept on one line: a reason
+        // cannot add a fake line, or a link, to an approver's list.
+        const safe = (v: string | undefined) => escapeMrkdwn((v ?? '').replace(/\s+/g, ' '));
         const line = (g: AccessGrant) =>
-          `• ${g.metadata.namespace}/${g.metadata.name}: ${g.status?.requestedBy} (${g.spec.reason ?? 'no reason'})`;
+          `• ${g.metadata.namespace}/${g.metadata.name}: ${safe(g.status?.requestedBy)} (${safe(g.spec.reason) || 'no reason'})`;
         return {
           text: [
             waiting.length ? 'Waiting for you:' : 'Nothing is waiting for you.',
@@ -184,7 +213,14 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
         // Show the request and let them decide on exactly this version with the buttons.
         const n = notificationOf(grant, 'Requested', d.now().toISOString(), d.act);
         const msg = renderSlackMessage(n);
-        return { text: msg.text, blocks: msg.blocks };
+        // Asked to deny, they get no Approve button to press by mistake.
+        const keep = sub === 'deny' ? DENY_ACTION_ID : undefined;
+        const blocks = msg.blocks.map((b) =>
+          b.type === 'actions' && keep
+            ? { ...b, elements: b.elements.filter((e) => e.action_id === keep) }
+            : b,
+        );
+        return { text: msg.text, blocks };
       }
       // revoke: the requester ends their own grant; an approver files a Revoke.
       if (grant.status?.requestedBy === me.user) {

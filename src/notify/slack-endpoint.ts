@@ -30,6 +30,8 @@ export interface SlackAction {
   responseUrl?: string;
   channelId?: string;
   messageTs?: string;
+  /** Slack's id of this one click: the same in a replay of it. */
+  triggerId?: string;
 }
 
 export const SLACK_COMMAND = '/timebox';
@@ -191,6 +193,8 @@ function parseBlockActions(payloadJson: string): SlackAction {
   if (responseUrl) a.responseUrl = responseUrl;
   if (channelId) a.channelId = channelId;
   if (messageTs) a.messageTs = messageTs;
+  const triggerId = str(payload.trigger_id);
+  if (triggerId) a.triggerId = triggerId;
   return a;
 }
 

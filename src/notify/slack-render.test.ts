@@ -175,5 +175,31 @@ describe('Slack message rendering', () => {
     assert.ok(reason.text.length <= 2000, `${reason.text.length} characters`);
     assert.match(reason.text, /(&amp;)+…$/);
     assert.equal(escapeAndFit('a&b', 4), 'a…');
+    assert.deepEqual(buttons(m), [], 'what is cut was not seen: no buttons');
+  });
+
+  it('offers no buttons for a request padded past what a message shows', () => {
+    // Fifteen harmless entries, then the one that matters: cut from the Access field.
+    const padded = [
+      ...Array.from({ length: 15 }, () => ({
+        kubernetes: {
+          clusterRole: 'view',
+          namespaces: Array.from({ length: 12 }, (_, i) => `payments-team-${i}`),
+        },
+      })),
+      { kubernetes: { clusterRole: 'admin', namespaces: ['payments'] } },
+    ];
+    const m = renderSlackMessage(notification('Requested', { access: padded }));
+    assert.ok(!JSON.stringify(m.blocks).includes('ClusterRole admin'), 'admin is not on screen');
+    assert.deepEqual(buttons(m), [], 'so nothing can approve it from here');
+    assert.match(
+      JSON.stringify(m.blocks),
+      /too long to show in full here.*timebox describe alice-debug -n payments/,
+    );
+    assert.deepEqual(
+      buttons(renderSlackMessage(notification('Requested'))).map((b) => b.action_id),
+      [APPROVE_ACTION_ID, DENY_ACTION_ID],
+      'a request shown whole keeps them',
+    );
   });
 });

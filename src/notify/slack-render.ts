@@ -194,6 +194,11 @@ function mrkdwn(text: string, max: number = TEXT_MAX): MrkdwnText {
   };
 }
 
+/** Whether `raw` is shown whole in a field (not cut to Slack's limits). */
+function fitsField(label: string, raw: string | undefined): boolean {
+  return raw === undefined || escapeMrkdwn(raw).length <= FIELD_MAX - `*${label}*\n`.length;
+}
+
 function field(label: string, rawValue: string | undefined): MrkdwnText | undefined {
   if (rawValue === undefined || rawValue === '') return undefined;
   const head = `*${label}*\n`;
@@ -212,17 +217,26 @@ function timeField(label: string, rfc3339: string | undefined): MrkdwnText | und
  */
 export function renderSlackMessage(n: Notification): SlackMessage {
   const g = n.grant;
+  const shown: [string, string | undefined][] = [
+    ['Subject', subjectOf(g)],
+    ['Requested by', g.requestedBy],
+    ['Access', g.access.map(describeTarget).join('\n')],
+    ['Namespaces', namespacesOf(g)],
+    ['Duration', g.duration],
+    ['Reason', g.reason],
+    ['Phase', g.phase],
+  ];
   const fields = [
-    field('Subject', subjectOf(g)),
-    field('Requested by', g.requestedBy),
-    field('Access', g.access.map(describeTarget).join('\n')),
-    field('Namespaces', namespacesOf(g)),
-    field('Duration', g.duration),
-    field('Reason', g.reason),
-    field('Phase', g.phase),
+    ...shown.map(([label, value]) => field(label, value)),
     timeField('Starts', g.startAt),
     timeField('Expires', g.expiresAt),
   ].filter((f): f is MrkdwnText => f !== undefined);
+  // A button approves the whole spec (its hash): it is offered only when the whole
+  // request is on screen. A request padded past Slack's limits (say, fifteen view
+  // entries hiding an admin one) is decided where it can be read in full.
+  const whole =
+    shown.every(([label, value]) => fitsField(label, value)) &&
+    escapeMrkdwn(n.summary).length <= TEXT_MAX - 2;
 
   const blocks: SlackBlock[] = [
     { type: 'section', text: mrkdwn(`*${escapeAndFit(n.summary, TEXT_MAX - 2)}*`) },
@@ -231,7 +245,17 @@ export function renderSlackMessage(n: Notification): SlackMessage {
     { type: 'context', elements: [mrkdwn(stateLine(n))] },
   ];
 
-  if (n.event === 'Requested') {
+  if (n.event === 'Requested' && !whole) {
+    blocks.push({
+      type: 'context',
+      elements: [
+        mrkdwn(
+          `:warning: This request is too long to show in full here, so it cannot be decided from Slack. Review it whole with \`timebox describe ${escapeMrkdwn(g.name)} -n ${escapeMrkdwn(g.namespace)}\`, then approve or deny with the CLI.`,
+        ),
+      ],
+    });
+  }
+  if (n.event === 'Requested' && whole) {
     const value = encodeButtonValue({
       ns: g.namespace,
       name: g.name,

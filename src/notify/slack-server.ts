@@ -34,6 +34,8 @@ export interface SlackServerOptions {
   usersConfigMap: string;
   /** Only decisions from this Slack workspace count; any when absent. */
   teamId?: string;
+  /** Slack's Web API base URL when not Slack's own (its origin may take click replies). */
+  apiUrl?: string;
   act: ActOn;
 }
 
@@ -136,8 +138,34 @@ export async function serveSlack(
     },
     where,
   );
+  // Slack shows nothing of the answer to a click: what happened (or why nothing
+  // did) goes to the click's response_url, as a message only the clicker sees.
+  // Only Slack's own hooks host (or the endpoint standing in for Slack) is called.
+  const hooks = new Set([
+    'https://hooks.slack.com',
+    ...(opts.apiUrl ? [new URL(opts.apiUrl).origin] : []),
+  ]);
+  const onAction: typeof handlers.onAction = async (a) => {
+    const reply = await handlers.onAction(a);
+    if (a.responseUrl && hooks.has(new URL(a.responseUrl).origin)) {
+      void fetch(a.responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          response_type: 'ephemeral',
+          replace_original: false,
+          text: reply.text,
+        }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then((r) => r.body?.cancel())
+        .catch((err: unknown) => deps.log.warn('could not tell the clicker', { err }));
+    }
+    return reply;
+  };
   const server: Server = createServer(
-    slackInteractionHandler({ signingSecret, ...handlers, log: deps.log }),
+    slackInteractionHandler({ signingSecret, ...handlers, onAction, log: deps.log }),
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

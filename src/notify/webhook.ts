@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { API_VERSION } from '../api/v1alpha1/types.ts';
+import { ChannelError } from './channels.ts';
 import { DeliveryError, type Notification, type Sender } from './types.ts';
 
 export interface WebhookChannelConfig {
@@ -33,12 +34,14 @@ export function cloudEvent(n: Notification): Record<string, unknown> {
   };
 }
 
+/** A receiver may ask for a pause, but not to be left alone for weeks. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
 function retryAfterMs(header: string | null): number | undefined {
   if (!header) return undefined;
   const s = Number(header);
-  if (Number.isFinite(s)) return Math.max(0, s * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  const ms = Number.isFinite(s) ? s * 1000 : Date.parse(header) - Date.now();
+  return Number.isNaN(ms) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 
 /**
@@ -50,6 +53,14 @@ export function webhookSender(
   cfg: WebhookChannelConfig,
   now: () => Date = () => new Date(),
 ): Sender {
+  const target = new URL(cfg.url);
+  if (target.username || target.password) {
+    // Credentials in a URL end up in error messages, conditions and Events.
+    throw new ChannelError(
+      'Invalid',
+      'the webhook URL carries credentials: take them out; deliveries are signed with the channel Secret',
+    );
+  }
   return {
     kind: 'webhook',
     async send(n) {
@@ -78,8 +89,10 @@ export function webhookSender(
           },
         );
       }
-      // Drain the body so the connection is reused.
-      await res.arrayBuffer().catch(() => undefined);
+      // Only the status counts. Never read the body: a receiver answering with an
+      // endless one would otherwise fill the operator's memory, and revocation
+      // runs in the same process.
+      await res.body?.cancel().catch(() => undefined);
       if (res.ok) return {};
       const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
       const after = retryAfterMs(res.headers.get('retry-after'));

@@ -27,7 +27,7 @@ import { ChannelError, Channels, type SecretReader } from './channels.ts';
 import { emailSender } from './email.ts';
 import { ChannelHealth, type ChannelState } from './health.ts';
 import type { ActOn } from './message.ts';
-import { Notifier, NotifyRetry } from './notifier.ts';
+import { Notifier } from './notifier.ts';
 import { slackSender } from './slack.ts';
 import { webhookSender } from './webhook.ts';
 
@@ -221,17 +221,8 @@ export function notifications(deps: NotificationsDeps, opts: NotificationsOption
           queue,
           opts.workers ?? 4,
           async (key) => {
-            try {
-              const r = await notifier.reconcile(key);
-              if (r.requeueAfterMs !== undefined) queue.addAfter(key, r.requeueAfterMs);
-            } catch (err) {
-              // The receiver said when to come back: wait that long, not the backoff.
-              if (err instanceof NotifyRetry && err.retryAfterMs !== undefined) {
-                queue.addAfter(key, err.retryAfterMs);
-                return;
-              }
-              throw err;
-            }
+            const r = await notifier.reconcile(key);
+            if (r.requeueAfterMs !== undefined) queue.addAfter(key, r.requeueAfterMs);
           },
           (key, err) => nlog.warn('notifying failed; retrying', { grant: key, err }),
         ),

@@ -647,6 +647,25 @@ describe('policy evaluation', () => {
       assert.equal(evaluateRequest(other, leads, [lead('bob', other)], NOW).verdict, 'Approved');
     });
 
+    it('does not count an approval from Slack for a group, whose members cannot be told there', () => {
+      const g = grant({ subject: { kind: 'Group', name: 'payments-oncall' } });
+      const fromSlack = approval('bob', g, {
+        approverGroups: ['payments-leads'],
+        via: 'slack',
+        slackUserId: 'U0BOB',
+      });
+      const d = evaluateRequest(g, leads, [fromSlack], NOW);
+      assert.equal(d.verdict, 'Pending');
+      assert.match(d.message, /not counted: bob approved in Slack/);
+      const user = grant();
+      const forUser = approval('bob', user, {
+        approverGroups: ['payments-leads'],
+        via: 'slack',
+        slackUserId: 'U0BOB',
+      });
+      assert.equal(evaluateRequest(user, leads, [forUser], NOW).verdict, 'Approved');
+    });
+
     it('counts nobody for a system: group, whose members cannot be told', () => {
       // Such a subject is refused outright (admission and policy); the approver
       // check holds on its own too.

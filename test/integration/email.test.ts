@@ -1,38 +1,23 @@
 import assert from 'node:assert/strict';
 import { newCA, newServingCert } from '../../src/admission/certs.ts';
 import { emailSender, type EmailChannelConfig } from '../../src/notify/email.ts';
+import { escapeHtml } from '../../src/notify/email-render.ts';
 import { DeliveryError, type Notification } from '../../src/notify/types.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { startMailpit, type Mailpit } from '../support/mailpit.ts';
+import {
+  SAMPLE_APPROVE,
+  SAMPLE_DENY,
+  SAMPLE_UID,
+  sampleNotification,
+} from '../support/notification.ts';
 
-const UID = '0b6f3c1e-5d2a-4f7e-9a41-2c8d7e6f1a90';
-const APPROVE = `timebox approve payments/alice-debug --hash sha256:9d1c`;
-const DENY = `timebox deny payments/alice-debug`;
+const UID = SAMPLE_UID;
+const APPROVE = SAMPLE_APPROVE;
+const DENY = SAMPLE_DENY;
+/** A Requested notification, with `over` applied. */
+const notification = (over: Partial<Notification> = {}) => sampleNotification('Requested', over);
 const PASSWORD = 's3cret-Passw0rd';
-
-function notification(overrides: Partial<Notification> = {}): Notification {
-  return {
-    id: `${UID}.requested`,
-    event: 'Requested',
-    time: '2026-11-25T09:00:00Z',
-    summary: 'alice asks for edit in payments for 1h',
-    grant: {
-      namespace: 'payments',
-      name: 'alice-debug',
-      uid: UID,
-      phase: 'Pending',
-      requestedBy: 'alice',
-      subject: { kind: 'User', name: 'alice' },
-      policy: 'payments-oncall',
-      duration: '1h',
-      reason: 'INC-42: payments API returns 500',
-      access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-      specHash: 'sha256:9d1c',
-    },
-    act: { approveCommand: APPROVE, denyCommand: DENY, portalUrl: 'https://timebox.example/g/1' },
-    ...overrides,
-  };
-}
 
 function config(smtpUrl: string, auth?: { username: string; password: string }) {
   return {
@@ -84,7 +69,7 @@ describe('email notifications (Mailpit)', function () {
 
     assert.equal(
       m.subject,
-      '[Timebox] Requested: alice asks for edit in payments for 1h (payments/alice-debug)',
+      '[Timebox] Requested: alice asks for ClusterRole edit in namespaces payments for 1h (payments/alice-debug)',
     );
     assert.deepEqual(
       m.to.map((a) => a.Address),
@@ -97,9 +82,12 @@ describe('email notifications (Mailpit)', function () {
       assert.match(part, /ClusterRole edit in namespaces payments/);
       assert.match(part, /1h, from activation/);
       assert.match(part, /INC-42: payments API returns 500/);
-      assert.ok(part.includes(APPROVE), 'the approve command');
-      assert.ok(part.includes(DENY), 'the deny command');
     }
+    assert.ok(m.text.includes(APPROVE), 'the approve command');
+    assert.ok(m.text.includes(DENY), 'the deny command');
+    // In HTML, escaped: the deny command carries a quoted placeholder.
+    assert.ok(m.html.includes(escapeHtml(APPROVE)), 'the approve command, in HTML');
+    assert.ok(m.html.includes(escapeHtml(DENY)), 'the deny command, in HTML');
     assert.match(m.html, /<a href="https:\/\/timebox\.example\/g\/1">/);
     assert.deepEqual(m.headers['X-Timebox-Notification-Id'], [`${UID}.requested`]);
     assert.equal(`<${m.messageId}>`, delivery.ref, 'ref is the Message-ID sent');
@@ -270,7 +258,7 @@ describe('email notifications over TLS (Mailpit)', function () {
     const [m] = await implicit.waitForMessages(1);
     assert.equal(
       m!.Subject,
-      '[Timebox] Requested: alice asks for edit in payments for 1h (payments/alice-debug)',
+      '[Timebox] Requested: alice asks for ClusterRole edit in namespaces payments for 1h (payments/alice-debug)',
     );
   });
 });

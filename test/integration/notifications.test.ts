@@ -22,6 +22,7 @@ import { allowed, decideAs, refusal, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
+  createNotificationChannel,
   grantsApi,
   installTimebox,
   kubeconfigAs,
@@ -57,17 +58,7 @@ describe('notifications: approvers are told, and everyone sees access end', func
 
   const custom = () => cluster.admin().makeApiClient(CustomObjectsApi);
   const channel = (name: string, spec: NotificationChannel['spec']) =>
-    custom().createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: NOTIFICATION_CHANNEL.plural,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'NotificationChannel',
-        metadata: { name },
-        spec,
-      },
-    });
+    createNotificationChannel(cluster.admin(), name, spec);
   const channelReady = async (name: string) =>
     (
       (await custom().getClusterCustomObject({

@@ -9,12 +9,7 @@ import {
   CustomObjectsApi,
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
-import {
-  GROUP,
-  NOTIFICATION_CHANNEL,
-  VERSION,
-  type AccessApproval,
-} from '../../src/api/v1alpha1/types.ts';
+import { GROUP, VERSION, type AccessApproval } from '../../src/api/v1alpha1/types.ts';
 import { signSlackRequest } from '../../src/notify/slack-endpoint.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -27,6 +22,7 @@ import { approvalAs, refusal, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
+  createNotificationChannel,
   grantsApi,
   installTimebox,
   OPERATOR_NAMESPACE,
@@ -57,6 +53,12 @@ describe('Slack: approvers decide where they are told', function () {
   let slackPort: number;
   let ns: string;
   let policy: string;
+  let operatorKubeconfig: string;
+  const operatorArgs = () => [
+    `--slack-api-url=${slack.apiUrl}`,
+    `--slack-bind-address=127.0.0.1:${slackPort}`,
+    `--slack-team-id=${TEAM}`,
+  ];
 
   const admin = () => cluster.admin();
   const approvalsOf = async (grant: string) =>
@@ -90,6 +92,7 @@ describe('Slack: approvers decide where they are told', function () {
         user: { id: user, team_id: TEAM },
         team: { id: TEAM },
         channel: { id: 'C0APPROVALS' },
+        response_url: slack.responseUrl,
         trigger_id: randomUUID(),
         actions: [{ type: 'button', action_id: actionId, value }],
       }),
@@ -192,28 +195,12 @@ describe('Slack: approvers decide where they are told', function () {
         },
       },
     });
-    await admin()
-      .makeApiClient(CustomObjectsApi)
-      .createClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: NOTIFICATION_CHANNEL.plural,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'NotificationChannel',
-          metadata: { name: 'approvals' },
-          spec: {
-            slack: {
-              channel: '#payments-approvals',
-              tokenSecretRef: {
-                namespace: OPERATOR_NAMESPACE,
-                name: 'timebox-slack',
-                key: 'token',
-              },
-            },
-          },
-        },
-      });
+    await createNotificationChannel(admin(), 'approvals', {
+      slack: {
+        channel: '#payments-approvals',
+        tokenSecretRef: { namespace: OPERATOR_NAMESPACE, name: 'timebox-slack', key: 'token' },
+      },
+    });
     const token = (
       await core.createNamespacedServiceAccountToken({
         namespace: OPERATOR_NAMESPACE,
@@ -221,13 +208,11 @@ describe('Slack: approvers decide where they are told', function () {
         body: { spec: { audiences: [], expirationSeconds: 3600 } },
       })
     ).status!.token!;
-    const kubeconfig = join(work, 'operator.kubeconfig');
-    writeFileSync(kubeconfig, withToken(admin(), SA_USER, token).exportConfig(), { mode: 0o600 });
-    operator = OperatorProcess.start('slack-operator', kubeconfig, [
-      `--slack-api-url=${slack.apiUrl}`,
-      `--slack-bind-address=127.0.0.1:${slackPort}`,
-      `--slack-team-id=${TEAM}`,
-    ]);
+    operatorKubeconfig = join(work, 'operator.kubeconfig');
+    writeFileSync(operatorKubeconfig, withToken(admin(), SA_USER, token).exportConfig(), {
+      mode: 0o600,
+    });
+    operator = OperatorProcess.start('slack-operator', operatorKubeconfig, operatorArgs());
     await operator.waitForLog(/starting controllers/);
   });
 
@@ -288,6 +273,12 @@ describe('Slack: approvers decide where they are told', function () {
     assert.equal(res.status, 200);
     assert.match(res.text, /your Slack user ID U0EVE is not in ConfigMap/);
     assert.deepEqual(await approvalsOf('unmapped'), [], 'no approval was made');
+    // Slack shows nothing of a click's answer: they are told through its response_url.
+    const told = await eventually(
+      async () => slack.responses.find((r) => /U0EVE is not in ConfigMap/.test(String(r.text))),
+      { timeoutMs: 10_000, what: 'the clicker to be told' },
+    );
+    assert.equal(told.response_type, 'ephemeral');
   });
 
   it("the requester's own click is recorded but does not count", async () => {
@@ -375,5 +366,28 @@ describe('Slack: approvers decide where they are told', function () {
     assert.deepEqual(await approvalsOf('listed'), [], 'showing is not approving');
     const unmapped = await post(command('U0EVE', 'ls'));
     assert.match(unmapped.text, /not in ConfigMap/);
+  });
+
+  it('/timebox help never acts, whatever follows it', async () => {
+    await request('helped');
+    const help = await post(command('U0BOB', `help ${ns}/helped`));
+    assert.match(help.text, /Usage: `\/timebox <command>`/);
+    assert.deepEqual(await approvalsOf('helped'), []);
+  });
+
+  it('records a click replayed to another replica (or after a restart) once', async () => {
+    const value = await request('replayed');
+    const body = click('U0BOB', 'timebox_approve', value);
+    const tsS = Math.floor(Date.now() / 1000);
+    const signature = signSlackRequest(SIGNING_SECRET, tsS, body);
+    assert.equal((await post(body, { tsS, signature })).status, 200);
+    // A new process: its replay guard is empty, the approval's name is not.
+    await operator.stop();
+    operator = OperatorProcess.start('slack-operator-2', operatorKubeconfig, operatorArgs());
+    await operator.waitForLog(/serving Slack interactions/);
+    const again = await post(body, { tsS, signature });
+    assert.equal(again.status, 200);
+    assert.match(again.text, /recorded already/);
+    assert.equal((await approvalsOf('replayed')).length, 1);
   });
 });

@@ -14,33 +14,13 @@ import {
   type NotificationEvent,
 } from '../../src/notify/types.ts';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.ts';
+import { SAMPLE_HASH, SAMPLE_UID, sampleNotification } from '../support/notification.ts';
 
 const CHANNEL_ID = 'C0APPROVALS';
-const UID = '4f9c1d2e-0000-4000-8000-000000000001';
-const HASH = `sha256:${'cd'.repeat(32)}`;
-
-function notification(event: NotificationEvent, extra: Partial<Notification> = {}): Notification {
-  return {
-    id: `${UID}.${event.toLowerCase()}`,
-    event,
-    time: '2026-11-25T09:00:00Z',
-    summary: 'alice asks for ClusterRole edit in payments for 1h',
-    grant: {
-      namespace: 'payments',
-      name: 'alice-debug',
-      uid: UID,
-      phase: event === 'Requested' ? 'Pending' : 'Active',
-      requestedBy: 'alice',
-      subject: { kind: 'User', name: 'alice' },
-      policy: 'oncall',
-      duration: '1h',
-      reason: 'INC-42',
-      access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-      specHash: HASH,
-    },
-    ...extra,
-  };
-}
+const UID = SAMPLE_UID;
+const HASH = SAMPLE_HASH;
+const notification = (event: NotificationEvent, over: Partial<Notification> = {}) =>
+  sampleNotification(event, over);
 
 /** The action_ids of the buttons in a call's blocks. */
 function buttonIds(args: Record<string, unknown>): string[] {
@@ -305,6 +285,7 @@ describe('Slack interaction endpoint', () => {
         responseUrl: 'https://hooks.slack.com/actions/T0TIMEBOX/1/abc',
         channelId: 'C0APPROVALS',
         messageTs: '1700000000.000100',
+        triggerId: 'trigger-a',
       },
     ]);
   });

@@ -37,6 +37,9 @@ export interface FakeSlack {
   addUser(id: string, email: string): void;
   /** Forgets a posted message, as when someone deletes it in Slack. */
   deleteMessage(channelId: string, ts: string): void;
+  /** Where a click's response_url points; what is posted there lands in `responses`. */
+  responseUrl: string;
+  responses: Record<string, unknown>[];
   /** The current state of each message, by `<channel id>/<ts>`. */
   messages: Map<string, { text: unknown; blocks: unknown }>;
   stop(): Promise<void>;
@@ -78,6 +81,7 @@ export async function startFakeSlack(
   const channels = new Map<string, { name: string; member: boolean }>();
   const users = new Map<string, string>();
   const messages = new Map<string, { text: unknown; blocks: unknown }>();
+  const responses: Record<string, unknown>[] = [];
   let seq = 0;
 
   const nextTs = (): string => {
@@ -160,6 +164,12 @@ export async function startFakeSlack(
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://fake-slack');
+      // A click's response_url: Slack shows what is posted there to the clicker.
+      if (req.method === 'POST' && url.pathname.startsWith('/actions/')) {
+        responses.push(JSON.parse(await readAll(req)) as Record<string, unknown>);
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        return;
+      }
       const m = /^\/api\/([A-Za-z.]+)$/.exec(url.pathname);
       if (req.method !== 'POST' || !m) {
         answer(res, 404, { ok: false, error: 'unknown_method' });
@@ -197,6 +207,8 @@ export async function startFakeSlack(
 
   return {
     apiUrl: `http://127.0.0.1:${port}/api/`,
+    responseUrl: `http://127.0.0.1:${port}/actions/${FAKE_SLACK_TEAM_ID}/1/abc`,
+    responses,
     token,
     calls,
     messages,

@@ -18,9 +18,11 @@ import {
   ACCESS_GRANT,
   ACCESS_POLICY,
   GROUP,
+  NOTIFICATION_CHANNEL,
   VERSION,
   type AccessGrant,
   type AccessPolicy,
+  type NotificationChannel,
 } from '../../src/api/v1alpha1/types.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
 import { newCA, newServingCert } from '../../src/admission/certs.ts';
@@ -390,6 +392,25 @@ export async function createAccessPolicy(
     version: VERSION,
     plural: ACCESS_POLICY.plural,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_POLICY.kind, metadata: { name }, spec },
+  });
+}
+
+/** Creates a cluster-scoped NotificationChannel. */
+export async function createNotificationChannel(
+  kc: KubeConfig,
+  name: string,
+  spec: NotificationChannel['spec'],
+): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: NOTIFICATION_CHANNEL.plural,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: NOTIFICATION_CHANNEL.kind,
+      metadata: { name },
+      spec,
+    },
   });
 }
 

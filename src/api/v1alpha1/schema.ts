@@ -677,8 +677,8 @@ const url = (schemes: string[], description: string): Schema =>
     description,
     'x-kubernetes-validations': [
       rule(
-        `isURL(self) && [${schemes.map((x) => `'${x}'`).join(', ')}].exists(s, url(self).getScheme() == s) && url(self).getHostname() != ''`,
-        `must be a URL with a host and scheme ${schemes.join(' or ')}`,
+        `isURL(self) && [${schemes.map((x) => `'${x}'`).join(', ')}].exists(s, url(self).getScheme() == s) && url(self).getHostname() != '' && !self.matches('^[a-z]+://[^/?#]*@')`,
+        `must be a URL with a host and scheme ${schemes.join(' or ')}, and no credentials in it (they belong in the Secret)`,
       ),
     ],
   });
