@@ -257,4 +257,14 @@ describe('Notifier', () => {
     assert.deepEqual(sentTo('leads'), ['Requested', 'Requested'], 'the new grant is told too');
     assert.ok(api.grant.status?.notifications?.every((r) => r.ref === 'ts-2'));
   });
+
+  it('does not send again from a cache that has not caught up with its own record', async () => {
+    // The informer's copy, one write behind: the next reconcile runs from it.
+    const stale = structuredClone(api.grant);
+    const n = notifier({ grants: { get: () => structuredClone(stale) } });
+    await n.reconcile(KEY);
+    await n.reconcile(KEY);
+    assert.deepEqual(sentTo('leads'), ['Requested']);
+    assert.deepEqual(sentTo('chat'), ['Requested']);
+  });
 });

@@ -50,6 +50,12 @@ export class Notifier {
   private readonly d: NotifierDeps;
   /** By grant UID: delivered but not yet recorded (the record write failed): never sent again. */
   private readonly unrecorded = new Map<string, { key: string; records: NotificationRecord[] }>();
+  /**
+   * By grant UID: records this process wrote that its cache may not show yet. The
+   * next reconcile often runs from a cache one write behind (the controller's own
+   * status write triggers it); without these it would send those events again.
+   */
+  private readonly written = new Map<string, NotificationRecord[]>();
   /** Stale events already counted, so a requeue does not count them again. */
   private readonly counted = new Set<string>();
   /**
@@ -74,12 +80,19 @@ export class Notifier {
     const rules = this.d.policies.get(cached.spec.policy)?.spec.notify ?? [];
     if (rules.length === 0) return {};
     const pending = this.unrecorded.get(uid)?.records ?? [];
+    const cachedNotes = cached.status?.notifications ?? [];
+    const shown = new Set(cachedNotes.map((r) => `${r.channel}/${r.event}`));
+    const ahead = (this.written.get(uid) ?? []).filter(
+      (r) => !shown.has(`${r.channel}/${r.event}`),
+    );
+    if (ahead.length > 0) this.written.set(uid, ahead);
+    else this.written.delete(uid);
     if (!this.firstSeen.has(uid)) this.firstSeen.set(uid, this.d.clock.now().getTime());
     const grant: AccessGrant = {
       ...cached,
       status: {
         ...cached.status,
-        notifications: [...(cached.status?.notifications ?? []), ...pending],
+        notifications: [...cachedNotes, ...ahead, ...pending],
       },
     };
     const now = this.d.clock.now();
@@ -164,12 +177,13 @@ export class Notifier {
     return new NotifyRetry(`delivery to ${d.channel} failed: ${message}`, soonest);
   }
 
-  /** Adds records to status.notifications; a conflicting write is retried on the fresh object. */
   private forget(uid: string): void {
     this.unrecorded.delete(uid);
+    this.written.delete(uid);
     this.firstSeen.delete(uid);
   }
 
+  /** Adds records to status.notifications; a conflicting write is retried on the fresh object. */
   private async record(
     key: string,
     cached: AccessGrant,
@@ -187,6 +201,7 @@ export class Notifier {
       if (add.length === 0) break;
       try {
         await this.d.writer.patchStatus(current, { notifications: [...have, ...add] });
+        this.written.set(uid, [...(this.written.get(uid) ?? []), ...add]);
         break;
       } catch (err) {
         if (isNotFound(err)) break;

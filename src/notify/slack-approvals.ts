@@ -1,12 +1,16 @@
 import { parse } from 'yaml';
-import type {
-  AccessApproval,
-  AccessGrant,
-  AccessPolicy,
-  DecisionKind,
+import {
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_REQUESTER_GROUPS,
+  type AccessApproval,
+  type AccessGrant,
+  type AccessPolicy,
+  type DecisionKind,
 } from '../api/v1alpha1/types.ts';
 import { createHash } from 'node:crypto';
 import { apiMessage, isConflict } from '../kube/errors.ts';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+import { choosePolicy, precheck } from '../policy/precheck.ts';
 import type { Identity } from '../sandbox/impersonation.ts';
 import { notificationOf, type ActOn } from './message.ts';
 import {
@@ -52,6 +56,31 @@ export function parseSlackUsers(text: string): Map<string, Identity> {
   return out;
 }
 
+export const REQUEST_USAGE =
+  'Usage: `/timebox request <cluster role> in <namespace> for <duration> [under <policy>] because <reason>`, e.g. `/timebox request view in payments for 1h because INC-42`';
+
+/** Pure: the words after `/timebox request`, or what is wrong with them. */
+export function parseRequest(
+  words: string[],
+): { role: string; namespace: string; duration: string; policy?: string; reason: string } | string {
+  const text = words.join(' ');
+  const m = /^(\S+) in (\S+) for (\S+)(?: under (\S+))? because (.+)$/.exec(text);
+  if (!m) return 'Could not read that request';
+  const [, role, namespace, duration, policy, reason] = m as unknown as string[];
+  try {
+    parseDuration(duration!);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return {
+    role: role!,
+    namespace: namespace!,
+    duration: duration!,
+    ...(policy ? { policy } : {}),
+    reason: reason!.trim(),
+  };
+}
+
 export interface SlackApprovalsDeps {
   /** Slack user ID → identity; read on every request, so edits apply at once. */
   identities(): Promise<Map<string, Identity>>;
@@ -63,7 +92,9 @@ export interface SlackApprovalsDeps {
     get(name: string, namespace?: string): AccessGrant | undefined;
     list(): readonly AccessGrant[];
   };
-  policies: { get(name: string): AccessPolicy | undefined };
+  policies: { get(name: string): AccessPolicy | undefined; list(): readonly AccessPolicy[] };
+  /** Creates a grant as `who` (impersonated); returns it as created. */
+  createGrant(who: Identity, grant: AccessGrant): Promise<AccessGrant>;
   /** The Slack workspace (team ID) decisions may come from; any when absent. */
   teamId?: string;
   act: ActOn;
@@ -143,6 +174,59 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
     };
   }
 
+  /**
+   * `request <role> in <namespace> for <duration> [under <policy>] because <reason>`:
+   * checked first with the controller's own evaluation, then made as the person.
+   */
+  async function request(me: Identity, words: string[]): Promise<SlackReply> {
+    const parsed = parseRequest(words);
+    if (typeof parsed === 'string') return { text: `${parsed}. ${REQUEST_USAGE}` };
+    const draft: AccessGrant = {
+      metadata: {
+        generateName: `${me.user
+          .split('@')[0]!
+          .replace(/[^a-z0-9-]/g, '-')
+          .slice(0, 30)}-${parsed.role.slice(0, 20)}-`,
+        namespace: parsed.namespace,
+        annotations: {
+          [ANNOTATION_REQUESTED_BY]: me.user,
+          [ANNOTATION_REQUESTER_GROUPS]: (me.groups ?? []).join(','),
+        },
+      },
+      spec: {
+        subject: { kind: 'User', name: me.user },
+        policy: parsed.policy ?? '',
+        duration: parsed.duration,
+        reason: parsed.reason,
+        access: [{ kubernetes: { clusterRole: parsed.role, namespaces: [parsed.namespace] } }],
+      },
+    };
+    const candidates = parsed.policy
+      ? [d.policies.get(parsed.policy)].filter((p): p is AccessPolicy => p !== undefined)
+      : d.policies.list();
+    if (parsed.policy && candidates.length === 0) {
+      return { text: `Not requested: there is no AccessPolicy '${escapeMrkdwn(parsed.policy)}'.` };
+    }
+    const choice = choosePolicy(precheck(draft, candidates, d.now()));
+    if ('error' in choice) return { text: `Not requested: ${escapeMrkdwn(choice.error)}` };
+    let created: AccessGrant;
+    try {
+      created = await d.createGrant(me, {
+        ...draft,
+        spec: { ...draft.spec, policy: choice.policy },
+      });
+    } catch (err) {
+      return { text: `Not requested: ${escapeMrkdwn(apiMessage(err))}` };
+    }
+    const next =
+      choice.decision.verdict === 'Approved'
+        ? 'approved by the policy; access starts in a moment'
+        : escapeMrkdwn(choice.decision.message);
+    return {
+      text: `Requested ${created.metadata.namespace}/${created.metadata.name} under AccessPolicy '${choice.policy}': ${next}.`,
+    };
+  }
+
   return {
     async onAction(a: SlackAction): Promise<SlackReply> {
       const me = await who(a.slackUserId, a.slackTeamId);
@@ -167,11 +251,7 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
       }
       const me = await who(c.slackUserId, c.slackTeamId);
       if (typeof me === 'string') return { text: me };
-      if (sub === 'request') {
-        return {
-          text: `Ask with the CLI: ${d.act.cli} request --policy POLICY --cluster-role ROLE --duration 1h --reason '...' -n NAMESPACE${d.act.portalUrl ? `, or in the portal: ${d.act.portalUrl}` : ''}`,
-        };
-      }
+      if (sub === 'request') return request(me, c.args.slice(1));
       if (sub === 'ls') {
         const waiting = d.grants
           .list()

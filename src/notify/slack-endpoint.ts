@@ -62,11 +62,11 @@ export interface SlackReply {
 
 export const SLACK_HELP_TEXT = [
   'Usage: `/timebox <command>`',
+  '• `request <cluster role> in <namespace> for <duration> [under <policy>] because <reason>`: ask for access',
   '• `ls`: your grants and the requests waiting for you',
   '• `approve <namespace>/<grant>` or `deny <namespace>/<grant>`: review a request, then decide with its buttons',
   '• `revoke <namespace>/<grant>`: end access now',
   '• `help`: this text',
-  'To ask for access, use `timebox request` (the CLI) or the portal.',
 ].join('\n');
 
 /** Slack's payloads are a few KiB; anything much larger is not from Slack. */

@@ -70,7 +70,7 @@ export async function serveSlack(
       get(name: string, namespace?: string): AccessGrant | undefined;
       list(): readonly AccessGrant[];
     };
-    policies: { get(name: string): AccessPolicy | undefined };
+    policies: { get(name: string): AccessPolicy | undefined; list(): readonly AccessPolicy[] };
     log: Logger;
     now?: () => Date;
   },
@@ -115,6 +115,19 @@ export async function serveSlack(
               body: approval,
             });
           },
+        ),
+      createGrant: (who, grant) =>
+        as(
+          kc,
+          who,
+          async (api) =>
+            (await api.createNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: grant.metadata.namespace ?? '',
+              plural: ACCESS_GRANT.plural,
+              body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_GRANT.kind, ...grant },
+            })) as AccessGrant,
         ),
       revokeGrant: (who, namespace, name) =>
         as(kc, who, async (api) => {

@@ -368,6 +368,28 @@ describe('Slack: approvers decide where they are told', function () {
     assert.match(unmapped.text, /not in ConfigMap/);
   });
 
+  it('/timebox request asks as the person, checked first by the policy', async () => {
+    const made = await post(command('U0ALICE', `request view in ${ns} for 1h because INC-9 audit`));
+    const m = new RegExp(`Requested ${ns}/(alice-view-\\w+) under AccessPolicy '${policy}'`).exec(
+      JSON.parse(made.text).text as string,
+    );
+    assert.ok(m, made.text);
+    const g = await grantsApi(admin()).get(ns, m[1]!);
+    assert.equal(g.metadata.annotations?.['timebox.dev/requested-by'], ALICE.user);
+    assert.equal(g.metadata.annotations?.['timebox.dev/created-by'], ALICE.user, 'made as alice');
+    await approveButton(m[1]!);
+    // Refused before anything is made, with the controller's reason.
+    const wrong = await post(command('U0ALICE', `request admin in ${ns} for 1h because x`));
+    assert.match(wrong.text, /Not requested: no policy allows this request.*admin/);
+    const longer = await post(command('U0ALICE', `request view in ${ns} for 9h because x`));
+    assert.match(longer.text, /exceeds the maxDuration 4h/);
+    assert.equal(
+      (await grantsApi(admin()).list(ns)).length,
+      1,
+      'only the request that fits was made',
+    );
+  });
+
   it('/timebox help never acts, whatever follows it', async () => {
     await request('helped');
     const help = await post(command('U0BOB', `help ${ns}/helped`));

@@ -284,6 +284,9 @@ export function grantsApi(kc: KubeConfig) {
       })) as AccessGrant,
     get: async (namespace: string, name: string) =>
       (await api.getNamespacedCustomObject({ ...base, namespace, name })) as AccessGrant,
+    list: async (namespace: string) =>
+      ((await api.listNamespacedCustomObject({ ...base, namespace })) as { items: AccessGrant[] })
+        .items,
     delete: (namespace: string, name: string) =>
       api.deleteNamespacedCustomObject({ ...base, namespace, name }),
     patch: async (namespace: string, name: string, body: unknown) =>
