@@ -29,6 +29,8 @@ import {
 } from '../api/v1alpha1/types.ts';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { specHash } from '../policy/evaluate.ts';
+import { precheck } from '../policy/precheck.ts';
+import { httpStatus } from '../kube/errors.ts';
 import { reviewLines } from './review.ts';
 
 /** Exit codes: scripts can tell a refusal from a broken invocation. */
@@ -128,6 +130,36 @@ function until(expiresAt: string | undefined, now = Date.now()): string {
   return `${expiresAt} (in ${m >= 60 ? `${Math.floor(m / 60)}h${m % 60}m` : `${m}m`})`;
 }
 
+/**
+ * Refuses, before anything is made, a request its policy would deny: a role
+ * typo, a missing reason, the wrong namespace, an unknown policy. The controller's
+ * own evaluation and words; it decides again once the grant exists.
+ */
+async function precheckRequest(ctx: Ctx, grant: AccessGrant): Promise<void> {
+  let policy: AccessPolicy;
+  try {
+    policy = (await ctx.api.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_POLICY.plural,
+      name: grant.spec.policy,
+    })) as AccessPolicy;
+  } catch (err) {
+    if (httpStatus(err) === 404) {
+      throw new DeniedError(
+        `not requested: there is no AccessPolicy '${grant.spec.policy}'; list them with: kubectl get accesspolicies`,
+      );
+    }
+    // Not allowed to read policies: the controller will say.
+    if (httpStatus(err) === 403) return;
+    throw err;
+  }
+  const [check] = precheck(grant, [policy], new Date());
+  if (check?.decision.verdict === 'Denied') {
+    throw new DeniedError(`not requested: ${check.decision.message}`);
+  }
+}
+
 async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
   const policy = v.policy as string | undefined;
   const duration = v.duration as string | undefined;
@@ -224,6 +256,7 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
       access,
     },
   };
+  await precheckRequest(ctx, body);
   await ctx.api.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,

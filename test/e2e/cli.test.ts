@@ -223,26 +223,35 @@ describe('timebox CLI, end to end', function () {
   });
 
   it('exits 3 with the reason when a request it waits for is denied', async () => {
-    const res = await timebox(
+    const waiting = timebox(
       ALICE,
       'request',
+      '--name',
+      'waits-for-bob',
       '--policy',
       `cli-${ns}`,
       '--cluster-role',
       'view',
       '--duration',
-      '9h',
+      '1h',
       '--reason',
-      'too long',
+      'INC-2',
       '--wait',
       '--timeout',
-      '30s',
+      '60s',
     );
+    await waitForPhase(cluster, ns, 'waits-for-bob', 'Pending');
+    const denied = await timebox(
+      BOB,
+      'deny',
+      'waits-for-bob',
+      '--comment',
+      'not during the freeze',
+    );
+    assert.equal(denied.code, 0, denied.stderr);
+    const res = await waiting;
     assert.equal(res.code, 3, res.stderr);
-    assert.match(
-      res.stderr,
-      /is Denied: duration 9h exceeds the maxDuration 4h .* request at most 4h/,
-    );
+    assert.match(res.stderr, /is Denied: denied by bob@example\.com: not during the freeze/);
   });
 
   it('says what to do on mistakes, with distinct exit codes', async () => {
@@ -281,5 +290,41 @@ describe('timebox CLI, end to end', function () {
     );
     assert.equal(badMode.code, 2);
     assert.match(badMode.stderr, /needs --aws-principal \(a user ARN\) and --aws-group/);
+  });
+
+  it("refuses, before anything is made, a request its policy would deny, in the policy's words", async () => {
+    const policy = `cli-${ns}`;
+    const ask = (...args: string[]) =>
+      timebox(ALICE, 'request', '--duration', '1h', '--reason', 'INC-1', ...args);
+    const before = (await grantsApi(cluster.admin()).list(ns)).length;
+    const unknown = await ask('--policy', 'no-such-policy', '--cluster-role', 'view');
+    assert.equal(unknown.code, 3);
+    assert.match(unknown.stderr, /there is no AccessPolicy 'no-such-policy'/);
+    const typo = await ask('--policy', policy, '--cluster-role', 'veiw');
+    assert.equal(typo.code, 3);
+    assert.match(typo.stderr, /not requested: .*veiw/);
+    const noReason = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      policy,
+      '--cluster-role',
+      'view',
+      '--duration',
+      '1h',
+    );
+    assert.equal(noReason.code, 3);
+    assert.match(noReason.stderr, /reason/);
+    const elsewhere = await ask(
+      '--policy',
+      policy,
+      '--cluster-role',
+      'view',
+      '--target-namespace',
+      'kube-system',
+    );
+    assert.equal(elsewhere.code, 3);
+    assert.match(elsewhere.stderr, /kube-system/);
+    assert.equal((await grantsApi(cluster.admin()).list(ns)).length, before, 'nothing was made');
   });
 });
