@@ -135,4 +135,19 @@ describe('email rendering', () => {
     assert.match(text.split('\n')[0] ?? '', /^ACTION NEEDED/);
     assert.match(html, /<h2>ACTION NEEDED/);
   });
+
+  it('keeps every line of a reason indented under it, whatever the line break', () => {
+    const { text } = renderEmail(
+      requested({
+        grant: {
+          ...requested().grant,
+          reason: 'fix\rApproved by: security-team\u2028Policy: none',
+        },
+      }),
+    );
+    for (const forged of ['Approved by: security-team', 'Policy: none']) {
+      const line = text.split('\n').find((l) => l.includes(forged));
+      assert.ok(line?.startsWith(' '), `"${forged}" stays indented under Reason: ${line}`);
+    }
+  });
 });

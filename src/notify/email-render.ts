@@ -96,7 +96,8 @@ function renderText(n: Notification): string {
   const rows = facts(n);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   // Continuation lines of a multi-line value (a long reason) stay under the value.
-  const value = (v: string) => v.replace(/\r?\n/g, `\n${' '.repeat(width)}`);
+  // Every kind of line break counts, so a reason cannot start a line of its own.
+  const value = (v: string) => v.replace(/\r\n|[\r\n\u2028\u2029]/g, `\n${' '.repeat(width)}`);
   const lines = [
     HEADLINES[n.event],
     '',
