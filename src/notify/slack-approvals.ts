@@ -311,7 +311,13 @@ export function slackApprovals(d: SlackApprovalsDeps, mappingName: string) {
         }
         return { text: `Revoked ${arg}: access ends now.` };
       }
-      return decide(me, c.slackUserId, { ...target, uid: grant.metadata.uid ?? '' }, 'Revoke');
+      return decide(
+        me,
+        c.slackUserId,
+        { ...target, uid: grant.metadata.uid ?? '' },
+        'Revoke',
+        c.triggerId,
+      );
     },
   };
 }

@@ -45,6 +45,8 @@ export interface SlackCommand {
   text: string;
   args: string[];
   responseUrl?: string;
+  /** Slack's id of this one command: the same in a replay of it. */
+  triggerId?: string;
 }
 
 /**
@@ -214,6 +216,8 @@ function parseSlashCommand(form: URLSearchParams): SlackCommand | undefined {
   const responseUrl = str(form.get('response_url'));
   if (teamId) c.slackTeamId = teamId;
   if (responseUrl) c.responseUrl = responseUrl;
+  const triggerId = str(form.get('trigger_id'));
+  if (triggerId) c.triggerId = triggerId;
   return c;
 }
 

@@ -98,7 +98,13 @@ describe('Slack: approvers decide where they are told', function () {
       }),
     }).toString();
   const command = (user: string, text: string) =>
-    new URLSearchParams({ command: '/timebox', text, user_id: user, team_id: TEAM }).toString();
+    new URLSearchParams({
+      command: '/timebox',
+      text,
+      user_id: user,
+      team_id: TEAM,
+      trigger_id: randomUUID(),
+    }).toString();
   /** The Approve button's value in the message Timebox posted for `grant`. */
   async function approveButton(grant: string): Promise<string> {
     const post = await eventually(
@@ -388,6 +394,27 @@ describe('Slack: approvers decide where they are told', function () {
       1,
       'only the request that fits was made',
     );
+  });
+
+  it('/timebox revoke ends access: the requester at once, an approver with a Revoke', async () => {
+    for (const [name, who] of [
+      ['ends-own', 'U0ALICE'],
+      ['ends-by-lead', 'U0BOB'],
+    ] as const) {
+      await post(click('U0BOB', 'timebox_approve', await request(name)));
+      await waitForPhase(cluster, ns, name, 'Active');
+      const res = await post(command(who, `revoke ${ns}/${name}`));
+      assert.equal(res.status, 200, res.text);
+      const ended = await waitForPhase(cluster, ns, name, 'Revoked');
+      assert.equal(
+        ended.status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+        who === 'U0ALICE' ? 'RevokedByUser' : 'RevokedByApprover',
+      );
+    }
+    const [revoke] = (await approvalsOf('ends-by-lead')).filter(
+      (a) => a.spec.decision === 'Revoke',
+    );
+    assert.deepEqual([revoke?.spec.approver, revoke?.spec.via], [BOB.user, 'slack']);
   });
 
   it('/timebox help never acts, whatever follows it', async () => {
