@@ -140,7 +140,10 @@ class FakeProvider implements ProviderDriver {
     this.held.set(a.ref, a);
     this.everGranted.push(a);
   }
+  /** A target that refuses to revoke (an outage), until told otherwise. */
+  failRevoke: Error | undefined;
   async revoke(_g: AccessGrant, a: Artefact): Promise<void> {
+    if (this.failRevoke) throw this.failRevoke;
     this.held.delete(a.ref);
   }
 }
@@ -318,6 +321,28 @@ describe('AccessGrantController (the applier)', () => {
     assert.deepEqual(await controller().reconcile(KEY), {});
     assert.equal(provider.held.size, 0);
     assert.equal(api.grant?.status?.phase, 'Expired');
+  });
+
+  it('says on the grant, and in a Warning Event, when a revocation keeps failing, and when it is over', async () => {
+    const c = controller();
+    await c.reconcile(KEY);
+    clock.advance(3600_000);
+    provider.failRevoke = new Error('IAM: service unavailable');
+    const synced = () => api.grant?.status?.conditions?.find((x) => x.type === 'Synced');
+    for (let i = 1; i <= 3; i++) {
+      await assert.rejects(c.reconcile(KEY, 'revoke'), /service unavailable/);
+      assert.equal(synced()?.status === 'False', i >= 3, `after ${i} failures`);
+    }
+    assert.equal(synced()?.reason, 'RevocationFailing');
+    assert.match(synced()?.message ?? '', /3 attempts in a row failed.*IAM: service unavailable/);
+    assert.equal(events.filter((e) => e.startsWith('RevocationFailing:')).length, 1, 'once');
+    await assert.rejects(c.reconcile(KEY, 'revoke'));
+    assert.equal(events.filter((e) => e.startsWith('RevocationFailing:')).length, 1, 'not again');
+
+    provider.failRevoke = undefined;
+    await c.reconcile(KEY, 'revoke');
+    assert.equal(provider.held.size, 0);
+    assert.deepEqual([synced()?.status, synced()?.reason], ['True', 'Synced']);
   });
 
   describe('a 403 from an API server warming up', () => {

@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { grantRisks, type RoleRules } from '../policy/escalation.ts';
 import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
 import {
-  isTerminal,
+  isTerminalError,
   type Artefact,
   type ProviderDriver,
   type TerminalError,
@@ -42,6 +42,10 @@ export interface AccessGrantControllerDeps {
 
 const MAX_STEPS = 5;
 
+/** Failed reconciles in a row before the grant says it is failing. */
+export const FAILURES_BEFORE_REPORT = 3;
+const REPORTED = new Set(['RevocationFailing', 'ReconcileError']);
+
 export interface ReconcileResult {
   requeueAfterMs?: number;
   /** The lane the requeue timer fires into. */
@@ -66,6 +70,8 @@ export class AccessGrantController {
   private readonly superseded = new Map<string, Set<string>>();
   /** Per key, when a possibly transient refusal (401/403) was first seen. */
   private readonly firstFailure = new Map<string, number>();
+  /** Per key, failed reconciles in a row. */
+  private readonly failures = new Map<string, number>();
   /** Per key, when its access was revoked by a reconcile that left the record for later. */
   private readonly revokedAt = new Map<string, number>();
 
@@ -85,6 +91,75 @@ export class AccessGrantController {
    * Status is never ahead of the truth: it says Expired only once access is gone.
    */
   async reconcile(key: string, lane?: Lane): Promise<ReconcileResult> {
+    try {
+      const r = await this.reconcileOnce(key, lane);
+      await this.recovered(key);
+      return r;
+    } catch (err) {
+      await this.failing(key, lane, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Counts a failed reconcile; from the FAILURES_BEFORE_REPORT-th in a row, the
+   * grant says so (Synced=False, RevocationFailing or ReconcileError, with the
+   * error) and a Warning Event is recorded, once: a revocation that keeps failing
+   * is seen where people look, not only in the operator's logs.
+   */
+  private async failing(key: string, lane: Lane | undefined, err: unknown): Promise<void> {
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    if (n !== FAILURES_BEFORE_REPORT) return;
+    const [namespace, name] = key.split('/') as [string, string];
+    const grant = this.deps.grants.get(name, namespace);
+    if (!grant) return;
+    const reason = lane === 'revoke' ? 'RevocationFailing' : 'ReconcileError';
+    const message = clip(
+      `${n} attempts in a row failed, retrying with backoff: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    this.deps.recorder.record(involved(grant), 'Warning', reason, message);
+    // A more specific account (Retrying, while an API server warms up) stays.
+    if (findCondition(grant.status?.conditions, SYNCED)?.status === 'False') return;
+    await this.setSynced(grant, 'False', reason, message);
+  }
+
+  /** A reconcile succeeded: a failure the grant reported is over. */
+  private async recovered(key: string): Promise<void> {
+    const reported = (this.failures.get(key) ?? 0) >= FAILURES_BEFORE_REPORT;
+    this.failures.delete(key);
+    if (!reported) return;
+    const [namespace, name] = key.split('/') as [string, string];
+    const grant = this.deps.grants.get(name, namespace);
+    const synced = findCondition(grant?.status?.conditions, SYNCED);
+    if (grant && synced?.status === 'False' && REPORTED.has(synced.reason)) {
+      await this.setSynced(grant, 'True', 'Synced', 'every target is as the grant says');
+    }
+  }
+
+  /** Best effort: a failure to report a failure must not hide the failure itself. */
+  private async setSynced(
+    grant: AccessGrant,
+    status: 'True' | 'False',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const conditions = setCondition(
+      grant.status?.conditions,
+      { type: SYNCED, status, reason, message, observedGeneration: grant.metadata.generation ?? 0 },
+      this.deps.clock.now(),
+    );
+    try {
+      this.wrote(grant, await this.deps.writer.patchStatus(grant, { conditions }));
+    } catch (err) {
+      this.deps.log.warn('could not record on the grant that it is failing', {
+        grant: grantKey(grant),
+        err,
+      });
+    }
+  }
+
+  private async reconcileOnce(key: string, lane?: Lane): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
     let grant = this.deps.grants.get(name, namespace);
     // The cache still shows a version this controller has already moved past; the
@@ -240,7 +315,7 @@ export class AccessGrantController {
         granted.push(a);
         glog.info('granted', { target: a.ref, expiresAt: current.status?.expiresAt });
       } catch (err) {
-        if (!isTerminal(err)) throw err;
+        if (!isTerminalError(err)) throw err;
         if (await this.retrying(current, err)) {
           throw new Error(
             `${err.message}; retrying for up to ${Math.round((err.retryForMs ?? 0) / 1000)}s before failing the grant (an API server that just restarted answers so for a while)`,

@@ -43,8 +43,12 @@ export class TerminalError extends Error {
    * from the first time it is seen, and final only after that.
    */
   readonly retryForMs: number | undefined;
-  constructor(reason: string, message: string, opts: { retryForMs?: number } = {}) {
-    super(message);
+  constructor(
+    reason: string,
+    message: string,
+    opts: { retryForMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'TerminalError';
     this.reason = reason;
     this.retryForMs = opts.retryForMs;
@@ -54,6 +58,15 @@ export class TerminalError extends Error {
 /** How long a 401 or 403 from the API server is retried before a grant fails for good. */
 export const AUTH_WARMUP_RETRY_MS = 30_000;
 
-export function isTerminal(err: unknown): err is TerminalError {
+/** Whether an error is final (a TerminalError); not to be confused with a grant's terminal phase. */
+export function isTerminalError(err: unknown): err is TerminalError {
   return err instanceof TerminalError;
+}
+
+/** Keeps the SDK error a TerminalError was made from, for logs and debugging. */
+export function withCause(made: unknown, cause: unknown): unknown {
+  if (made instanceof TerminalError && made !== cause && made.cause === undefined) {
+    made.cause = cause;
+  }
+  return made;
 }

@@ -26,7 +26,7 @@ import {
   type IAMClientConfig,
 } from '@aws-sdk/client-iam';
 import type { AccessGrant } from '../../api/v1alpha1/types.ts';
-import { TerminalError, type Artefact, type ProviderDriver } from '../provider.ts';
+import { TerminalError, type Artefact, type ProviderDriver, withCause } from '../provider.ts';
 import {
   CLAIM_PREFIX,
   desiredAwsArtefacts,
@@ -92,6 +92,10 @@ const isNoSuchEntity = (err: unknown) => errorName(err) === 'NoSuchEntityExcepti
  * Throttling and 5xx are retried with backoff by the SDK first, then by the queue.
  */
 function terminalFor(err: unknown, what: string): unknown {
+  return withCause(terminalOf(err, what), err);
+}
+
+function terminalOf(err: unknown, what: string): unknown {
   const name = errorName(err);
   const msg = (err as Error)?.message ?? String(err);
   if (name === 'NoSuchEntityException')

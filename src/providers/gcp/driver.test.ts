@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AccessGrant } from '../../api/v1alpha1/types.ts';
 import { FakeClock } from '../../runtime/clock.ts';
 import { activeGrant } from '../fixtures.ts';
-import { isTerminal } from '../provider.ts';
+import { isTerminalError } from '../provider.ts';
 import { GcpProvider, type ResourceManagerPort } from './driver.ts';
 import { desiredGcpArtefacts, type IamPolicy } from './policy.ts';
 
@@ -62,7 +62,7 @@ describe('GCP provider (fake Resource Manager port)', () => {
         () => undefined,
         (e: unknown) => e,
       );
-    assert.ok(err && !isTerminal(err), 'retried later, not failed for good');
+    assert.ok(err && !isTerminalError(err), 'retried later, not failed for good');
     assert.equal(writes.length, 0);
   });
 
@@ -73,7 +73,9 @@ describe('GCP provider (fake Resource Manager port)', () => {
     assert.equal(writes.length, 1);
     assert.ok(sleeps.length === 2 && sleeps[1]! > sleeps[0]!, `backoff grows: ${sleeps}`);
     const bad = fakePort([{ code: 3 }]);
-    await assert.rejects(provider(bad.port).grant(grant, artefact!), (e: unknown) => isTerminal(e));
+    await assert.rejects(provider(bad.port).grant(grant, artefact!), (e: unknown) =>
+      isTerminalError(e),
+    );
   });
 
   it('applies concurrent changes to one resource together, and fails a refused one alone', async () => {
@@ -93,7 +95,7 @@ describe('GCP provider (fake Resource Manager port)', () => {
       results.map((r) => r.status),
       ['fulfilled', 'rejected', 'fulfilled'],
     );
-    assert.ok(isTerminal((results[1] as PromiseRejectedResult).reason));
+    assert.ok(isTerminalError((results[1] as PromiseRejectedResult).reason));
     const held = (await port.getIamPolicy('projects/acme')).bindings!.flatMap((b) => b.members);
     assert.deepEqual(held.sort(), [...members, 'user:e@x', 'user:g@x']);
   });

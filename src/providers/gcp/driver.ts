@@ -2,7 +2,7 @@ import { FoldersClient, OrganizationsClient, ProjectsClient } from '@google-clou
 import { PassThroughClient } from 'google-auth-library';
 import type { AccessGrant } from '../../api/v1alpha1/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import { TerminalError, type Artefact, type ProviderDriver } from '../provider.ts';
+import { TerminalError, type Artefact, type ProviderDriver, withCause } from '../provider.ts';
 import {
   bindingOf,
   desiredGcpArtefacts,
@@ -338,6 +338,10 @@ export class GcpProvider implements ProviderDriver {
 }
 
 function terminalFor(err: unknown, what: string): unknown {
+  return withCause(terminalOf(err, what), err);
+}
+
+function terminalOf(err: unknown, what: string): unknown {
   const msg = messageOf(err);
   if (/Could not load the default credentials|does not exist, or it is not a file/i.test(msg)) {
     return new TerminalError(

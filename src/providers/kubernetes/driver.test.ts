@@ -189,7 +189,11 @@ describe('KubernetesProvider', () => {
       const [want] = desiredBindings(grant, EXPIRES);
       await assert.rejects(
         provider.grant(grant, want!),
-        (err: unknown) => err instanceof TerminalError && err.reason === reason,
+        (err: unknown) =>
+          err instanceof TerminalError &&
+          err.reason === reason &&
+          // The API server's own error is kept, for logs and debugging.
+          err.cause instanceof ApiException,
       );
     });
   }

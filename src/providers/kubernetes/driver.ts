@@ -65,11 +65,10 @@ function terminal(err: unknown, what: string): unknown {
   // until its authenticator and authorizer caches are warm: retried for a while
   // before it counts. A refusal to bind a role (escalation) or by admission is final.
   const auth = code === 401 || (code === 403 && /cannot \w+ resource/.test(msg));
-  return new TerminalError(
-    reason,
-    `${what}: ${msg}`,
-    auth ? { retryForMs: AUTH_WARMUP_RETRY_MS } : {},
-  );
+  return new TerminalError(reason, `${what}: ${msg}`, {
+    cause: err,
+    ...(auth ? { retryForMs: AUTH_WARMUP_RETRY_MS } : {}),
+  });
 }
 
 /**
