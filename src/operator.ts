@@ -16,7 +16,6 @@ import {
   ACCESS_GRANT,
   ACCESS_POLICY,
   ANNOTATION_EXPIRES_AT,
-  ANNOTATION_GRANT,
   GROUP,
   LABEL_GRANT_UID,
   VERSION,
@@ -28,16 +27,17 @@ import {
 import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController, grantKey } from './controller/accessgrant.ts';
 import { AccessPolicyController, policyWriter } from './controller/accesspolicy.ts';
-import {
-  KeyedMutex,
-  laneOf,
-  RECORD_PRIORITY,
-  revokePriority,
-  type Lane,
-} from './controller/lanes.ts';
+import { KeyedMutex, RECORD_PRIORITY, type Lane } from './controller/lanes.ts';
 import type { RbacRule, RoleRules } from './policy/escalation.ts';
 import { grantWriter } from './controller/grants.ts';
 import { BindingSweeper, sweepKey } from './controller/sweeper.ts';
+import {
+  grantsOfApproval,
+  grantsOfBinding,
+  grantsOfPolicy,
+  placeGrant,
+  policiesOfRoleChange,
+} from './controller/routing.ts';
 import { eventRecorder } from './kube/events.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { PooledKubeConfig } from './kube/kubeconfig.ts';
@@ -183,24 +183,19 @@ export async function startOperator(
   const grantQueue = new WorkQueue({ clock, name: 'accessgrant' });
   const revokeQueue = new WorkQueue({ clock, name: 'accessgrant-revoke' });
   const lanes = { grant: grantQueue, revoke: revokeQueue };
-  /** Queues a grant's key in the lane, and at the priority, its state calls for (see controller/lanes.ts). */
+  /** Queues a grant's key in the lane, and at the priority, its state calls for (controller/routing.ts). */
   const route = (key: string) => {
     const [ns, name] = key.split('/') as [string, string];
     const grant = grants.get(name, ns);
-    const lane = laneOf(grant, clock.now());
-    if (lane === 'grant') {
-      grantQueue.add(key);
-      return;
-    }
     const uid = grant?.metadata.uid ?? '';
-    const priority = revokePriority(grant, {
+    const { lane, priority } = placeGrant(grant, clock.now(), {
       awaitsRecord: controller.awaitsRecord(key),
       bindingsLeft:
         bindingsByGrant.roleBindings.get(uid).length +
           bindingsByGrant.clusterRoleBindings.get(uid).length >
         0,
     });
-    revokeQueue.add(key, { priority });
+    lanes[lane].add(key, { priority });
   };
   const sweepQueue = new WorkQueue({ clock, name: 'binding-sweeper' });
   const policyQueue = new WorkQueue({ clock, name: 'accesspolicy' });
@@ -284,8 +279,7 @@ export async function startOperator(
     for (const k of sweeper.keysForGrant(g.metadata.uid ?? '')) sweepQueue.add(k);
   });
   const onBinding = (kind: 'RoleBinding' | 'ClusterRoleBinding') => (b: V1RoleBinding) => {
-    const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
-    if (owner) route(owner);
+    grantsOfBinding(b).forEach(route);
     sweepQueue.add(sweepKey(kind, b));
   };
   for (const [inf, kind] of [
@@ -295,22 +289,17 @@ export async function startOperator(
     inf.on('add', onBinding(kind));
     inf.on('update', onBinding(kind));
     // A deleted binding may need restoring by its grant; the sweeper has nothing left to do.
-    inf.on('delete', (b) => {
-      const owner = b.metadata?.annotations?.[ANNOTATION_GRANT];
-      if (owner) route(owner);
-    });
+    inf.on('delete', (b) => grantsOfBinding(b).forEach(route));
   }
 
-  // A policy edit re-evaluates every grant under it: pending ones, and active
-  // ones it may no longer allow.
   const onPolicy = (p: AccessPolicy) => {
     if (p.metadata.name) policyQueue.add(p.metadata.name);
-    for (const g of grants.list()) if (g.spec.policy === p.metadata.name) route(grantKey(g));
+    grantsOfPolicy(p, grants.list()).forEach(route);
   };
   // A role edited to allow more changes what the policies handing it out risk;
   // their status changes, and that re-evaluates their grants.
   const onRole = () => {
-    for (const p of policies.list()) if (p.metadata.name) policyQueue.add(p.metadata.name);
+    for (const name of policiesOfRoleChange(policies.list())) policyQueue.add(name);
   };
   for (const inf of [clusterRoles, roles] as Informer<V1Role>[]) {
     inf.on('add', onRole);
@@ -320,9 +309,7 @@ export async function startOperator(
   policies.on('add', onPolicy);
   policies.on('update', onPolicy);
   policies.on('delete', onPolicy);
-  const onApproval = (a: AccessApproval) => {
-    if (a.spec?.grantRef?.name) route(`${a.metadata.namespace}/${a.spec.grantRef.name}`);
-  };
+  const onApproval = (a: AccessApproval) => grantsOfApproval(a).forEach(route);
   approvals.on('add', onApproval);
   approvals.on('update', onApproval);
   approvals.on('delete', onApproval);
