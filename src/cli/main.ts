@@ -32,6 +32,7 @@ import { specHash } from '../policy/evaluate.ts';
 import { precheck } from '../policy/precheck.ts';
 import { httpStatus } from '../kube/errors.ts';
 import { reviewLines } from './review.ts';
+import { describeTarget } from '../api/v1alpha1/describe.ts';
 
 /** Exit codes: scripts can tell a refusal from a broken invocation. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, denied: 3 } as const;
@@ -49,7 +50,8 @@ Usage:
   ${PROG} request --policy POLICY (--cluster-role ROLE | --role ROLE) --duration 2h --reason TEXT
                   [--target-namespace NS ...] [--cluster-wide]
                   [--aws-principal ARN (--aws-policy ARN [--aws-mode AttachPolicy] | --aws-group ARN)]
-                  [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME] [--wait]
+                  [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME]
+                  [--wait [--timeout 10m]]
   ${PROG} approve NAME [--comment TEXT] [--spec-hash HASH]
   ${PROG} deny NAME --comment TEXT [--spec-hash HASH]
   ${PROG} revoke NAME [--comment TEXT]
@@ -66,8 +68,11 @@ approve and deny print what you decide on and bind your decision to exactly that
 version of the request; --spec-hash (from describe) refuses if it is not the one.
 revoke ends your own grant, or, as an approver of its policy, anyone's (--comment).
 
+request checks what you ask against its policy first, and makes nothing the
+policy would deny. --wait waits until the grant is Active (or --timeout passes).
+
 Exit codes: 0 success; 1 the cluster refused or failed (the message says why);
-2 wrong usage; 3 the request was denied or failed (with --wait).`;
+2 wrong usage; 3 the request was refused, or denied or failed (with --wait).`;
 
 interface Ctx {
   kc: KubeConfig;
@@ -460,10 +465,28 @@ async function list(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
     );
   }
   print(ctx, { items }, () => {
+    const where = v['all-namespaces']
+      ? 'any namespace'
+      : `namespace ${ctx.namespace} (-n NS for another, -A for all)`;
     if (items.length === 0) {
       return v.pending
-        ? 'nothing waits for your approval'
-        : `no access grants${v.all ? '' : ' of yours'} in ${v['all-namespaces'] ? 'any namespace' : ctx.namespace}`;
+        ? `nothing waits for your approval in ${where}`
+        : `no access grants${v.all ? '' : ' of yours'} in ${where}`;
+    }
+    if (v.pending) {
+      // What an approver decides on, at a glance; describe or approve shows it in full.
+      return table([
+        ['NAMESPACE', 'NAME', 'REQUESTED-BY', 'SUBJECT', 'ACCESS', 'DURATION', 'REASON'],
+        ...items.map((g) => [
+          g.metadata.namespace ?? '',
+          g.metadata.name ?? '',
+          g.status?.requestedBy ?? '',
+          g.spec.subject.name,
+          g.spec.access.map(describeTarget).join('; '),
+          g.spec.duration,
+          (g.spec.reason ?? '').replace(/\s+/g, ' '),
+        ]),
+      ]);
     }
     return table([
       ['NAMESPACE', 'NAME', 'SUBJECT', 'PHASE', 'EXPIRES', 'POLICY', 'REQUESTED-BY'],
@@ -496,12 +519,12 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       `Requested by:  ${s.requestedBy ?? ''}`,
       `Spec hash:     ${specHash(g.spec)}`,
       `Activated:     ${s.activatedAt ?? ''}`,
-      `Expires:       ${until(s.expiresAt)}`,
+      // An ended grant's expiry is history, not a countdown: it says when access ended.
+      isTerminal(s.phase)
+        ? `Ended:         ${s.endedAt ?? ''}${s.expiresAt ? ` (it was to expire at ${s.expiresAt})` : ''}`
+        : `Expires:       ${until(s.expiresAt)}`,
       'Access:',
-      ...g.spec.access.map(
-        (a) =>
-          `  - ${JSON.stringify(a.kubernetes ?? a.aws ?? a.gcp)} (${a.kubernetes ? 'kubernetes' : a.aws ? 'aws' : 'gcp'})`,
-      ),
+      ...g.spec.access.map((a) => `  - ${describeTarget(a)}`),
       'Targets:',
       ...(s.targets ?? []).map(
         (t) =>

@@ -118,6 +118,22 @@ describe('timebox CLI, end to end', function () {
       pending.items.map((g) => g.metadata.name),
       ['alice-edit'],
     );
+    // What the approver decides on, at a glance: who, what, how long, why.
+    const waiting = (await timebox(BOB, 'ls', '--pending')).stdout;
+    assert.match(
+      waiting,
+      /^NAMESPACE\s+NAME\s+REQUESTED-BY\s+SUBJECT\s+ACCESS\s+DURATION\s+REASON$/m,
+    );
+    assert.match(
+      waiting,
+      new RegExp(
+        `alice-edit\\s+${ALICE}\\s+${ALICE}\\s+kubernetes: ClusterRole edit in namespaces ${ns}\\s+\\S+\\s+\\S`,
+      ),
+    );
+    assert.match(
+      (await timebox(BOB, 'ls', '-n', 'default')).stdout,
+      /no access grants of yours in namespace default \(-n NS for another, -A for all\)/,
+    );
 
     const approved = await timebox(BOB, 'approve', 'alice-edit', '--comment', 'confirmed');
     assert.equal(approved.code, 0, approved.stderr);
@@ -137,10 +153,19 @@ describe('timebox CLI, end to end', function () {
     };
     assert.equal(asYaml.items[0]?.status?.phase, 'Active');
 
+    assert.match(
+      described.stdout,
+      new RegExp(`^  - kubernetes: ClusterRole edit in namespaces ${ns}$`, 'm'),
+      'access in words, not JSON',
+    );
+
     const revoked = await timebox(ALICE, 'revoke', 'alice-edit');
     assert.equal(revoked.code, 0, revoked.stderr);
     await waitForPhase(cluster, ns, 'alice-edit', 'Revoked');
     assert.equal(await canListPods(cluster, ALICE, ns), false);
+    const ended = (await timebox(ALICE, 'describe', 'alice-edit')).stdout;
+    assert.match(ended, /^Ended:\s+\S+ \(it was to expire at /m);
+    assert.doesNotMatch(ended, /^Expires:/m, 'no countdown to an expiry that will not come');
   });
 
   it('approves exactly the version shown, and lets an approver revoke with a reason', async () => {
