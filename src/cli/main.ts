@@ -684,9 +684,8 @@ export async function run(
   }
 }
 
-if (
-  import.meta.url === `file://${process.argv[1]}` ||
-  /(^|\/)(timebox|kubectl-timebox)$/.test(process.argv[1] ?? '')
-) {
+// Run directly (`node src/cli/main.ts`); installed, bin/timebox.mjs checks the
+// Node.js version first and calls run().
+if (import.meta.url === `file://${process.argv[1]}`) {
   process.exitCode = await run(process.argv.slice(2));
 }
