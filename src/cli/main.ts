@@ -568,6 +568,74 @@ function explain(err: unknown, ctx: Partial<Ctx>): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Options every command takes. */
+const COMMON = ['namespace', 'output', 'kubeconfig', 'context', 'help'];
+/** The options of each command, so that one given to the wrong command is refused, not ignored. */
+const OPTIONS_OF: Record<string, string[]> = {
+  request: [
+    'policy',
+    'cluster-role',
+    'role',
+    'target-namespace',
+    'cluster-wide',
+    'aws-principal',
+    'aws-policy',
+    'aws-group',
+    'aws-mode',
+    'gcp-resource',
+    'gcp-role',
+    'gcp-member',
+    'duration',
+    'reason',
+    'name',
+    'start-at',
+    'wait',
+    'timeout',
+  ],
+  approve: ['comment', 'spec-hash'],
+  deny: ['comment', 'spec-hash'],
+  revoke: ['comment'],
+  ls: ['mine', 'pending', 'all', 'all-namespaces'],
+  list: ['mine', 'pending', 'all', 'all-namespaces'],
+  describe: [],
+};
+
+function checkOptionsOf(command: string, values: Record<string, unknown>): void {
+  const allowed = OPTIONS_OF[command];
+  if (!allowed) return; // an unknown command is reported as such
+  for (const [option, value] of Object.entries(values)) {
+    if (value === undefined || COMMON.includes(option) || allowed.includes(option)) continue;
+    throw new UsageError(
+      `--${option} is not an option of ${command}${allowed.length ? `; it takes ${allowed.map((o) => `--${o}`).join(', ')}` : ''}`,
+    );
+  }
+}
+
+/** Edit distance, for suggestions. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** parseArgs's "Unknown option" in words, with the nearest real option. */
+function unknownOption(message: string): string {
+  const given = /Unknown option '-{1,2}([^']+)'/.exec(message)?.[1];
+  if (!given) return message;
+  const all = [...new Set([...COMMON, ...Object.values(OPTIONS_OF).flat()])];
+  const [best] = all.map((o) => [o, distance(given, o)] as const).sort((x, y) => x[1] - y[1]);
+  const hint = best && best[1] <= 3 ? `; did you mean --${best[0]}?` : '';
+  return `unknown option --${given}${hint}`;
+}
+
 export async function run(
   argv: string[],
   out = (s: string) => console.log(s),
@@ -615,6 +683,7 @@ export async function run(
       out(HELP);
       return command || values.help ? EXIT.ok : EXIT.usage;
     }
+    checkOptionsOf(command, values);
     if (values.output && values.output !== 'json' && values.output !== 'yaml') {
       throw new UsageError(`-o must be json or yaml, not '${values.output}'`);
     }
@@ -672,7 +741,9 @@ export async function run(
     return EXIT.ok;
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && /option|argument/i.test(e.message))) {
-      err(`error: ${e.message}\nsee ${PROG} --help`);
+      err(
+        `error: ${e instanceof TypeError ? unknownOption(e.message) : (e as Error).message}\nsee ${PROG} --help`,
+      );
       return EXIT.usage;
     }
     if (e instanceof DeniedError) {

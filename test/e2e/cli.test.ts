@@ -315,6 +315,21 @@ describe('timebox CLI, end to end', function () {
     );
     assert.equal(badMode.code, 2);
     assert.match(badMode.stderr, /needs --aws-principal \(a user ARN\) and --aws-group/);
+    const typo = await timebox(ALICE, 'request', '--policy', 'p', '--reasn', 'INC-1');
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option --reasn; did you mean --reason\?/);
+    const misplaced = await timebox(
+      BOB,
+      'approve',
+      'x',
+      '--aws-policy',
+      'arn:aws:iam::aws:policy/x',
+    );
+    assert.equal(misplaced.code, 2);
+    assert.match(
+      misplaced.stderr,
+      /--aws-policy is not an option of approve; it takes --comment, --spec-hash/,
+    );
   });
 
   it("refuses, before anything is made, a request its policy would deny, in the policy's words", async () => {
