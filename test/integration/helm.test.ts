@@ -323,6 +323,39 @@ describe('Helm chart', function () {
     );
   });
 
+  it('renders as a newcomer runs it, and operates like the charts people know', async () => {
+    // No --kube-version: the project's helm knows which Kubernetes it is for.
+    const { stdout } = await run(helm, ['template', 'tb', CHART]);
+    assert.match(stdout, /kind: Deployment/);
+
+    const two = await template('--set', 'metrics.serviceMonitor.enabled=true');
+    const monitor = two.find((o) => o.kind === 'ServiceMonitor')!;
+    assert.equal(
+      (monitor.spec as { endpoints: { honorLabels?: boolean }[] }).endpoints[0]!.honorLabels,
+      true,
+      "the grant's namespace label survives the scrape",
+    );
+    const pod = (objs: K8sObject[]) =>
+      (
+        objs.find((o) => o.kind === 'Deployment')!.spec as {
+          template: { spec: { topologySpreadConstraints?: { topologyKey: string }[] } };
+        }
+      ).template.spec;
+    assert.equal(pod(two).topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
+    assert.ok(two.some((o) => o.kind === 'PodDisruptionBudget'));
+
+    const one = await template('--set', 'replicaCount=1');
+    assert.ok(!one.some((o) => o.kind === 'PodDisruptionBudget'), 'a PDB would block every drain');
+    assert.equal(pod(one).topologySpreadConstraints, undefined);
+
+    await assert.rejects(
+      template('--set', 'leaderElection.leaseDuration=5'),
+      /leaseDuration \(5 s\) must be longer than leaderElection.renewDeadline \(10 s\)/,
+    );
+    // As a subchart, a parent's global values come along.
+    assert.ok((await template('--set', 'global.imageRegistry=example.com')).length > 0);
+  });
+
   it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);

@@ -822,6 +822,7 @@ export function accessGrantCRD(): Schema {
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       // A date column prints future times as <invalid>; the timestamp itself is clearer.
       { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
+      { name: 'Ended', type: 'string', jsonPath: '.status.endedAt', priority: 1 },
       { name: 'Policy', type: 'string', jsonPath: '.spec.policy', priority: 1 },
       { name: 'Reason', type: 'string', jsonPath: '.spec.reason', priority: 1 },
       AGE,
