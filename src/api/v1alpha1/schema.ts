@@ -14,6 +14,7 @@ import {
   VERSION,
 } from './types.ts';
 import { DURATION_PATTERN, MAX_DURATION, MIN_DURATION } from './duration.ts';
+import { describe, DESCRIPTIONS } from './descriptions.ts';
 
 /**
  * OpenAPI schemas of the CRDs: the single source of truth. crds/ is generated
@@ -803,7 +804,10 @@ function crd(
           storage: true,
           ...(subresources ? { subresources } : {}),
           additionalPrinterColumns: printerColumns,
-          schema: { openAPIV3Schema: schema },
+          // A copy: shared shapes (conditions) get each kind's own words.
+          schema: {
+            openAPIV3Schema: describe(structuredClone(schema), DESCRIPTIONS[names.kind] ?? {}),
+          },
         },
       ],
     },
