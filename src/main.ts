@@ -263,6 +263,7 @@ async function main(): Promise<void> {
         },
   };
 
+  const notify = notificationOptions(values, env);
   let operator: Awaited<ReturnType<typeof startOperator>> | undefined;
   try {
     operator = await startOperator(operatorConfig, log, {
@@ -274,7 +275,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),
-      notifications: notificationOptions(values, env),
+      notifications: notify,
       ...(slackAddr
         ? {
             slack: {
@@ -284,10 +285,8 @@ async function main(): Promise<void> {
               secretName: values['slack-secret'] ?? 'timebox-slack',
               usersConfigMap: values['slack-users'] ?? 'timebox-slack-users',
               ...(values['slack-team-id'] ? { teamId: values['slack-team-id'] } : {}),
-              ...(notificationOptions(values, env).slackApiUrl
-                ? { apiUrl: notificationOptions(values, env).slackApiUrl! }
-                : {}),
-              act: notificationOptions(values, env).act!,
+              ...(notify.slackApiUrl ? { apiUrl: notify.slackApiUrl } : {}),
+              act: notify.act!,
             },
           }
         : {}),

@@ -62,7 +62,15 @@ export class Channels {
     const now = this.d.clock.now().getTime();
     const hit = this.cache.get(name);
     if (hit && hit.generation === generation && now - hit.at < SECRET_TTL_MS) return hit.sender;
-    const sender = await this.build(ch);
+    let sender: Sender;
+    try {
+      sender = await this.build(ch);
+    } catch (err) {
+      // A transport refusing its configuration (a URL with credentials, no
+      // recipient) is the channel's fault: say so on the channel, as for a Secret.
+      if (err instanceof ChannelError || !(err instanceof Error) || 'code' in err) throw err;
+      throw new ChannelError('Invalid', err.message);
+    }
     this.cache.set(name, { generation, at: now, sender });
     return sender;
   }

@@ -33,6 +33,8 @@ import { eventually } from '../support/wait.ts';
 
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
+/** Another requester: mapped, but no approver. */
+const MALLORY: Identity = { user: 'mallory@example.com', groups: ['payments-oncall'] };
 const SA = 'timebox-slack-operator';
 const SA_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${SA}`;
 const SIGNING_SECRET = 'slack-signing-secret-for-tests';
@@ -153,7 +155,7 @@ describe('Slack: approvers decide where they are told', function () {
               apiGroups: [''],
               resources: ['users'],
               verbs: ['impersonate'],
-              resourceNames: [ALICE.user, BOB.user],
+              resourceNames: [ALICE.user, BOB.user, MALLORY.user],
             },
             {
               apiGroups: [''],
@@ -197,6 +199,7 @@ describe('Slack: approvers decide where they are told', function () {
           'users.yaml': [
             'U0BOB: { user: bob@example.com, groups: [payments-leads] }',
             'U0ALICE: { user: alice@example.com, groups: [payments-oncall] }',
+            'U0MALLORY: { user: mallory@example.com, groups: [payments-oncall] }',
           ].join('\n'),
         },
       },
@@ -415,6 +418,27 @@ describe('Slack: approvers decide where they are told', function () {
       (a) => a.spec.decision === 'Revoke',
     );
     assert.deepEqual([revoke?.spec.approver, revoke?.spec.via], [BOB.user, 'slack']);
+  });
+
+  it("another requester's /timebox revoke or Approve click ends or grants nothing", async () => {
+    const value = await request('not-mallorys');
+    await post(click('U0MALLORY', 'timebox_approve', value));
+    await post(click('U0BOB', 'timebox_approve', value));
+    await waitForPhase(cluster, ns, 'not-mallorys', 'Active');
+    const g = await grantsApi(admin()).get(ns, 'not-mallorys');
+    assert.deepEqual(
+      g.status?.approvals?.map((a) => a.approver),
+      [BOB.user],
+      "mallory's approval is not among those that count",
+    );
+    await post(command('U0MALLORY', `revoke ${ns}/not-mallorys`));
+    await post(command('U0BOB', `revoke ${ns}/not-mallorys`));
+    const ended = await waitForPhase(cluster, ns, 'not-mallorys', 'Revoked');
+    assert.match(
+      ended.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '',
+      /access revoked by bob@example\.com/,
+      "ended by the approver, not by mallory's earlier revoke",
+    );
   });
 
   it('/timebox help never acts, whatever follows it', async () => {

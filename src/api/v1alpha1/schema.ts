@@ -176,6 +176,15 @@ const condition: Schema = {
   },
 };
 
+/** A status's conditions, one per type (metav1.Condition). */
+const conditions = (maxItems: number): Schema => ({
+  type: 'array',
+  maxItems,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+  items: condition,
+});
+
 const accessGrantStatus: Schema = {
   type: 'object',
   properties: {
@@ -218,13 +227,7 @@ const accessGrantStatus: Schema = {
         },
       },
     },
-    conditions: {
-      type: 'array',
-      maxItems: 16,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['type'],
-      items: condition,
-    },
+    conditions: conditions(16),
     history: {
       type: 'array',
       maxItems: 32,
@@ -392,13 +395,7 @@ const durationField = (description: string): Schema =>
 const accessPolicyStatus: Schema = {
   type: 'object',
   properties: {
-    conditions: {
-      type: 'array',
-      maxItems: 16,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['type'],
-      items: condition,
-    },
+    conditions: conditions(16),
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
   },
 };
@@ -755,13 +752,7 @@ export const notificationChannelSchema: Schema = resourceSchema(
     status: {
       type: 'object',
       properties: {
-        conditions: {
-          type: 'array',
-          maxItems: 8,
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
-          items: condition,
-        },
+        conditions: conditions(8),
         observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
       },
     },
