@@ -9,7 +9,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The portal's static files (HTML, CSS, scripts) are not TypeScript: tsc leaves
+# them out, so they are copied next to the compiled portal.
 RUN npx tsc -p tsconfig.build.json \
+ && cp -r src/portal/static dist/portal/static \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
