@@ -18,3 +18,48 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "timebox.serviceAccount" -}}
 {{ default (printf "%s-controller" (include "timebox.fullname" .)) .Values.serviceAccount.name }}
 {{- end -}}
+
+{{- /*
+The portal's pods have a name of their own: the controller's Services (webhook,
+metrics) and NetworkPolicy select app.kubernetes.io/name: timebox, and must
+never reach a portal pod.
+*/}}
+{{- define "timebox.portal.selector" -}}
+app.kubernetes.io/name: timebox-portal
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "timebox.portal.labels" -}}
+{{ include "timebox.portal.selector" . }}
+app.kubernetes.io/component: portal
+app.kubernetes.io/part-of: timebox
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "timebox.portal.fullname" -}}
+{{ include "timebox.fullname" . }}-portal
+{{- end -}}
+
+{{- /* The URL people open, without a trailing slash (the redirect URI is <it>/callback). */}}
+{{- define "timebox.portal.publicUrl" -}}
+{{ trimSuffix "/" .Values.portal.publicUrl }}
+{{- end -}}
+
+{{- define "timebox.portal.sessionSecret" -}}
+{{ default (printf "%s-session" (include "timebox.portal.fullname" .)) .Values.portal.session.existingSecret }}
+{{- end -}}
+
+{{- /* What the portal cannot run without, each named with how to set it. */}}
+{{- define "timebox.portal.validate" -}}
+{{- if not .Values.portal.publicUrl }}
+{{- fail "portal.publicUrl is required with portal.enabled: the https URL people open (the OIDC redirect URI is <publicUrl>/callback), e.g. --set portal.publicUrl=https://timebox.example.com" }}
+{{- end }}
+{{- if not .Values.portal.oidc.issuerUrl }}
+{{- fail "portal.oidc.issuerUrl is required with portal.enabled: the OpenID Connect issuer people sign in with, e.g. --set portal.oidc.issuerUrl=https://login.example.com" }}
+{{- end }}
+{{- if not .Values.portal.oidc.clientId }}
+{{- fail "portal.oidc.clientId is required with portal.enabled: the OIDC client registered for the portal (in token mode, the audience the API server accepts), e.g. --set portal.oidc.clientId=timebox" }}
+{{- end }}
+{{- end -}}
