@@ -40,6 +40,19 @@ describe('Helm chart', function () {
     helm = (await run('bash', [join(REPO_ROOT, 'hack', 'install-helm.sh')])).stdout.trim();
   });
 
+  // The values the portal cannot run without, and helm's flags to turn it on.
+  const required = {
+    'portal.publicUrl': 'https://timebox.example.com/',
+    'portal.oidc.issuerUrl': 'https://login.example.com',
+    'portal.oidc.clientId': 'timebox-portal',
+  };
+  const on = (...more: string[]) => [
+    '--set',
+    'portal.enabled=true',
+    ...Object.entries(required).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+    ...more,
+  ];
+
   async function template(...args: string[]): Promise<K8sObject[]> {
     const { stdout } = await run(helm, [
       'template',
@@ -356,6 +369,323 @@ describe('Helm chart', function () {
     assert.ok((await template('--set', 'global.imageRegistry=example.com')).length > 0);
   });
 
+  describe('the self-service portal', () => {
+    interface Pod {
+      serviceAccountName: string;
+      automountServiceAccountToken?: boolean;
+      securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
+      containers: {
+        command: string[];
+        args?: string[];
+        env: { name: string; value?: string; valueFrom?: unknown }[];
+        ports: { name: string; containerPort: number }[];
+        readinessProbe: { httpGet: { path: string; port: string } };
+        securityContext: {
+          readOnlyRootFilesystem: boolean;
+          allowPrivilegeEscalation: boolean;
+          capabilities: { drop: string[] };
+        };
+        volumeMounts: { name: string; mountPath: string }[];
+      }[];
+      volumes: {
+        name: string;
+        secret?: { secretName: string; items: { key: string; path: string }[] };
+        configMap?: { name: string; items?: { key: string; path: string }[] };
+      }[];
+    }
+    const portalPod = (objs: K8sObject[]) =>
+      (
+        objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'tb-timebox-portal')!
+          .spec as { template: { spec: Pod } }
+      ).template.spec;
+    const envOf = (pod: Pod) =>
+      Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e.value ?? e.valueFrom]));
+    const portalObjects = (objs: K8sObject[]) =>
+      objs.filter((o) => o.metadata.name.includes('portal')).map((o) => o.kind);
+    const controllerArgs = (objs: K8sObject[]) =>
+      (
+        objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'tb-timebox')!.spec as {
+          template: { spec: { containers: { args: string[] }[] } };
+        }
+      ).template.spec.containers[0]!.args;
+
+    it('is off by default', async () => {
+      const objs = await template();
+      assert.deepEqual(portalObjects(objs), []);
+      assert.ok(!controllerArgs(objs).some((a) => a.startsWith('--portal-url')));
+    });
+
+    it('runs `timebox portal` in token mode, holding no Kubernetes permissions at all', async () => {
+      const objs = await template(...on());
+      const pod = portalPod(objs);
+      const c = pod.containers[0]!;
+      assert.deepEqual(c.command, ['/nodejs/bin/node', 'dist/cli/main.js', 'portal']);
+      assert.equal(c.args, undefined);
+      assert.equal(pod.serviceAccountName, 'tb-timebox-portal');
+      assert.equal(pod.automountServiceAccountToken, false, 'no ServiceAccount token');
+      const sa = objs.find(
+        (o) => o.kind === 'ServiceAccount' && o.metadata.name === 'tb-timebox-portal',
+      ) as unknown as { automountServiceAccountToken: boolean };
+      assert.equal(sa.automountServiceAccountToken, false);
+      const rbac = objs.filter((o) => /Role|RoleBinding/.test(o.kind));
+      assert.deepEqual(
+        rbac.filter((o) => o.metadata.name.includes('portal')).map((o) => o.metadata.name),
+        [],
+      );
+      assert.ok(
+        !rbac.some((o) =>
+          (o as unknown as { subjects?: { name: string }[] }).subjects?.some(
+            (s) => s.name === 'tb-timebox-portal',
+          ),
+        ),
+        'nothing is bound to the portal',
+      );
+
+      assert.deepEqual(envOf(pod), {
+        TIMEBOX_PORTAL_LISTEN: ':8080',
+        TIMEBOX_PORTAL_PUBLIC_URL: 'https://timebox.example.com',
+        TIMEBOX_PORTAL_AUTH_MODE: 'token',
+        TIMEBOX_OIDC_ISSUER: 'https://login.example.com',
+        TIMEBOX_OIDC_CLIENT_ID: 'timebox-portal',
+        TIMEBOX_OIDC_USERNAME_CLAIM: 'email',
+        TIMEBOX_OIDC_GROUPS_CLAIM: 'groups',
+        TIMEBOX_OIDC_USERNAME_PREFIX: '',
+        TIMEBOX_OIDC_GROUPS_PREFIX: '',
+        TIMEBOX_PORTAL_SESSION_KEY_FILE: '/etc/timebox/session/session-key',
+        TIMEBOX_PORTAL_API_SERVER: 'https://kubernetes.default.svc',
+        TIMEBOX_PORTAL_API_CA: '/etc/timebox/kube-ca/ca.crt',
+      });
+      // The API server's CA, from the ConfigMap every namespace has.
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'kube-ca')?.configMap, {
+        name: 'kube-root-ca.crt',
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+      });
+      assert.ok(
+        c.volumeMounts.some((m) => m.name === 'kube-ca' && m.mountPath === '/etc/timebox/kube-ca'),
+      );
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'http' });
+      assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080 }]);
+      assert.deepEqual(
+        [
+          pod.securityContext.runAsNonRoot,
+          pod.securityContext.seccompProfile.type,
+          c.securityContext.readOnlyRootFilesystem,
+          c.securityContext.allowPrivilegeEscalation,
+          c.securityContext.capabilities.drop,
+        ],
+        [true, 'RuntimeDefault', true, false, ['ALL']],
+      );
+
+      // The session key: 32 random bytes, base64, in a Secret the pod mounts.
+      const secret = objs.find(
+        (o) => o.kind === 'Secret' && o.metadata.name === 'tb-timebox-portal-session',
+      ) as unknown as { data: Record<string, string> };
+      const key = Buffer.from(secret.data['session-key']!, 'base64').toString();
+      assert.equal(Buffer.from(key, 'base64').length, 32);
+      assert.equal(
+        pod.volumes.find((v) => v.name === 'session')?.secret?.secretName,
+        'tb-timebox-portal-session',
+      );
+      const again = (await template(...on())).find(
+        (o) => o.kind === 'Secret' && o.metadata.name === 'tb-timebox-portal-session',
+      ) as unknown as { data: Record<string, string> };
+      assert.notEqual(again.data['session-key'], secret.data['session-key'], 'random');
+
+      // Reached through its Service, which the controller's pods are not behind,
+      // and the controller's Services never reach the portal.
+      const service = objs.find(
+        (o) => o.kind === 'Service' && o.metadata.name === 'tb-timebox-portal',
+      )!;
+      const selector = (service.spec as { selector: Record<string, string> }).selector;
+      assert.deepEqual(service.spec!.ports, [{ name: 'http', port: 80, targetPort: 'http' }]);
+      assert.equal(service.spec!.type, 'ClusterIP');
+      const webhook = objs.find(
+        (o) => o.kind === 'Service' && o.metadata.name === 'tb-timebox-webhook',
+      )!;
+      assert.notDeepEqual((webhook.spec as { selector: unknown }).selector, selector);
+      const policy = objs.find(
+        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'tb-timebox-portal',
+      )!;
+      assert.deepEqual(policy.spec!.podSelector, { matchLabels: selector });
+      assert.deepEqual(policy.spec!.ingress, [{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+
+      assert.ok(!objs.some((o) => o.kind === 'Ingress'), 'an Ingress only when asked for');
+      assert.ok(
+        objs.some(
+          (o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'tb-timebox-portal',
+        ),
+      );
+      const one = await template(...on('--set', 'portal.replicaCount=1'));
+      assert.deepEqual(
+        one.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name),
+        ['tb-timebox'],
+        'a PDB would block every drain',
+      );
+      // Notifications link to it.
+      assert.ok(controllerArgs(objs).includes('--portal-url=https://timebox.example.com'));
+    });
+
+    it('takes its Ingress, client secret, issuer CA and session key from values', async () => {
+      const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      const objs = await template(
+        ...on(
+          '--set',
+          'portal.ingress.enabled=true',
+          '--set',
+          'portal.ingress.className=nginx',
+          '--set',
+          'portal.ingress.tls[0].secretName=timebox-tls',
+          '--set',
+          'portal.oidc.clientSecret.existingSecret=timebox-oidc',
+          '--set-string',
+          `portal.oidc.caBundle=${ca}`,
+          '--set',
+          'portal.oidc.usernameClaim=preferred_username',
+          '--set',
+          'portal.oidc.usernamePrefix=oidc:',
+          '--set',
+          'portal.session.existingSecret=timebox-session',
+          '--set',
+          'portal.session.key=key',
+        ),
+      );
+      const ingress = objs.find((o) => o.kind === 'Ingress')!;
+      assert.deepEqual(ingress.spec, {
+        ingressClassName: 'nginx',
+        tls: [{ secretName: 'timebox-tls', hosts: ['timebox.example.com'] }],
+        rules: [
+          {
+            host: 'timebox.example.com',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'tb-timebox-portal', port: { name: 'http' } } },
+                },
+              ],
+            },
+          },
+        ],
+      });
+      const pod = portalPod(objs);
+      const env = envOf(pod);
+      assert.deepEqual(env.TIMEBOX_OIDC_CLIENT_SECRET, {
+        secretKeyRef: { name: 'timebox-oidc', key: 'client-secret' },
+      });
+      assert.equal(env.TIMEBOX_OIDC_USERNAME_CLAIM, 'preferred_username');
+      assert.equal(env.TIMEBOX_OIDC_USERNAME_PREFIX, 'oidc:');
+      assert.equal(env.TIMEBOX_OIDC_ISSUER_CA, '/etc/timebox/issuer-ca/ca.crt');
+      const bundle = objs.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'tb-timebox-portal-issuer-ca',
+      ) as unknown as { data: Record<string, string> };
+      assert.equal(bundle.data['ca.crt'], ca);
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'issuer-ca')?.configMap, {
+        name: 'tb-timebox-portal-issuer-ca',
+      });
+      // A session key of one's own: the chart makes none.
+      assert.ok(!objs.some((o) => o.kind === 'Secret'));
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'session')?.secret, {
+        secretName: 'timebox-session',
+        items: [{ key: 'key', path: 'session-key' }],
+      });
+    });
+
+    it('may impersonate users and groups, and nothing else, in impersonate mode', async () => {
+      const objs = await template(...on('--set', 'portal.authMode=impersonate'));
+      const roles = objs.filter(
+        (o) =>
+          /Role/.test(o.kind) && !o.kind.endsWith('Binding') && o.metadata.name.includes('portal'),
+      );
+      assert.deepEqual(
+        roles.map((o) => [o.kind, o.metadata.name]),
+        [['ClusterRole', 'tb-timebox-portal-impersonation']],
+      );
+      assert.deepEqual(roles[0]!.rules, [
+        { apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] },
+      ]);
+      const binding = objs.find(
+        (o) => o.kind === 'ClusterRoleBinding' && o.metadata.name.includes('portal'),
+      ) as unknown as { roleRef: { kind: string; name: string }; subjects: unknown[] };
+      assert.deepEqual(binding.roleRef, {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'tb-timebox-portal-impersonation',
+      });
+      assert.deepEqual(binding.subjects, [
+        { kind: 'ServiceAccount', name: 'tb-timebox-portal', namespace: 'timebox-system' },
+      ]);
+      assert.equal(
+        objs.filter(
+          (o) =>
+            o.kind.endsWith('Binding') &&
+            (o as unknown as { subjects?: { name: string }[] }).subjects?.some(
+              (s) => s.name === 'tb-timebox-portal',
+            ),
+        ).length,
+        1,
+        'bound to nothing else',
+      );
+      const pod = portalPod(objs);
+      assert.equal(pod.automountServiceAccountToken, true, 'its own token, to impersonate with');
+      assert.equal(envOf(pod).TIMEBOX_PORTAL_AUTH_MODE, 'impersonate');
+      assert.ok(!pod.volumes.some((v) => v.name === 'kube-ca'));
+    });
+
+    it('refuses to render without what it needs, naming the value', async () => {
+      for (const missing of Object.keys(required)) {
+        await assert.rejects(
+          template(...on('--set', `${missing}=`)),
+          new RegExp(
+            `${missing.replaceAll('.', '\\.')} is required with portal\\.enabled.*--set ${missing.replaceAll('.', '\\.')}=`,
+          ),
+          missing,
+        );
+      }
+      await assert.rejects(
+        template(...on('--set', 'portal.publicUrl=http://timebox.example.com')),
+        /portal\/publicUrl.*does not match pattern/s,
+        'session cookies are Secure: https',
+      );
+      assert.ok(await template(...on('--set', 'portal.publicUrl=http://localhost:8080')));
+      await assert.rejects(
+        template(...on('--set', 'portal.authMode=anonymous')),
+        /portal\/authMode.*must be one of/s,
+      );
+      await assert.rejects(template(...on('--set', 'portal.oidc.clientID=x')), /clientID/);
+    });
+
+    it('passes helm lint --strict with the portal on', async () => {
+      const { stdout } = await run(helm, [
+        'lint',
+        '--strict',
+        CHART,
+        ...on('--set', 'portal.ingress.enabled=true', '--set', 'portal.authMode=impersonate'),
+      ]);
+      assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+
+    it('documents every value of the portal in the README', () => {
+      const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+      const values = parseAllDocuments(
+        readFileSync(join(CHART, 'values.yaml'), 'utf8'),
+      )[0]!.toJS() as {
+        portal: Record<string, unknown>;
+      };
+      const leaves = (prefix: string, v: unknown): string[] =>
+        v !== null &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        Object.keys(v).length > 0 &&
+        prefix !== 'portal.resources'
+          ? Object.entries(v).flatMap(([k, w]) => leaves(`${prefix}.${k}`, w))
+          : [prefix];
+      for (const path of leaves('portal', values.portal)) {
+        assert.ok(readme.includes(`\`${path}\``), `${path} is in charts/timebox/README.md`);
+      }
+    });
+  });
+
   it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);
@@ -378,6 +708,36 @@ describe('Helm chart', function () {
       // Put back the test configuration of the admission policies for later suites.
       await installTimebox(cluster, []);
       rmSync(work, { recursive: true, force: true });
+    });
+
+    it("keeps the portal's session key across upgrades", async () => {
+      const ns = await createNamespace(cluster, 'timebox-portal');
+      const kubectl = cluster.sandbox?.binaries.kubectl ?? 'kubectl';
+      // --dry-run=server: helm reads the cluster, as `helm upgrade` does.
+      const sessionSecret = async () => {
+        const { stdout } = await run(helm, [
+          'template',
+          'chart',
+          CHART,
+          '--namespace',
+          ns,
+          '--kubeconfig',
+          cluster.kubeconfigPath!,
+          '--dry-run=server',
+          '--show-only',
+          'templates/portal.yaml',
+          ...on(),
+        ]);
+        return parseAllDocuments(stdout)
+          .map((d) => d.toJS() as K8sObject & { data?: Record<string, string> })
+          .find((o) => o?.kind === 'Secret')!;
+      };
+      const first = await sessionSecret();
+      assert.notDeepEqual((await sessionSecret()).data, first.data, 'a new key before install');
+      const file = join(work, 'session.yaml');
+      writeFileSync(file, stringify(first));
+      await run(kubectl, ['--kubeconfig', cluster.kubeconfigPath!, 'apply', '-f', file]);
+      assert.deepEqual((await sessionSecret()).data, first.data, 'the same key after');
     });
 
     it('runs the operator with exactly the permissions the chart grants', async () => {
