@@ -15,6 +15,25 @@ export default tseslint.config(
     },
   },
   {
+    // The portal's one browser script: plain JavaScript, run by browsers.
+    files: ['src/portal/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'EventSource',
+          'FormData',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts'],
     rules: {
       'no-restricted-properties': [

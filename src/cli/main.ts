@@ -57,6 +57,7 @@ Usage:
   ${PROG} revoke NAME [--comment TEXT]
   ${PROG} ls [--mine (default) | --pending | --all] [-A]
   ${PROG} describe NAME
+  ${PROG} portal --public-url URL --issuer URL --client-id ID   (the web portal; see portal --help)
 
 Common options:
   -n, --namespace NS     namespace of the grant (default: the context's namespace, else default)
@@ -642,6 +643,9 @@ export async function run(
   err = (s: string) => console.error(s),
 ): Promise<number> {
   let ctx: Partial<Ctx> = {};
+  // The portal is a server with options of its own (src/portal/main.ts).
+  if (argv[0] === 'portal')
+    return (await import('../portal/main.ts')).runPortal(argv.slice(1), out, err);
   try {
     const { values, positionals } = parseArgs({
       args: argv,
