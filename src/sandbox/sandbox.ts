@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from './binaries.ts';
 import { ImpersonatingKubeConfig, type Identity } from './impersonation.ts';
 import { freePort } from './ports.ts';
@@ -31,6 +32,73 @@ rules:
   - level: None
 `;
 
+/** An OpenID Connect issuer whose ID tokens the API server accepts as bearer tokens. */
+export interface SandboxOidcTrust {
+  /** The https issuer URL; the API server fetches its discovery document and keys from it. */
+  issuer: string;
+  /** PEM of the CA that signed the issuer's serving certificate. */
+  caPem: string;
+  /** Client IDs whose ID tokens are accepted (the `aud` claim must name one of them). */
+  audiences: string[];
+}
+
+/**
+ * Pure: the API server's structured authentication configuration for one OIDC
+ * issuer (apiserver.config.k8s.io/v1, GA in 1.34). People are named by their
+ * email, as the demo policies and bindings name them, and keep their groups
+ * unprefixed. Whoever controls an issuer mints any claim it likes, so no ID
+ * token may name a `system:` user or group: `system:masters` would bypass RBAC.
+ */
+export function authenticationConfigYaml(trust: SandboxOidcTrust): string {
+  if (trust.audiences.length === 0) {
+    throw new Error(
+      'oidc.audiences is empty: name the client IDs whose ID tokens the API server should accept',
+    );
+  }
+  const url = new URL(trust.issuer);
+  if (url.protocol !== 'https:') {
+    throw new Error(
+      `oidc.issuer must be an https URL (the API server refuses others), got ${trust.issuer}`,
+    );
+  }
+  return stringify({
+    apiVersion: 'apiserver.config.k8s.io/v1',
+    kind: 'AuthenticationConfiguration',
+    jwt: [
+      {
+        issuer: {
+          url: trust.issuer,
+          certificateAuthority: trust.caPem,
+          audiences: trust.audiences,
+          // Required as soon as there is more than one audience.
+          ...(trust.audiences.length > 1 ? { audienceMatchPolicy: 'MatchAny' } : {}),
+        },
+        claimValidationRules: [
+          {
+            expression: 'has(claims.email_verified) && claims.email_verified == true',
+            message: 'the email address in the ID token is not verified (email_verified)',
+          },
+        ],
+        claimMappings: {
+          username: { claim: 'email', prefix: '' },
+          groups: { claim: 'groups', prefix: '' },
+        },
+        userValidationRules: [
+          {
+            expression: "!user.username.startsWith('system:')",
+            message:
+              'an OIDC user name may not start with system:, which is reserved for Kubernetes',
+          },
+          {
+            expression: "user.groups.all(group, !group.startsWith('system:'))",
+            message: 'an OIDC group may not start with system:, which is reserved for Kubernetes',
+          },
+        ],
+      },
+    ],
+  });
+}
+
 export interface SandboxOptions {
   /** Working directory. Defaults to a fresh temporary directory, removed on stop. */
   dir?: string;
@@ -48,6 +116,12 @@ export interface SandboxOptions {
    * name is the user name up to any `@`.
    */
   people?: Identity[];
+  /**
+   * Also accept ID tokens of this OpenID Connect issuer (e.g. startSandboxIssuer's),
+   * written to `<dir>/authentication-config.yaml`. The API server reads it at
+   * start, so the issuer must be up first.
+   */
+  oidc?: SandboxOidcTrust;
   log?: (msg: string) => void;
 }
 
@@ -226,6 +300,15 @@ export class Sandbox {
           '--audit-log-maxsize=0',
         );
       }
+      // Static tokens (admin, demo people) and the OIDC issuer coexist: the API
+      // server tries each authenticator in turn.
+      const oidcFlags: string[] = [];
+      const authnConfig = join(dir, 'authentication-config.yaml');
+      rmSync(authnConfig, { force: true });
+      if (opts.oidc) {
+        writeFileSync(authnConfig, authenticationConfigYaml(opts.oidc));
+        oidcFlags.push(`--authentication-config=${authnConfig}`);
+      }
       const server = `https://127.0.0.1:${apiPort}`;
       const apiserver = startProcess(
         'kube-apiserver',
@@ -248,6 +331,7 @@ export class Sandbox {
           '--disable-admission-plugins=ServiceAccount',
           '--profiling=false',
           ...auditFlags,
+          ...oidcFlags,
           ...(opts.apiserverFlags ?? []),
         ],
         join(dir, 'kube-apiserver.log'),
