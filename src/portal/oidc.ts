@@ -66,6 +66,13 @@ export class Issuer {
         { cause: err },
       );
     }
+    // A sign-in page on plain http is safe only on loopback (a browser's secure
+    // context): the sandbox's issuer serves browsers there. openid-client builds
+    // no http URL unless told; everything the portal itself calls stays https.
+    const auth = URL.parse(this.config.serverMetadata().authorization_endpoint ?? '');
+    if (auth?.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(auth.hostname)) {
+      oidc.allowInsecureRequests(this.config);
+    }
     return this.config;
   }
 

@@ -1,0 +1,460 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { GROUP, VERSION, type AccessApproval } from '../../src/api/v1alpha1/types.ts';
+import type { Identity } from '../../src/sandbox/impersonation.ts';
+import type { SandboxIssuer, SandboxPerson } from '../../src/sandbox/oidc.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
+import { specHash } from '../../src/policy/evaluate.ts';
+import { CookieSealer } from '../../src/portal/session.ts';
+import { launchBrowser, signInWithBrowser } from '../support/browser.ts';
+import { testIssuer } from '../support/cluster.ts';
+import { allowed, approvalAs, requestAs } from '../support/requests.ts';
+import {
+  createAccessPolicy,
+  createNamespace,
+  grantsApi,
+  waitForPhase,
+  withOperator,
+} from '../support/timebox.ts';
+import { eventually } from '../support/wait.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
+const SCREENSHOTS = process.env.TIMEBOX_SCREENSHOTS;
+/** The page's globals, for code Playwright runs in the browser (the tests compile without the DOM types). */
+declare const window: Record<string, unknown>;
+declare const document: { cookie: string };
+
+/** The portal as people run it: `timebox portal`, a process of its own, in token mode. */
+async function startPortalProcess(
+  issuer: SandboxIssuer,
+  kubeconfig: string,
+  dir: string,
+): Promise<{ url: string; child: ChildProcess; logs: () => string; sessionKey: Buffer }> {
+  const port = await freePort();
+  const sessionKey = randomBytes(32);
+  const keyFile = join(dir, 'session.key');
+  writeFileSync(keyFile, sessionKey.toString('base64'), { mode: 0o600 });
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'portal',
+      `--listen=127.0.0.1:${port}`,
+      `--public-url=${url}`,
+      `--issuer=${issuer.issuer}`,
+      `--client-id=${issuer.clientId}`,
+      `--issuer-ca=${issuer.caFile}`,
+      `--session-key-file=${keyFile}`,
+      `--kubeconfig=${kubeconfig}`,
+    ],
+    {
+      env: { ...process.env, TIMEBOX_OIDC_CLIENT_SECRET: issuer.clientSecret ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await eventually(async () => out.includes(`Timebox portal: ${url}`), {
+    timeoutMs: 30_000,
+    what: () => `the portal to start; output:\n${out}`,
+  });
+  return { url, child, logs: () => out, sessionKey };
+}
+
+/**
+ * The portal end to end in a real browser (Debian's Chromium, driven by
+ * Playwright), against the real API server trusting the sandbox's OpenID Connect
+ * issuer: people sign in on the issuer's page, the portal acts as them with their
+ * ID token, and the real authorizer is the oracle.
+ */
+describe('Portal: request, approve and watch access in a browser', function () {
+  this.timeout(240_000);
+  const suite = withOperator('timebox-portal-operator');
+  let issuer: SandboxIssuer;
+  let portal: Awaited<ReturnType<typeof startPortalProcess>>;
+  let browser: Browser;
+  let ns: string;
+  let policy: string;
+  let alice: SandboxPerson;
+  let bob: SandboxPerson;
+  let carol: SandboxPerson;
+  const contexts: BrowserContext[] = [];
+  const id = (p: SandboxPerson): Identity => ({ user: p.user, groups: p.groups });
+
+  async function signedIn(who: SandboxPerson, path = '/access'): Promise<Page> {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await signInWithBrowser(page, portal.url, { user: who.user, password: who.password }, path);
+    return page;
+  }
+  const approvalsOf = async (grant: string) =>
+    (
+      (await suite.cluster.admin().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: 'accessapprovals',
+      })) as { items: AccessApproval[] }
+    ).items.filter((a) => a.spec.grantRef.name === grant);
+  const shot = async (page: Page, name: string) => {
+    if (SCREENSHOTS)
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  };
+
+  before(async function () {
+    this.timeout(600_000);
+    issuer = await testIssuer();
+    const person = (user: string) => issuer.people.find((p) => p.user === user)!;
+    [alice, bob, carol] = [
+      person('alice@example.com'),
+      person('bob@example.com'),
+      person('carol@example.com'),
+    ];
+    ns = await createNamespace(suite.cluster, 'portal');
+    policy = `portal-${ns.slice(-6)}`;
+    await createAccessPolicy(suite.cluster.admin(), policy, {
+      // carol both requests and approves: she must never approve her own.
+      requesters: { groups: ['payments-oncall'], users: [carol.user] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      requireReason: true,
+      allowPersistentEscalation: true,
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
+    });
+    if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
+    portal = await startPortalProcess(issuer, suite.cluster.kubeconfigPath!, suite.work);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    if (portal && portal.child.exitCode === null) {
+      portal.child.kill('SIGTERM');
+      await once(portal.child, 'exit');
+    }
+  });
+
+  it('requests as one person, approves as another, turns Active live, and revokes', async () => {
+    const page = await signedIn(alice);
+    await shot(page, 'my-access-empty');
+    // A mistake is caught before anything is made, in the policy's own words.
+    await page.goto(`${portal.url}/request?policy=${policy}`);
+    await page.getByLabel('Role').selectOption('ClusterRole/view');
+    await page.getByLabel(/^Duration/).fill('6h');
+    await page.getByLabel(/^Reason/).fill('INC-7 payments are slow');
+    await page.locator('#check li', { hasText: 'exceeds the maxDuration 4h' }).waitFor();
+    await page.getByRole('button', { name: 'Request' }).click();
+    await page.getByRole('alert').filter({ hasText: 'exceeds the maxDuration 4h' }).waitFor();
+    assert.equal((await grantsApi(suite.cluster.admin()).list(ns)).length, 0, 'nothing was made');
+    await shot(page, 'request-refused');
+
+    await page.getByLabel(/^Duration/).fill('1h');
+    await page.getByRole('button', { name: 'Request' }).click();
+    await page.waitForURL(/\/grants\//);
+    const name = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const made = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    assert.equal(
+      made.status?.requestedBy,
+      alice.user,
+      'the API server, not the portal, says who asked',
+    );
+
+    // My access: live; a marker on the window shows the page is never reloaded.
+    await page.goto(`${portal.url}/access`);
+    const row = page.locator(`#g-${made.metadata.uid}`);
+    await row.locator('[data-phase="Pending"]').waitFor();
+    await page.locator('body[data-live-connected="true"]').waitFor();
+    await page.evaluate(() => (window.marker = 42));
+    await shot(page, 'my-access-pending');
+
+    // The approver, in a browser of their own, sees the request in full.
+    const approver = await signedIn(bob, '/approvals');
+    const card = approver.locator(`#a-${made.metadata.uid}`);
+    await card.waitFor();
+    for (const fact of [
+      alice.user,
+      'ClusterRole view',
+      ns,
+      '1h',
+      'INC-7 payments are slow',
+      policy,
+    ]) {
+      await card.getByText(fact, { exact: false }).first().waitFor();
+    }
+    await shot(approver, 'approvals');
+    await card.getByLabel(/^Comment/).fill('checked with the on-call lead');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await approver.waitForURL(/done=approved/);
+
+    await row.locator('[data-phase="Active"]').waitFor({ timeout: 30_000 });
+    await row.locator('.countdown', { hasText: /ends in \d+m/ }).waitFor();
+    assert.equal(await page.evaluate(() => window.marker), 42, 'no reload');
+    assert.ok(
+      await allowed(suite.cluster, id(alice), 'list', 'pods', ns),
+      'the authorizer says yes',
+    );
+    const approvals = await approvalsOf(name);
+    assert.equal(approvals.length, 1);
+    assert.equal(approvals[0]!.spec.approver, bob.user);
+    await shot(page, 'my-access-active');
+
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.waitForURL(/done=revoked/);
+    await page.locator('h1 [data-phase="Revoked"]').waitFor({ timeout: 30_000 });
+    await waitForPhase(suite.cluster, ns, name, 'Revoked');
+    await eventually(async () => !(await allowed(suite.cluster, id(alice), 'list', 'pods', ns)), {
+      what: 'the access to end',
+    });
+    await shot(page, 'grant-revoked');
+  });
+
+  it('shows access end on its own when it expires', async () => {
+    const page = await signedIn(alice);
+    const name = `alice-short-${randomBytes(2).toString('hex')}`;
+    await grantsApi(suite.cluster.as(id(alice))).create(
+      requestAs(id(alice), ns, policy, name, {
+        duration: '15s',
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    const row = page.locator(`#g-${g.metadata.uid}`);
+    await row.locator('[data-phase="Pending"]').waitFor();
+    await approvalAs(suite.cluster, id(bob), ns, {
+      metadata: { generateName: `${name}-`, namespace: ns },
+      spec: {
+        grantRef: { name, uid: g.metadata.uid!, specHash: specHash(g.spec) },
+        decision: 'Approve',
+        approver: bob.user,
+        approverGroups: bob.groups,
+      } as AccessApproval['spec'],
+    });
+    await row.locator('[data-phase="Active"]').waitFor({ timeout: 30_000 });
+    await row.locator('[data-phase="Expired"]').waitFor({ timeout: 45_000 });
+    await row.getByText(/ended/).waitFor();
+    assert.equal(await allowed(suite.cluster, id(alice), 'list', 'pods', ns), false);
+  });
+
+  it('refuses a change without the CSRF token, or from another site', async () => {
+    const name = `alice-csrf-${randomBytes(2).toString('hex')}`;
+    await grantsApi(suite.cluster.as(id(alice))).create(
+      requestAs(id(alice), ns, policy, name, {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    const page = await signedIn(bob, '/approvals');
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+    const hash = (await page
+      .locator(`#a-${g.metadata.uid} input[name="specHash"]`)
+      .getAttribute('value'))!;
+    const form = { uid: g.metadata.uid!, specHash: hash, decision: 'Approve' };
+    const post = (data: Record<string, string>, headers: Record<string, string> = {}) =>
+      page.request.post(`${portal.url}/grants/${ns}/${name}/decision`, {
+        form: data,
+        headers,
+        maxRedirects: 0,
+      });
+    // The session cookie rides along (same browser context); the token does not.
+    const noToken = await post(form);
+    assert.equal(noToken.status(), 403);
+    assert.match(await noToken.text(), /did not come from this portal/);
+    const wrongToken = await post({ ...form, _csrf: `${csrf.slice(0, -2)}AA` });
+    assert.equal(wrongToken.status(), 403);
+    // Even with a stolen token, a post another site makes is refused by its origin.
+    const crossSite = await post({ ...form, _csrf: csrf }, { Origin: 'http://evil.example' });
+    assert.equal(crossSite.status(), 403);
+    assert.match(await crossSite.text(), /came from another site/);
+    assert.deepEqual(await approvalsOf(name), [], 'nothing was approved');
+    assert.equal((await grantsApi(suite.cluster.admin()).get(ns, name)).status?.phase, 'Pending');
+  });
+
+  it('treats a forged or altered session cookie as no session', async () => {
+    const page = await signedIn(bob, '/approvals');
+    const context = page.context();
+    const [cookie] = (await context.cookies()).filter((c) => c.name === '__Host-timebox-session');
+    assert.ok(cookie, 'the session is a __Host- cookie');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.secure, true);
+    assert.equal(cookie.sameSite, 'Lax');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read it');
+    const forgeries = [
+      // One character changed: the cipher's tag fails.
+      cookie.value.slice(0, -3) +
+        (cookie.value.at(-3) === 'A' ? 'B' : 'A') +
+        cookie.value.slice(-2),
+      // A well-formed session for bob, sealed with a key that is not the portal's.
+      new CookieSealer(randomBytes(32)).seal('session', {
+        sid: 'x',
+        user: bob.user,
+        groups: bob.groups,
+        name: 'Bob',
+        idToken: 'forged',
+        expiresAtMs: Date.now() + 3_600_000,
+      }),
+    ];
+    for (const value of forgeries) {
+      const forged = await browser.newContext();
+      contexts.push(forged);
+      await forged.addCookies([{ ...cookie, value }]);
+      const p = await forged.newPage();
+      const res = await p.goto(`${portal.url}/approvals`);
+      assert.equal(res?.status(), 401);
+      await p.getByRole('link', { name: 'Sign in' }).waitFor();
+    }
+  });
+
+  it('never lets a person approve their own request, even by a crafted post', async () => {
+    const page = await signedIn(carol, '/approvals');
+    const name = `carol-own-${randomBytes(2).toString('hex')}`;
+    await grantsApi(suite.cluster.as(id(carol))).create(
+      requestAs(id(carol), ns, policy, name, {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    await page.reload();
+    assert.equal(await page.locator(`#a-${g.metadata.uid}`).count(), 0, 'not offered to her');
+    await page.goto(`${portal.url}/grants/${ns}/${name}`);
+    await page.getByText('You cannot decide on this request: you asked for it').waitFor();
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+    const res = await page.request.post(`${portal.url}/grants/${ns}/${name}/decision`, {
+      form: { _csrf: csrf, uid: g.metadata.uid!, specHash: specHash(g.spec), decision: 'Approve' },
+      maxRedirects: 0,
+    });
+    assert.equal(res.status(), 403);
+    assert.match(await res.text(), /you asked for it/);
+    assert.deepEqual(await approvalsOf(name), []);
+    assert.equal((await grantsApi(suite.cluster.admin()).get(ns, name)).status?.phase, 'Pending');
+  });
+
+  it('refuses an approval of a request that changed after the approver saw it', async () => {
+    const name = `alice-swap-${randomBytes(2).toString('hex')}`;
+    const asAlice = grantsApi(suite.cluster.as(id(alice)));
+    await asAlice.create(
+      requestAs(id(alice), ns, policy, name, {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const shown = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await signInWithBrowser(
+      page,
+      portal.url,
+      { user: bob.user, password: bob.password },
+      '/approvals',
+    );
+    // A slow network: the page keeps showing what bob reviewed.
+    await page.route('**/events*', (route) => route.abort());
+    await page.goto(`${portal.url}/approvals`);
+    const card = page.locator(`#a-${shown.metadata.uid}`);
+    await card.getByText('ClusterRole view').waitFor();
+    // Meanwhile the request is swapped for a bigger one under the same name (the
+    // spec cannot change: admission refuses it; someone who may delete grants
+    // deletes it, and alice asks again).
+    await grantsApi(suite.cluster.admin()).delete(ns, name);
+    await eventually(async () => (await asAlice.list(ns)).every((g) => g.metadata.name !== name), {
+      what: 'the reviewed request to be gone',
+    });
+    await asAlice.create(
+      requestAs(id(alice), ns, policy, name, {
+        access: [{ kubernetes: { clusterRole: 'edit', namespaces: [ns] } }],
+      }),
+    );
+    const swapped = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await page
+      .getByText('This request changed after you saw it, so nothing was approved')
+      .waitFor();
+    assert.deepEqual(await approvalsOf(name), []);
+    assert.equal(
+      (await grantsApi(suite.cluster.admin()).get(ns, name)).metadata.uid,
+      swapped.metadata.uid,
+    );
+    assert.equal((await grantsApi(suite.cluster.admin()).get(ns, name)).status?.phase, 'Pending');
+  });
+
+  it('exports the audit trail an approver may read, as CSV and JSON', async () => {
+    const page = await signedIn(bob, '/audit');
+    await page.getByLabel('State').selectOption('Revoked');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('table.audit tbody tr').first().waitFor();
+    for (const phase of await page.locator('table.audit tbody [data-phase]').allTextContents()) {
+      assert.equal(phase, 'Revoked');
+    }
+    await shot(page, 'audit');
+    const csv = await page.request.get(`${portal.url}/audit.csv?phase=Revoked`);
+    assert.match(csv.headers()['content-type'] ?? '', /text\/csv/);
+    const [header, ...rows] = (await csv.text()).trimEnd().split('\r\n');
+    assert.match(header!, /^created,namespace,name,uid,requestedBy/);
+    assert.ok(rows.length >= 1 && rows.every((r) => r.includes(',Revoked,')), await csv.text());
+    const json = (await (
+      await page.request.get(`${portal.url}/audit.json?policy=${policy}`)
+    ).json()) as {
+      items: { policy: string; approvedBy: string[] }[];
+    };
+    assert.ok(json.items.length >= 3 && json.items.every((i) => i.policy === policy));
+    assert.ok(json.items.some((i) => i.approvedBy.includes(bob.user)));
+  });
+
+  it('serves every page with a strict CSP, and no serious accessibility violation', async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    contexts.push(context);
+    const page = await context.newPage();
+    const res = await page.goto(`${portal.url}/`);
+    const csp = res?.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    await signInWithBrowser(page, portal.url, { user: alice.user, password: alice.password });
+    for (const path of [
+      '/access',
+      `/request`,
+      `/request?policy=${policy}`,
+      '/approvals',
+      '/audit',
+    ]) {
+      await page.goto(`${portal.url}${path}`);
+      await page.addScriptTag({ path: AXE });
+      const violations = await page.evaluate(async () => {
+        const axe = (
+          window as unknown as {
+            axe: {
+              run: () => Promise<{
+                violations: { id: string; impact: string; help: string; nodes: unknown[] }[];
+              }>;
+            };
+          }
+        ).axe;
+        return (await axe.run()).violations;
+      });
+      const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      assert.deepEqual(
+        serious.map((v) => `${v.id}: ${v.help}`),
+        [],
+        `${path}`,
+      );
+    }
+    if (SCREENSHOTS) {
+      await page.goto(`${portal.url}/request?policy=${policy}`);
+      await shot(page, 'request');
+    }
+    assert.doesNotMatch(portal.logs(), /"level":"error"/);
+  });
+});
