@@ -142,6 +142,15 @@ export async function startTestEnvironment(
 }
 
 /**
+ * Whether startRunEnvironment starts a sandbox: with `forceSandbox`, or when there
+ * is neither a kubeconfig nor a pod's service account. What a sandbox needs
+ * before it starts (its OIDC issuer) is started only then.
+ */
+export function runsSandbox(forceSandbox = false, env = process.env): boolean {
+  return forceSandbox || (!existingKubeconfig(env) && !inCluster(env));
+}
+
+/**
  * The cluster the operator runs against: the current kubeconfig if there is one,
  * else the pod's service account when in a cluster, else (or with `forceSandbox`)
  * a sandbox kept in `sandboxDir` so its data survives a restart.
@@ -150,10 +159,9 @@ export async function startRunEnvironment(
   sandboxDir: string,
   opts: SandboxOptions & { forceSandbox?: boolean } = {},
 ): Promise<ClusterEnvironment> {
-  if (!opts.forceSandbox) {
+  if (!runsSandbox(opts.forceSandbox)) {
     const path = existingKubeconfig();
-    if (path) return fromKubeconfig(path);
-    if (inCluster()) return fromInCluster();
+    return path ? fromKubeconfig(path) : fromInCluster();
   }
   return fromSandbox(await Sandbox.start({ ...opts, dir: sandboxDir, keepDir: true }));
 }
