@@ -1,4 +1,4 @@
-import { stopTestCluster } from './cluster.ts';
+import { stopTestCluster, stopTestIssuer } from './cluster.ts';
 import { stopTestWebhook } from './timebox.ts';
 
 // Root hooks: mocha runs these once around the whole run.
@@ -7,5 +7,6 @@ export const mochaHooks = {
     this.timeout(60_000);
     await stopTestWebhook();
     await stopTestCluster();
+    await stopTestIssuer();
   },
 };
