@@ -26,11 +26,15 @@ log "moto: $(bash hack/install-moto.sh)"
 # the tests and in the sandbox.
 log "mailpit: $(bash hack/install-mailpit.sh)"
 
-# promtool (Debian's prometheus package) for the alerting-rule tests, and Lua 5.1,
-# the interpreter Argo CD embeds, for the health-check tests.
+# promtool (Debian's prometheus package) for the alerting-rule tests, Lua 5.1,
+# the interpreter Argo CD embeds, for the health-check tests, and Chromium, the
+# browser the portal's tests drive (through playwright-core; no browser download).
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v lua5.1 >/dev/null || missing+=(lua5.1)
+if [[ -z "${TIMEBOX_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  missing+=(chromium)
+fi
 if [[ ${#missing[@]} -gt 0 ]]; then
   sudo=()
   if [[ "$(id -u)" -ne 0 ]]; then
