@@ -33,7 +33,7 @@ missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v lua5.1 >/dev/null || missing+=(lua5.1)
 if [[ -z "${TIMEBOX_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-  missing+=(chromium)
+  missing+=(chromium fonts-liberation)
 fi
 if [[ ${#missing[@]} -gt 0 ]]; then
   sudo=()
