@@ -6,7 +6,9 @@ import type { WebhookOptions } from './admission/serve.ts';
 import { createLogger } from './log/logger.ts';
 import { startOperator } from './operator.ts';
 import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
-import { startRunEnvironment } from './sandbox/environment.ts';
+import { runsSandbox, startRunEnvironment } from './sandbox/environment.ts';
+import type { SandboxIssuer } from './sandbox/oidc.ts';
+import type { RunningPortal } from './portal/server.ts';
 import { connectWebhook, setUpSandbox, WEBHOOK_CONFIG, WEBHOOK_SECRET } from './sandbox/setup.ts';
 import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
 import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
@@ -177,15 +179,30 @@ async function main(): Promise<void> {
     '--webhook-bind-address',
   );
 
+  // A sandbox's API server trusts its own OpenID Connect issuer (the portal's
+  // sign-in), which must run before it: the API server reads it at start.
+  const signIn = runsSandbox(values.sandbox)
+    ? await (
+        await import('./sandbox/oidc.ts')
+      ).startSandboxSignIn(resolve(SANDBOX_DIR), (m) => log.debug(m))
+    : undefined;
+  const issuer: SandboxIssuer | undefined = signIn?.issuer;
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {
     log: (msg) => log.info(msg),
     forceSandbox: values.sandbox,
     people: DEMO_PEOPLE,
+    ...(signIn ? { oidc: signIn.oidc } : {}),
+  }).catch(async (err: unknown) => {
+    await issuer?.stop();
+    throw err;
   });
   let mailpit: MailpitProcess | undefined;
+  let portal: RunningPortal | undefined;
   const stopCluster = async () => {
+    await portal?.stop();
     await mailpit?.stop();
     await cluster.stop();
+    await issuer?.stop();
   };
   const sandboxed = cluster.kind === 'sandbox' && cluster.kubeconfigPath !== undefined;
   let operatorConfig: KubeConfig = cluster.admin();
@@ -203,6 +220,11 @@ async function main(): Promise<void> {
         return undefined;
       });
       await installDemo(cluster.admin(), mailpit?.smtpPort);
+      if (issuer) {
+        // The self-service portal, as the demo people sign in to it.
+        const { startSandboxPortal } = await import('./sandbox/portal.ts');
+        portal = await startSandboxPortal(resolve(SANDBOX_DIR), issuer, cluster.admin(), log);
+      }
       log.info('the operator runs as its service account, with the RBAC of config/rbac', {
         user: 'system:serviceaccount:timebox-system:timebox-controller',
       });
@@ -264,6 +286,9 @@ async function main(): Promise<void> {
   };
 
   const notify = notificationOptions(values, env);
+  // Notifications link to the sandbox's portal unless told of another.
+  if (portal && notify.act && !notify.act.portalUrl)
+    notify.act = { ...notify.act, portalUrl: portal.url };
   let operator: Awaited<ReturnType<typeof startOperator>> | undefined;
   try {
     operator = await startOperator(operatorConfig, log, {
@@ -294,7 +319,14 @@ async function main(): Promise<void> {
     if (sandboxed && operator.webhookPort)
       await connectWebhook(cluster.admin(), operator.webhookPort);
     if (sandboxed) {
-      console.log(demoInstructions(resolve(SANDBOX_DIR), process.cwd(), mailpit?.webUrl));
+      console.log(
+        demoInstructions(
+          resolve(SANDBOX_DIR),
+          process.cwd(),
+          mailpit?.webUrl,
+          portal && issuer ? { url: portal.url, people: issuer.people } : undefined,
+        ),
+      );
     }
   } catch (err) {
     await stopCluster();

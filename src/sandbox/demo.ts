@@ -41,13 +41,24 @@ export function demoInstructions(
   sandboxDir: string,
   cwd = process.cwd(),
   mailUrl?: string,
+  portal?: { url: string; people: { user: string; password: string }[] },
 ): string {
   const path = (user: string) => relative(cwd, personKubeconfigPath(sandboxDir, user));
   const width = Math.max(...DEMO_PEOPLE.map((p) => p.user.length));
   const [alice, bob] = DEMO_PEOPLE;
+  const password = (user: string) => portal?.people.find((p) => p.user === user)?.password;
   return [
+    ...(portal
+      ? [
+          `The self-service portal: ${portal.url}`,
+          `  request as ${alice!.user} (password ${password(alice!.user)}), approve as ${bob!.user} (password ${password(bob!.user)}) in another browser or a private window`,
+        ]
+      : []),
     'Demo people, each with a kubeconfig of their own (policy payments-oncall, namespace payments):',
-    ...DEMO_PEOPLE.map((p) => `  ${p.user.padEnd(width)}  ${p.role.padEnd(22)} ${path(p.user)}`),
+    ...DEMO_PEOPLE.map(
+      (p) =>
+        `  ${p.user.padEnd(width)}  ${p.role.padEnd(22)} ${path(p.user)}${password(p.user) ? `  portal password ${password(p.user)}` : ''}`,
+    ),
     'Try it:',
     `  KUBECONFIG=${path(alice!.user)} npm run timebox -- request --policy payments-oncall --cluster-role edit --duration 1h --reason 'INC-1 demo' -n payments`,
     `  KUBECONFIG=${path(bob!.user)} npm run timebox -- ls --pending -A`,

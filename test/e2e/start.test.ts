@@ -13,6 +13,7 @@ import { personKubeconfigPath } from '../../src/sandbox/sandbox.ts';
 import { grantsApi } from '../support/timebox.ts';
 import { CLUSTER_START_TIMEOUT_MS } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
+import { launchBrowser, signInWithBrowser } from '../support/browser.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -106,11 +107,57 @@ describe('npm start without a cluster', function () {
         ['payments-leads@example.com'],
       );
 
+      // The portal: a newcomer requests as alice and approves as bob, in two
+      // browsers, with only what npm start printed.
+      const portalUrl = /The self-service portal: (http:\/\/\S+)/.exec(stdout)?.[1];
+      assert.ok(portalUrl, `the portal URL is printed: ${stdout}`);
+      const password = (user: string) =>
+        new RegExp(`${user.replace('.', '\\.')} \\(password (\\S+)\\)`).exec(stdout)?.[1];
+      const [alicePassword, bobPassword] = [
+        password('alice@example.com'),
+        password('bob@example.com'),
+      ];
+      assert.ok(alicePassword && bobPassword, `the demo passwords are printed: ${stdout}`);
+      const browser = await launchBrowser();
+      try {
+        const asAlice = await (await browser.newContext()).newPage();
+        await signInWithBrowser(asAlice, portalUrl, {
+          user: 'alice@example.com',
+          password: alicePassword,
+        });
+        await asAlice.goto(`${portalUrl}/request?policy=payments-oncall`);
+        await asAlice.getByLabel('Role').selectOption('ClusterRole/view');
+        await asAlice.getByLabel(/^Duration/).fill('30m');
+        await asAlice.getByLabel(/^Reason/).fill('INC-2 from the portal');
+        await asAlice.getByRole('button', { name: 'Request' }).click();
+        await asAlice.waitForURL(/done=requested/);
+        const name = decodeURIComponent(new URL(asAlice.url()).pathname.split('/').pop()!);
+        await asAlice.goto(`${portalUrl}/access`);
+        const asBob = await (await browser.newContext()).newPage();
+        await signInWithBrowser(
+          asBob,
+          portalUrl,
+          { user: 'bob@example.com', password: bobPassword },
+          '/approvals',
+        );
+        const card = asBob.locator('article', { hasText: name });
+        await card.getByText('INC-2 from the portal').waitFor();
+        await card.getByRole('button', { name: 'Approve' }).click();
+        await asBob.waitForURL(/done=approved/);
+        await asAlice
+          .locator('tr', { hasText: name })
+          .locator('[data-phase="Active"]')
+          .waitFor({ timeout: 30_000 });
+      } finally {
+        await browser.close();
+      }
+
       child.kill('SIGINT');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0, `exit code (stderr: ${stderr})`);
       assert.deepEqual(pids.filter(isRunning), [], 'no control plane process survives Ctrl-C');
       await assert.rejects(fetch(mailUrl), 'Mailpit stopped too');
+      await assert.rejects(fetch(portalUrl), 'the portal stopped too');
       // The data is kept so the next start finds it.
       assert.ok(existsSync(join(work, '.timebox', 'sandbox', 'etcd')));
     } finally {
