@@ -3,6 +3,7 @@ import { benchGcp } from './gcp.ts';
 import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
 import { benchSoak } from './soak.ts';
+import { benchPortal } from './portal.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<void>> = {
   gcp: () => benchGcp(),
   expiry: () => benchExpiry(),
   soak: () => benchSoak(),
+  portal: () => benchPortal(),
 };
 
 const only = process.argv.slice(2);
