@@ -150,7 +150,6 @@ describe('Portal: request, approve and watch access in a browser', function () {
 
   it('requests as one person, approves as another, turns Active live, and revokes', async () => {
     const page = await signedIn(alice);
-    await shot(page, 'my-access-empty');
     // A mistake is caught before anything is made, in the policy's own words.
     await page.goto(`${portal.url}/request?policy=${policy}`);
     await page.getByLabel('Role').selectOption('ClusterRole/view');
@@ -179,7 +178,6 @@ describe('Portal: request, approve and watch access in a browser', function () {
     await row.locator('[data-phase="Pending"]').waitFor();
     await page.locator('body[data-live-connected="true"]').waitFor();
     await page.evaluate(() => (window.marker = 42));
-    await shot(page, 'my-access-pending');
 
     // The approver, in a browser of their own, sees the request in full.
     const approver = await signedIn(bob, '/approvals');
@@ -450,10 +448,6 @@ describe('Portal: request, approve and watch access in a browser', function () {
         [],
         `${path}`,
       );
-    }
-    if (SCREENSHOTS) {
-      await page.goto(`${portal.url}/request?policy=${policy}`);
-      await shot(page, 'request');
     }
     assert.doesNotMatch(portal.logs(), /"level":"error"/);
   });
