@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
+import { bodyLimit } from 'hono/body-limit';
 import { ApiException } from '@kubernetes/client-node';
 import { isTerminal, type AccessGrant, type AccessPolicy } from '../api/v1alpha1/types.ts';
 import { apiMessage, httpStatus } from '../kube/errors.ts';
@@ -43,7 +44,7 @@ import { randomBytes } from 'node:crypto';
 export interface IssuerPort {
   begin(returnTo: string, nowMs: number): Promise<{ url: string; state: LoginState }>;
   finish(callbackUrl: URL, login: LoginState): Promise<SignIn>;
-  signOutUrl(idToken: string, after: string): Promise<string | undefined>;
+  signOutUrl(after: string): Promise<string | undefined>;
 }
 
 export interface PortalAppOptions {
@@ -92,6 +93,10 @@ export const CSP = [
 
 type Env = { Variables: { session: Session | undefined } };
 
+const MAX_BODY_BYTES = 64 * 1024;
+/** Live pages one session may have open at once: each holds a watch on the API server. */
+export const MAX_STREAMS_PER_SESSION = 5;
+
 class Refusal extends Error {
   readonly status: 400 | 403 | 404 | 409 | 422;
   readonly hint: string | undefined;
@@ -117,7 +122,17 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
     c.header('Cross-Origin-Opener-Policy', 'same-origin');
     c.header('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+    if (origin.startsWith('https:')) c.header('Strict-Transport-Security', 'max-age=31536000');
   });
+
+  // No form here is larger than a few kilobytes.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.text('The request is too large.', 413),
+    }),
+  );
 
   // The session, from its sealed cookie; a forged, altered or expired one is no session.
   app.use('*', async (c, next) => {
@@ -183,12 +198,22 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
   const page = (c: Context<Env>, title: string, what: string, hint?: string) =>
     errorPage(opts(c, title), what, hint).text;
   const me = (s: Session): Me => ({ user: s.user, groups: s.groups });
-  const api = (s: Session) =>
-    new PersonApi(
+  const api = (s: Session) => {
+    if (
+      o.people.authMode === 'impersonate' &&
+      [s.user, ...s.groups].some((n) => n.startsWith('system:'))
+    ) {
+      // Checked at sign-in too; again here, so that even a session forged with a
+      // stolen key is never lent a system: identity.
+      throw new Refusal(403, 'The portal never acts as a system: user or group.');
+    }
+    return new PersonApi(
       o.people.configFor(
         o.people.authMode === 'token' ? { token: s.idToken } : { impersonate: me(s) },
       ),
     );
+  };
+  const streams = new Map<string, number>();
 
   /** Routes that need a person: signed out, they go to sign-in and come back. */
   const signedIn =
@@ -272,7 +297,6 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
 
   app.get('/callback', async (c) => {
     const login = o.sealer.open<LoginState>('login', getCookie(c, LOGIN, 'host'));
-    deleteCookie(c, LOGIN, COOKIE);
     if (!login || login.expiresAtMs < now()) {
       return c.html(
         signInPage(
@@ -282,12 +306,28 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
         400,
       );
     }
+    // Only the answer to this browser's own sign-in counts, an error included: a
+    // link someone else made can neither cancel it nor put words on this page.
+    if (c.req.query('state') !== login.state) {
+      return c.html(
+        signInPage(login.returnTo, 'That sign-in answer was not for this sign-in; sign in again.')
+          .text,
+        400,
+      );
+    }
+    deleteCookie(c, LOGIN, COOKIE);
     const error = c.req.query('error');
     if (error) {
+      o.log.warn('the issuer refused a sign-in', {
+        error,
+        description: c.req.query('error_description'),
+      });
       return c.html(
         signInPage(
           login.returnTo,
-          `The sign-in service said: ${c.req.query('error_description') ?? error}`,
+          error === 'access_denied'
+            ? 'The sign-in was cancelled or refused.'
+            : `The sign-in service refused the sign-in (${error}); try again, or ask your identity team.`,
         ).text,
         400,
       );
@@ -358,7 +398,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
     const s = c.get('session');
     deleteCookie(c, SESSION, COOKIE);
     const after = `${origin}/signed-out`;
-    const url = s ? await o.issuer.signOutUrl(s.idToken, after) : undefined;
+    const url = s ? await o.issuer.signOutUrl(after) : undefined;
     return c.redirect(url ?? '/signed-out', 303);
   });
   app.get('/signed-out', (c) =>
@@ -660,6 +700,12 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
   app.get(
     '/events',
     signedIn(async (c, s) => {
+      const site = c.req.header('Sec-Fetch-Site');
+      if (site && site !== 'same-origin')
+        return c.text("Live updates are for the portal's own pages.", 403);
+      if ((streams.get(s.sid) ?? 0) >= MAX_STREAMS_PER_SESSION) {
+        return c.text(`At most ${MAX_STREAMS_PER_SESSION} live pages at once: close some.`, 429);
+      }
       const view = c.req.query('view') ?? 'access';
       const person = api(s);
       const csrf = o.sealer.csrfToken(s.sid);
@@ -696,31 +742,50 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       };
       return streamSSE(c, async (stream) => {
         let closed = false;
+        let failed = false;
         let wake: () => void = () => {};
         const ended = new Promise<void>((r) => (wake = r));
+        // First of all: a page closed while the stream is being set up ends it.
+        stream.onAbort(() => wake());
+        streams.set(s.sid, (streams.get(s.sid) ?? 0) + 1);
         const send = (u: object | undefined) => {
           if (!u || closed) return;
-          void stream.writeSSE({ event: 'update', data: JSON.stringify(u) }).catch(() => wake());
+          void stream.writeSSE({ event: 'update', data: JSON.stringify(u) });
         };
-        // Reconnects after a dropped stream come back within a second.
-        await stream.write('retry: 1000\n\n');
-        // The page may be older than this stream: bring every row up to date first.
-        for (const g of list.items) send(render1(g, false));
-        const stop = await watchGrants(
-          person.kc,
-          list,
-          (type, g) => send(render1(g, type === 'DELETED')),
-          () => wake(),
-        );
-        // The session ends when its token does: so does the stream.
-        const timer = setTimeout(() => wake(), Math.max(0, s.expiresAtMs - now()));
-        const ping = setInterval(() => void stream.write(': ping\n\n').catch(() => wake()), 25_000);
-        stream.onAbort(() => wake());
-        await ended;
-        closed = true;
-        clearTimeout(timer);
-        clearInterval(ping);
-        stop();
+        let stop = () => {};
+        let timer: NodeJS.Timeout | undefined;
+        let ping: NodeJS.Timeout | undefined;
+        try {
+          // A dropped stream comes back within seconds, and is brought up to date.
+          await stream.write('retry: 3000\n\n');
+          // The page may be older than this stream: bring every row up to date first.
+          for (const g of list.items) send(render1(g, false));
+          if (stream.aborted) return;
+          stop = await watchGrants(
+            person.kc,
+            list,
+            (type, g) => send(render1(g, type === 'DELETED')),
+            (err) => {
+              failed = err !== undefined && err !== null;
+              wake();
+            },
+          );
+          if (stream.aborted) wake();
+          // The session ends when its token does: so does the stream.
+          timer = setTimeout(() => wake(), Math.max(0, s.expiresAtMs - now()));
+          ping = setInterval(() => void stream.write(': ping\n\n'), 25_000);
+          await ended;
+          // A watch that fails (RBAC changed, the API server is away) is not retried every few seconds.
+          if (failed && !stream.aborted) await stream.write('retry: 30000\n\n');
+        } finally {
+          closed = true;
+          clearTimeout(timer);
+          clearInterval(ping);
+          stop();
+          const left = (streams.get(s.sid) ?? 1) - 1;
+          if (left > 0) streams.set(s.sid, left);
+          else streams.delete(s.sid);
+        }
       });
     }),
   );

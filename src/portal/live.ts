@@ -40,22 +40,24 @@ export async function watchGrants(
     onEnd(err);
   };
   for (const path of paths) {
-    aborts.push(
-      await watch.watch(
-        path,
-        {
-          allowWatchBookmarks: true,
-          // A list per namespace has no common resourceVersion: start those from "now".
-          ...(from.resourceVersion && !from.namespaces
-            ? { resourceVersion: from.resourceVersion }
-            : {}),
-        },
-        (type: string, obj: AccessGrant) => {
-          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onGrant(type, obj);
-        },
-        (err?: unknown) => end(err),
-      ),
+    // One watch that failed while the next were being opened ends them all.
+    if (ended) break;
+    const abort = await watch.watch(
+      path,
+      {
+        allowWatchBookmarks: true,
+        // A list per namespace has no common resourceVersion: start those from "now".
+        ...(from.resourceVersion && !from.namespaces
+          ? { resourceVersion: from.resourceVersion }
+          : {}),
+      },
+      (type: string, obj: AccessGrant) => {
+        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onGrant(type, obj);
+      },
+      (err?: unknown) => end(err),
     );
+    aborts.push(abort);
+    if (ended) abort.abort();
   }
   return () => end();
 }

@@ -34,6 +34,18 @@ describe('portal identity and options', () => {
     );
     assert.throws(() => identityFromClaims({ email: 'system:admin' }, mapping), /refuses/);
     assert.throws(
+      () => identityFromClaims({ email: 'a@x', groups: ['kubeadm:cluster-admins'] }, mapping),
+      /kubeadm:cluster-admins.*--groups-prefix/,
+    );
+    // With a prefix, an issuer's name can never be Kubernetes' own.
+    assert.deepEqual(
+      identityFromClaims(
+        { email: 'a@x', groups: ['org:team'] },
+        { ...mapping, groupsPrefix: 'oidc:' },
+      ).groups,
+      ['oidc:org:team'],
+    );
+    assert.throws(
       () => identityFromClaims({ email: 'a@x', email_verified: false }, mapping),
       /not verified/,
     );

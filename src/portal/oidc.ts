@@ -110,12 +110,16 @@ export class Issuer {
     return { idToken: tokens.id_token, claims: { ...claims }, expiresAtMs: claims.exp * 1000 };
   }
 
-  /** The issuer's sign-out page, when it has one, returning to `after`. */
-  async signOutUrl(idToken: string, after: string): Promise<string | undefined> {
+  /**
+   * The issuer's sign-out page, when it has one, returning to `after`. It names
+   * the client, not the ID token (`id_token_hint`): in token mode the ID token is a
+   * working credential for the cluster, and a URL ends up in histories and logs.
+   */
+  async signOutUrl(after: string): Promise<string | undefined> {
     const config = await this.configuration().catch(() => undefined);
     if (!config?.serverMetadata().end_session_endpoint) return undefined;
     return oidc.buildEndSessionUrl(config, {
-      id_token_hint: idToken,
+      client_id: this.opts.clientId,
       post_logout_redirect_uri: after,
     }).href;
   }
@@ -149,6 +153,16 @@ export function identityFromClaims(
   }
   const raw = claims[m.groupsClaim];
   const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : [];
+  // Names with a colon are Kubernetes' and its installers' (system:masters,
+  // kubeadm:cluster-admins): without a prefix, an issuer's claim must not be one.
+  const reserved = [...(m.usernamePrefix ? [] : [user]), ...(m.groupsPrefix ? [] : groups)].filter(
+    (n) => n.includes(':'),
+  );
+  if (reserved.length) {
+    throw new Error(
+      `the ID token names ${reserved.join(', ')}: names with a colon are reserved in Kubernetes (system:, kubeadm:), so the portal refuses to impersonate them unprefixed; set --username-prefix and --groups-prefix (and the API server's claim mappings) to e.g. oidc:`,
+    );
+  }
   const out = { user: m.usernamePrefix + user, groups: groups.map((g) => m.groupsPrefix + g) };
   // The portal never lends anyone a system: identity, whatever an issuer says.
   if (out.user.startsWith('system:') || out.groups.some((g) => g.startsWith('system:'))) {

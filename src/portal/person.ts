@@ -186,6 +186,8 @@ export class PersonApi {
       (n) => n !== '*',
     );
     const items: AccessGrant[] = [];
+    // Only where the person may list: a watch elsewhere would fail at once.
+    const readable: string[] = [];
     for (const namespace of namespaces) {
       try {
         const list = (await this.api.listNamespacedCustomObject({
@@ -194,11 +196,12 @@ export class PersonApi {
           namespace,
         })) as { items: AccessGrant[] };
         items.push(...list.items);
+        readable.push(namespace);
       } catch (err) {
         if (httpStatus(err) !== 403) throw err;
       }
     }
-    return { items, namespaces };
+    return { items, namespaces: readable };
   }
 
   async grant(namespace: string, name: string): Promise<AccessGrant | undefined> {

@@ -64,6 +64,10 @@ describe('portal sessions', () => {
   it('returns only to paths of the portal', () => {
     assert.equal(safeReturnTo('/approvals?x=1'), '/approvals?x=1');
     for (const bad of [
+      '/\t/evil.example',
+      '/\n/evil.example',
+      '/ /evil.example',
+      '/.//evil.example',
       '//evil.example/',
       'https://evil.example/',
       '/\\evil.example',

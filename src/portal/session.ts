@@ -102,8 +102,22 @@ export function liveSession(s: Session | undefined, nowMs: number): Session | un
   return s;
 }
 
-/** Pure: a return path that stays on the portal (no `//evil.example`, no scheme). */
+/**
+ * Pure: a return path that stays on the portal. Browsers drop tabs and newlines
+ * from URLs and read `\\` as `/`, so `/\t/evil.example` would become
+ * `//evil.example`: anything but a plain path and query is refused.
+ */
 export function safeReturnTo(path: string | undefined): string {
-  if (!path || !path.startsWith('/') || path.startsWith('//') || path.includes('\\')) return '/';
-  return path;
+  const odd = (ch: string) => ch <= ' ' || ch === '\x7f' || ch === '\\';
+  if (!path || !path.startsWith('/') || [...path].some(odd)) return '/';
+  const base = 'https://portal.invalid';
+  let url: URL;
+  try {
+    url = new URL(path, base);
+  } catch {
+    return '/';
+  }
+  // Dot segments can leave a `//` in front once resolved: `/.//evil.example`.
+  if (url.origin !== base || url.pathname.startsWith('//')) return '/';
+  return `${url.pathname}${url.search}`;
 }

@@ -13,6 +13,7 @@ import type { SandboxIssuer, SandboxPerson } from '../../src/sandbox/oidc.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import { CookieSealer } from '../../src/portal/session.ts';
+import { MAX_STREAMS_PER_SESSION } from '../../src/portal/app.ts';
 import { launchBrowser, signInWithBrowser } from '../support/browser.ts';
 import { testIssuer } from '../support/cluster.ts';
 import { allowed, approvalAs, requestAs } from '../support/requests.ts';
@@ -386,6 +387,58 @@ describe('Portal: request, approve and watch access in a browser', function () {
       swapped.metadata.uid,
     );
     assert.equal((await grantsApi(suite.cluster.admin()).get(ns, name)).status?.phase, 'Pending');
+  });
+
+  it('never sends a person to another site after sign-in, nor shows words a link put there', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    // Browsers drop the tab: /\t/evil.example would become //evil.example.
+    await page.goto(`${portal.url}/login?returnTo=${encodeURIComponent('/\t/evil.example')}`);
+    await page.getByLabel('Email').fill(alice.user);
+    await page.getByLabel('Password').fill(alice.password);
+    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.waitForURL(`${portal.url}/access`);
+
+    // An error answer made by someone else's link is not this browser's sign-in.
+    const fresh = await browser.newContext();
+    contexts.push(fresh);
+    const other = await fresh.newPage();
+    await other.goto(`${portal.url}/login`);
+    await other.getByLabel('Email').waitFor();
+    const res = await other.goto(
+      `${portal.url}/callback?error=access_denied&error_description=${encodeURIComponent('Call +1 555 0100 to unlock your account')}&state=not-yours`,
+    );
+    assert.equal(res?.status(), 400);
+    await other.getByText('not for this sign-in').waitFor();
+    assert.doesNotMatch(await other.content(), /555 0100/);
+  });
+
+  it('holds at most a few live streams per session, and frees them when pages close', async () => {
+    const page = await signedIn(alice);
+    const statuses = await page.evaluate(async (n: number) => {
+      const aborts: AbortController[] = [];
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const a = new AbortController();
+        aborts.push(a);
+        out.push((await fetch('/events?view=access', { signal: a.signal })).status);
+      }
+      (window as Record<string, unknown>).openStreams = aborts;
+      return out;
+    }, MAX_STREAMS_PER_SESSION);
+    // The page's own stream is one of them: the last of these is one too many.
+    assert.deepEqual(statuses.slice(0, -1), Array(MAX_STREAMS_PER_SESSION - 1).fill(200));
+    assert.equal(statuses.at(-1), 429);
+    await page.evaluate(() => {
+      for (const a of (window as Record<string, unknown>).openStreams as AbortController[])
+        a.abort();
+    });
+    await eventually(
+      async () =>
+        (await page.evaluate(async () => (await fetch('/events?view=access')).status)) === 200,
+      { what: 'a stream to be free again once pages closed theirs' },
+    );
   });
 
   it('exports the audit trail an approver may read, as CSV and JSON', async () => {
