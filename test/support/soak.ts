@@ -51,7 +51,11 @@ export interface SoakResult {
   /** Per binding: deletion seen − expires-at, ms. */
   overdueMs: number[];
   /** Bindings left after every grant ended. */
+  /** Timebox bindings left once every window has closed, read fresh from the API server. */
   orphans: number;
+  orphanDetails: string[];
+  /** The same, as the test's watch cache saw it: a difference means the cache was behind. */
+  cachedOrphans: number;
   /** Grants not in a final phase well after their window ended. */
   stuck: number;
   /** Grants that were never granted (not Expired after Active), e.g. created during an outage. */
@@ -245,13 +249,23 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       Math.max(overdueSeen.get(name) ?? 0, (goneAt.get(name) ?? Date.now()) - at),
     );
     const all = grants.list();
+    // What is really left, read fresh from the API server: the test's own cache
+    // may be behind after the kills, and what counts is the cluster's state.
+    const left = (await rbac.listNamespacedRoleBinding({ namespace: NS })).items.filter(
+      (b) => b.metadata?.labels?.['timebox.dev/grant-uid'],
+    );
     return {
       kills: opts.kills,
       apiserverCrashes,
       etcdCrashes,
       grants: created,
       overdueMs: overdueMs.sort((a, b) => a - b),
-      orphans: bindings.list().length,
+      orphans: left.length,
+      orphanDetails: left.map(
+        (b) =>
+          `${b.metadata?.name} (expires-at ${b.metadata?.annotations?.['timebox.dev/expires-at']}, created ${String(b.metadata?.creationTimestamp)})`,
+      ),
+      cachedOrphans: bindings.list().length,
       stuck: all.filter((g) => !isTerminal(g.status?.phase)).length,
       neverActive: all.filter((g) => !g.status?.activatedAt).length,
     };
