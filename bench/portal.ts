@@ -7,10 +7,9 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/log/logger.ts';
 import { CookieSealer, type Session } from '../src/portal/session.ts';
-import { startPortal } from '../src/portal/server.ts';
 import { DEMO_PEOPLE, installDemo } from '../src/sandbox/demo.ts';
 import { apiServerTrust, startSandboxIssuer } from '../src/sandbox/oidc.ts';
-import { freePort } from '../src/sandbox/ports.ts';
+import { startSandboxPortal } from '../src/sandbox/portal.ts';
 import { Sandbox } from '../src/sandbox/sandbox.ts';
 import { setUpSandbox } from '../src/sandbox/setup.ts';
 import { grantsApi } from '../test/support/timebox.ts';
@@ -55,25 +54,12 @@ export async function benchPortal(
   try {
     await setUpSandbox(sandbox.adminConfig());
     await installDemo(sandbox.adminConfig());
-    const key = randomBytes(32);
-    const port = await freePort();
-    const portal = await startPortal({
-      host: '127.0.0.1',
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      issuer: issuer.issuer,
-      clientId: issuer.clientId,
-      ...(issuer.clientSecret ? { clientSecret: issuer.clientSecret } : {}),
-      issuerCaPem: issuer.caPem,
-      usernameClaim: 'email',
-      groupsClaim: 'groups',
-      usernamePrefix: '',
-      groupsPrefix: '',
-      authMode: 'token',
-      sessionKey: key,
-      kubeConfig: sandbox.adminConfig(),
-      log,
-    });
+    // As npm start runs it; the session key is read back to make sessions below.
+    const portal = await startSandboxPortal(dir, issuer, sandbox.adminConfig(), log);
+    const key = Buffer.from(
+      readFileSync(join(dir, 'portal', 'session.key'), 'utf8').trim(),
+      'base64',
+    );
     const alice = DEMO_PEOPLE[0]!;
     const api = grantsApi(sandbox.configFor(alice));
     for (let i = 0; i < grants; i += 20) {

@@ -17,7 +17,6 @@ import {
   ACCESS_GRANT,
   ACCESS_POLICY,
   ANNOTATION_REQUESTED_BY,
-  ANNOTATION_REQUESTER_GROUPS,
   AWS_MODES,
   GROUP,
   isTerminal,
@@ -30,6 +29,7 @@ import {
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { specHash } from '../policy/evaluate.ts';
 import { precheck } from '../policy/precheck.ts';
+import { requestFor } from '../policy/request.ts';
 import { httpStatus } from '../kube/errors.ts';
 import { reviewLines } from './review.ts';
 import { describeTarget } from '../api/v1alpha1/describe.ts';
@@ -242,26 +242,15 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
         /[^a-z0-9-]/g,
         '-',
       )}-${target.replace(/[^a-z0-9-]/g, '-')}-${randomBytes(2).toString('hex')}`;
-  const body: AccessGrant = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: ACCESS_GRANT.kind,
-    metadata: {
-      name,
-      namespace: ctx.namespace,
-      annotations: {
-        [ANNOTATION_REQUESTED_BY]: me.user,
-        ...(me.groups.length ? { [ANNOTATION_REQUESTER_GROUPS]: me.groups.join(',') } : {}),
-      },
-    },
-    spec: {
-      subject: { kind: 'User', name: me.user },
-      policy,
-      duration,
-      ...(v.reason ? { reason: v.reason as string } : {}),
-      ...(v['start-at'] ? { startAt: v['start-at'] as string } : {}),
-      access,
-    },
-  };
+  const body = requestFor(me, {
+    name,
+    namespace: ctx.namespace,
+    policy,
+    duration,
+    ...(v.reason ? { reason: v.reason as string } : {}),
+    ...(v['start-at'] ? { startAt: v['start-at'] as string } : {}),
+    access,
+  });
   await precheckRequest(ctx, body);
   await ctx.api.createNamespacedCustomObject({
     group: GROUP,

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
+import { requestFor } from '../policy/request.ts';
 import {
-  ACCESS_GRANT,
   ANNOTATION_REQUESTED_BY,
-  ANNOTATION_REQUESTER_GROUPS,
-  API_VERSION,
   AWS_MODES,
   type AccessGrant,
   type AccessPolicy,
@@ -273,24 +271,13 @@ export function draftFromForm(
     );
   const reason = text(f.reason);
   return {
-    grant: {
-      apiVersion: API_VERSION,
-      kind: ACCESS_GRANT.kind,
-      metadata: {
-        name,
-        namespace,
-        annotations: {
-          [ANNOTATION_REQUESTED_BY]: me.user,
-          ...(me.groups.length ? { [ANNOTATION_REQUESTER_GROUPS]: me.groups.join(',') } : {}),
-        },
-      },
-      spec: {
-        subject: { kind: 'User', name: me.user },
-        policy,
-        duration,
-        ...(reason ? { reason } : {}),
-        access,
-      },
-    },
+    grant: requestFor(me, {
+      name,
+      namespace,
+      policy,
+      duration,
+      ...(reason ? { reason } : {}),
+      access,
+    }),
   };
 }

@@ -5,9 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { GROUP, VERSION, type AccessApproval } from '../../src/api/v1alpha1/types.ts';
+import type { AccessApproval } from '../../src/api/v1alpha1/types.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import type { SandboxIssuer, SandboxPerson } from '../../src/sandbox/oidc.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -16,7 +15,7 @@ import { CookieSealer } from '../../src/portal/session.ts';
 import { MAX_STREAMS_PER_SESSION } from '../../src/portal/app.ts';
 import { launchBrowser, signInWithBrowser } from '../support/browser.ts';
 import { testIssuer } from '../support/cluster.ts';
-import { allowed, approvalAs, requestAs } from '../support/requests.ts';
+import { allowed, approvalAs, approvalsOf as approvalsIn, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -99,15 +98,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     await signInWithBrowser(page, portal.url, { user: who.user, password: who.password }, path);
     return page;
   }
-  const approvalsOf = async (grant: string) =>
-    (
-      (await suite.cluster.admin().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: 'accessapprovals',
-      })) as { items: AccessApproval[] }
-    ).items.filter((a) => a.spec.grantRef.name === grant);
+  const approvalsOf = (grant: string) => approvalsIn(suite.cluster, ns, grant);
   const shot = async (page: Page, name: string) => {
     if (SCREENSHOTS)
       await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });

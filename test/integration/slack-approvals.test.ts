@@ -3,13 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  RbacAuthorizationV1Api,
-} from '@kubernetes/client-node';
-import { GROUP, VERSION, type AccessApproval } from '../../src/api/v1alpha1/types.ts';
+import { AuthorizationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { signSlackRequest } from '../../src/notify/slack-endpoint.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -18,7 +12,7 @@ import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { withToken } from '../../src/sandbox/setup.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { startFakeSlack } from '../support/fake-slack.ts';
-import { approvalAs, refusal, requestAs } from '../support/requests.ts';
+import { approvalAs, approvalsOf as approvalsIn, refusal, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -63,15 +57,7 @@ describe('Slack: approvers decide where they are told', function () {
   ];
 
   const admin = () => cluster.admin();
-  const approvalsOf = async (grant: string) =>
-    (
-      (await admin().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: 'accessapprovals',
-      })) as { items: AccessApproval[] }
-    ).items.filter((a) => a.spec.grantRef.name === grant);
+  const approvalsOf = (grant: string) => approvalsIn(cluster, ns, grant);
 
   async function post(body: string, opts: { signature?: string; tsS?: number } = {}) {
     const tsS = opts.tsS ?? Math.floor(Date.now() / 1000);

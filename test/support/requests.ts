@@ -127,6 +127,23 @@ export async function allowed(
   return review.status?.allowed === true;
 }
 
+/** The AccessApprovals recorded for the grant named `grant` in `namespace`. */
+export async function approvalsOf(
+  cluster: ClusterEnvironment,
+  namespace: string,
+  grant: string,
+): Promise<AccessApproval[]> {
+  const list = (await cluster.admin().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: 'accessapprovals',
+  })) as {
+    items: AccessApproval[];
+  };
+  return list.items.filter((a) => a.spec.grantRef.name === grant);
+}
+
 /** The API server's refusal of `p`, with its HTTP code and message; fails if it was accepted. */
 export async function refusal(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
