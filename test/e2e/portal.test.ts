@@ -5,21 +5,24 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { AccessApproval } from '../../src/api/v1alpha1/types.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import type { SandboxIssuer, SandboxPerson } from '../../src/sandbox/oidc.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
+import { withToken } from '../../src/sandbox/setup.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import { CookieSealer } from '../../src/portal/session.ts';
 import { MAX_STREAMS_PER_SESSION } from '../../src/portal/app.ts';
 import { launchBrowser, signInWithBrowser } from '../support/browser.ts';
-import { testIssuer } from '../support/cluster.ts';
+import { ISSUER_CLAIMS_MASTERS, testIssuer } from '../support/cluster.ts';
 import { allowed, approvalAs, approvalsOf as approvalsIn, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
   grantsApi,
+  OPERATOR_NAMESPACE,
   waitForPhase,
   withOperator,
 } from '../support/timebox.ts';
@@ -32,15 +35,16 @@ const SCREENSHOTS = process.env.TIMEBOX_SCREENSHOTS;
 declare const window: Record<string, unknown>;
 declare const document: { cookie: string };
 
-/** The portal as people run it: `timebox portal`, a process of its own, in token mode. */
+/** The portal as people run it: `timebox portal`, a process of its own (token mode unless told). */
 async function startPortalProcess(
   issuer: SandboxIssuer,
   kubeconfig: string,
   dir: string,
+  extraArgs: string[] = [],
 ): Promise<{ url: string; child: ChildProcess; logs: () => string; sessionKey: Buffer }> {
   const port = await freePort();
   const sessionKey = randomBytes(32);
-  const keyFile = join(dir, 'session.key');
+  const keyFile = join(dir, `session-${port}.key`);
   writeFileSync(keyFile, sessionKey.toString('base64'), { mode: 0o600 });
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
@@ -55,6 +59,7 @@ async function startPortalProcess(
       `--issuer-ca=${issuer.caFile}`,
       `--session-key-file=${keyFile}`,
       `--kubeconfig=${kubeconfig}`,
+      ...extraArgs,
     ],
     {
       env: { ...process.env, TIMEBOX_OIDC_CLIENT_SECRET: issuer.clientSecret ?? '' },
@@ -430,6 +435,102 @@ describe('Portal: request, approve and watch access in a browser', function () {
         (await page.evaluate(async () => (await fetch('/events?view=access')).status)) === 200,
       { what: 'a stream to be free again once pages closed theirs' },
     );
+  });
+
+  it('gives no session to someone the issuer says is in system:masters', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${portal.url}/login`);
+    await page.getByLabel('Email').fill(ISSUER_CLAIMS_MASTERS.user);
+    await page.getByLabel('Password').fill(ISSUER_CLAIMS_MASTERS.password);
+    await page.getByRole('button', { name: /sign in/i }).click();
+    // The API server refuses the token (its userValidationRules): no session.
+    await page.getByText(/Signed in, but the cluster does not accept/).waitFor();
+    assert.deepEqual(
+      (await context.cookies()).filter((c) => c.name === '__Host-timebox-session'),
+      [],
+    );
+  });
+
+  it('in impersonate mode, acts as the verified person through an identity that may only impersonate', async () => {
+    // The portal's own identity, as the chart makes it: impersonate users and groups, nothing else.
+    const admin = suite.cluster.admin();
+    const sa = `portal-${randomBytes(3).toString('hex')}`;
+    const saUser = `system:serviceaccount:${OPERATOR_NAMESPACE}:${sa}`;
+    const core = admin.makeApiClient(CoreV1Api);
+    await core.createNamespacedServiceAccount({
+      namespace: OPERATOR_NAMESPACE,
+      body: { metadata: { name: sa } },
+    });
+    const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: sa },
+        rules: [{ apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] }],
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: sa },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: OPERATOR_NAMESPACE }],
+      },
+    });
+    const token = (
+      await core.createNamespacedServiceAccountToken({
+        namespace: OPERATOR_NAMESPACE,
+        name: sa,
+        body: { spec: { audiences: [], expirationSeconds: 3600 } },
+      })
+    ).status!.token!;
+    const kubeconfig = join(suite.work, `${sa}.kubeconfig`);
+    writeFileSync(kubeconfig, withToken(admin, saUser, token).exportConfig(), { mode: 0o600 });
+    assert.equal(
+      await allowed(suite.cluster, { user: saUser }, 'list', 'accessgrants', ns),
+      false,
+      'no power of its own',
+    );
+    const second = await startPortalProcess(issuer, kubeconfig, suite.work, [
+      '--auth-mode=impersonate',
+    ]);
+    try {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      await signInWithBrowser(
+        page,
+        second.url,
+        { user: alice.user, password: alice.password },
+        `/request?policy=${policy}`,
+      );
+      await page.getByLabel('Role').selectOption('ClusterRole/view');
+      await page.getByLabel(/^Duration/).fill('30m');
+      await page.getByLabel(/^Reason/).fill('INC-9 through impersonation');
+      await page.getByRole('button', { name: 'Request' }).click();
+      await page.waitForURL(/done=requested/);
+      const name = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+      const made = await waitForPhase(suite.cluster, ns, name, 'Pending');
+      // The API server saw alice, not the portal: the webhook stamps the real caller.
+      assert.equal(made.metadata.annotations?.['timebox.dev/created-by'], alice.user);
+      assert.equal(made.status?.requestedBy, alice.user);
+
+      // Someone the issuer puts in system:masters is never impersonated.
+      const other = await (await browser.newContext()).newPage();
+      contexts.push(other.context());
+      await other.goto(`${second.url}/login`);
+      await other.getByLabel('Email').fill(ISSUER_CLAIMS_MASTERS.user);
+      await other.getByLabel('Password').fill(ISSUER_CLAIMS_MASTERS.password);
+      await other.getByRole('button', { name: /sign in/i }).click();
+      await other.getByText(/refuses to impersonate/).waitFor();
+      assert.deepEqual(
+        (await other.context().cookies()).filter((c) => c.name === '__Host-timebox-session'),
+        [],
+      );
+    } finally {
+      second.child.kill('SIGTERM');
+      await once(second.child, 'exit');
+    }
   });
 
   it('exports the audit trail an approver may read, as CSV and JSON', async () => {
