@@ -277,6 +277,8 @@ describe('timebox CLI, end to end', function () {
     const res = await waiting;
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /is Denied: denied by bob@example\.com: not during the freeze/);
+    // While it waited, it said what for.
+    assert.match(res.stderr, /waiting: accessgrant \S+\/waits-for-bob is Pending: .*approv/);
   });
 
   it('says what to do on mistakes, with distinct exit codes', async () => {

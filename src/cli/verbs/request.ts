@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import {
+  ACCESS_GRANT,
+  ACCESS_POLICY,
+  AWS_MODES,
+  GROUP,
+  isTerminal,
+  VERSION,
+  type AccessPolicy,
+  type AccessGrant,
+  type AccessTarget,
+  type AwsMode,
+} from '../../api/v1alpha1/types.ts';
+import { httpStatus } from '../../kube/errors.ts';
+import { precheck } from '../../policy/precheck.ts';
+import { requestFor } from '../../policy/request.ts';
+import { DeniedError, grants, print, PROG, UsageError, whoAmI, type Ctx } from '../context.ts';
+import type { Verb } from '../verb.ts';
+
+/**
+ * Refuses, before anything is made, a request its policy would deny: a role
+ * typo, a missing reason, the wrong namespace, an unknown policy. The controller's
+ * own evaluation and words; it decides again once the grant exists.
+ */
+async function precheckRequest(ctx: Ctx, grant: AccessGrant): Promise<void> {
+  let policy: AccessPolicy;
+  try {
+    policy = (await ctx.api.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_POLICY.plural,
+      name: grant.spec.policy,
+    })) as AccessPolicy;
+  } catch (err) {
+    if (httpStatus(err) === 404) {
+      throw new DeniedError(
+        `not requested: there is no AccessPolicy '${grant.spec.policy}'; list them with: kubectl get accesspolicies`,
+      );
+    }
+    // Not allowed to read policies: the controller will say.
+    if (httpStatus(err) === 403) return;
+    throw err;
+  }
+  const [check] = precheck(grant, [policy], new Date());
+  if (check?.decision.verdict === 'Denied') {
+    throw new DeniedError(`not requested: ${check.decision.message}`);
+  }
+}
+
+async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
+  const policy = v.policy as string | undefined;
+  const duration = v.duration as string | undefined;
+  if (!policy)
+    throw new UsageError('--policy is required: the AccessPolicy that allows this access');
+  if (!duration) throw new UsageError('--duration is required, e.g. --duration 2h');
+  try {
+    parseDuration(duration);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const access: AccessTarget[] = [];
+  const clusterRole = v['cluster-role'] as string | undefined;
+  const role = v.role as string | undefined;
+  if (clusterRole && role) throw new UsageError('give --cluster-role or --role, not both');
+  if (clusterRole || role) {
+    const targets = (v['target-namespace'] as string[] | undefined) ?? [ctx.namespace];
+    access.push({
+      kubernetes: {
+        ...(clusterRole ? { clusterRole } : { role: role! }),
+        ...(v['cluster-wide'] ? { clusterWide: true } : { namespaces: targets }),
+      },
+    });
+  }
+  if (v['aws-principal'] || v['aws-policy'] || v['aws-group'] || v['aws-mode']) {
+    const mode =
+      (v['aws-mode'] as string | undefined) ?? (v['aws-group'] ? 'GroupMembership' : undefined);
+    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
+      throw new UsageError(`--aws-mode must be one of ${AWS_MODES.join(', ')}, got '${mode}'`);
+    }
+    const group = mode === 'GroupMembership';
+    if (!v['aws-principal'] || (group ? !v['aws-group'] : !v['aws-policy'])) {
+      throw new UsageError(
+        group
+          ? 'AWS group membership needs --aws-principal (a user ARN) and --aws-group'
+          : 'AWS access needs both --aws-principal and --aws-policy',
+      );
+    }
+    access.push({
+      aws: {
+        principalArn: v['aws-principal'] as string,
+        ...(group
+          ? { groupArn: v['aws-group'] as string }
+          : { policyArn: v['aws-policy'] as string }),
+        ...(mode ? { mode: mode as AwsMode } : {}),
+      },
+    });
+  }
+  if (v['gcp-resource'] || v['gcp-role'] || v['gcp-member']) {
+    if (!v['gcp-resource'] || !v['gcp-role'] || !v['gcp-member']) {
+      throw new UsageError('GCP access needs --gcp-resource, --gcp-role and --gcp-member');
+    }
+    access.push({
+      gcp: {
+        resource: v['gcp-resource'] as string,
+        role: v['gcp-role'] as string,
+        member: v['gcp-member'] as string,
+      },
+    });
+  }
+  if (access.length === 0) {
+    throw new UsageError(
+      'say what you need: --cluster-role/--role, --aws-principal/--aws-policy or --gcp-*',
+    );
+  }
+  const me = await whoAmI(ctx.kc);
+  const target = clusterRole ?? role ?? 'access';
+  const name =
+    (v.name as string | undefined) ??
+    `${me.user
+      .split('@')[0]!
+      .toLowerCase()
+      .replace(
+        /[^a-z0-9-]/g,
+        '-',
+      )}-${target.replace(/[^a-z0-9-]/g, '-')}-${randomBytes(2).toString('hex')}`;
+  const body = requestFor(me, {
+    name,
+    namespace: ctx.namespace,
+    policy,
+    duration,
+    ...(v.reason ? { reason: v.reason as string } : {}),
+    ...(v['start-at'] ? { startAt: v['start-at'] as string } : {}),
+    access,
+  });
+  await precheckRequest(ctx, body);
+  await ctx.api.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_GRANT.plural,
+    namespace: ctx.namespace,
+    body,
+  });
+  if (!v.wait) {
+    print(
+      ctx,
+      body,
+      () =>
+        `accessgrant ${ctx.namespace}/${name} requested; follow it with: ${PROG} describe ${name} -n ${ctx.namespace}`,
+    );
+    return;
+  }
+  const deadline = Date.now() + parseDuration((v.timeout as string | undefined) ?? '10m');
+  let said = '';
+  for (;;) {
+    const g = await grants(ctx).get(name);
+    const phase = g.status?.phase;
+    const ready = g.status?.conditions?.find((c) => c.type === 'Ready');
+    // What it waits for, each time that changes (on stderr: a script reads only the result).
+    const now = `${phase ?? 'new'}${ready?.message ? `: ${ready.message}` : ''}`;
+    if (now !== said && phase !== 'Active' && !isTerminal(phase)) {
+      ctx.err(`waiting: accessgrant ${ctx.namespace}/${name} is ${now}`);
+      said = now;
+    }
+    if (phase === 'Active') {
+      print(
+        ctx,
+        g,
+        () => `accessgrant ${ctx.namespace}/${name} is Active until ${g.status?.expiresAt}`,
+      );
+      return;
+    }
+    if (isTerminal(phase))
+      throw new DeniedError(
+        `accessgrant ${ctx.namespace}/${name} is ${phase}: ${ready?.message ?? ''}`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(
+        `accessgrant ${ctx.namespace}/${name} is still ${phase ?? 'new'}: ${ready?.message ?? ''}`,
+      );
+    await sleep(500);
+  }
+}
+
+export const requestVerb: Verb = {
+  name: 'request',
+  summary: 'ask for access under a policy',
+  usage: `request --policy POLICY (--cluster-role ROLE | --role ROLE) --duration 2h --reason TEXT
+                  [--target-namespace NS ...] [--cluster-wide]
+                  [--aws-principal ARN (--aws-policy ARN [--aws-mode AttachPolicy] | --aws-group ARN)]
+                  [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME]
+                  [--wait [--timeout 10m]]`,
+  help: `Asks for access for yourself, in the namespace of -n. It first checks what you
+ask against the policy, with the controller's own evaluation, and makes nothing
+the policy would deny (exit 3). --wait waits until the grant is Active, and exits 3
+if it is denied or fails; --timeout bounds the wait (default 10m).
+
+  --policy NAME            the AccessPolicy that allows this access
+  --cluster-role ROLE      a ClusterRole, bound in --target-namespace (or -n), or
+  --role ROLE              a namespaced Role
+  --target-namespace NS    where the role applies (repeatable; default: -n)
+  --cluster-wide           the ClusterRole cluster-wide, if the policy allows it
+  --aws-principal ARN      with --aws-policy ARN (--aws-mode AttachPolicy), or --aws-group ARN
+  --gcp-resource R         with --gcp-role ROLE and --gcp-member user:you@example.com
+  --duration D             e.g. 30m, 2h, 1h30m; at most the policy's maxDuration
+  --reason TEXT            why (some policies require it)
+  --start-at TIME          a window that starts later (RFC 3339)
+  --name NAME              the grant's name (default: you-role-xxxx)
+
+Examples:
+  ${PROG} request --policy payments-oncall --cluster-role edit --duration 2h \\
+    --reason 'INC-4211 checkout latency' -n payments --wait
+  ${PROG} request --policy s3-readers --aws-principal arn:aws:iam::111122223333:role/alice \\
+    --aws-policy arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess --duration 1h --reason 'audit export'`,
+  options: {
+    policy: { type: 'string' },
+    'cluster-role': { type: 'string' },
+    role: { type: 'string' },
+    'target-namespace': { type: 'string', multiple: true },
+    'cluster-wide': { type: 'boolean' },
+    'aws-principal': { type: 'string' },
+    'aws-policy': { type: 'string' },
+    'aws-group': { type: 'string' },
+    'aws-mode': { type: 'string' },
+    'gcp-resource': { type: 'string' },
+    'gcp-role': { type: 'string' },
+    'gcp-member': { type: 'string' },
+    duration: { type: 'string' },
+    reason: { type: 'string' },
+    name: { type: 'string' },
+    'start-at': { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  },
+  run: (ctx, v) => request(ctx, v),
+};
