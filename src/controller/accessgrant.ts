@@ -9,7 +9,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
 import { grantRisks, type RoleRules } from '../policy/escalation.ts';
-import { checkPolicy, evaluateRequest } from '../policy/evaluate.ts';
+import { checkPolicy, evaluateRequest, WHILE_ACTIVE } from '../policy/evaluate.ts';
 import {
   isTerminalError,
   type Artefact,
@@ -221,7 +221,7 @@ export class AccessGrantController {
       .filter((a) => a.spec?.grantRef?.name === grant.metadata.name);
     const granted = grant.status?.expiresAt !== undefined;
     const risks = this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : [];
-    const policyCheck = granted ? checkPolicy(grant, policy, risks) : undefined;
+    const policyCheck = granted ? checkPolicy(grant, policy, risks, WHILE_ACTIVE) : undefined;
     return {
       artefacts,
       providers: this.deps.providers.map((p) => p.name),

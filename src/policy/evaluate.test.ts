@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
 import {
+  AT_REQUEST,
   checkPolicy,
   evaluateRequest,
   globMatch,
@@ -9,6 +10,7 @@ import {
   sameSpec,
   specHash,
   templateMatch,
+  WHILE_ACTIVE,
 } from './evaluate.ts';
 
 const NOW = new Date('2026-11-25T09:00:00Z');
@@ -770,6 +772,47 @@ describe('policy evaluation', () => {
     assert.equal(
       checkPolicy(week, policy({ maxScheduleAhead: '24h' }))?.reason,
       'ScheduledTooFarAhead',
+    );
+  });
+
+  it('checks a request by its named chain, and an active grant by all of it but the schedule', () => {
+    assert.deepEqual(
+      AT_REQUEST.map(([name]) => name),
+      [
+        'GitOps',
+        'Requester',
+        'Subject',
+        'CloudIdentityIsSelf',
+        'Namespace',
+        'Access',
+        'Schedule',
+        'Duration',
+        'Escalation',
+        'Reason',
+      ],
+    );
+    assert.deepEqual(
+      WHILE_ACTIVE.map(([name]) => name),
+      AT_REQUEST.map(([name]) => name).filter((n) => n !== 'Schedule'),
+    );
+    // An active grant outlives a tighter maxScheduleAhead (its start is history)...
+    const week = grant({ startAt: '2026-12-02T07:00:00Z' });
+    const tighter = policy({ maxScheduleAhead: '24h' });
+    assert.equal(checkPolicy(week, tighter, [], WHILE_ACTIVE), undefined);
+    assert.notEqual(
+      evaluateRequest(week, tighter, [], NOW, '2026-12-02T07:00:00.000Z').reason,
+      'ScheduledTooFarAhead',
+    );
+    // ...but not a shorter maxDuration, nor losing its requester.
+    assert.equal(
+      checkPolicy(grant({ duration: '3h' }), policy({ maxDuration: '1h' }), [], WHILE_ACTIVE)
+        ?.reason,
+      'DurationTooLong',
+    );
+    assert.equal(
+      checkPolicy(grant(), policy({ requesters: { groups: ['others'] } }), [], WHILE_ACTIVE)
+        ?.reason,
+      'NotEligible',
     );
   });
 

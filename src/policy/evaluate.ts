@@ -295,15 +295,145 @@ function gitOpsCheck(requester: Requester, policy: AccessPolicy): Decision | und
   return undefined;
 }
 
+/** What every policy check reads: the grant, its policy, and who vouched for asking. */
+export interface CheckInput {
+  grant: AccessGrant;
+  policy: AccessPolicy;
+  requester: Requester;
+  /** What the grant's roles let their holder do beyond the grant (from the live roles). */
+  risks: RoleRisk[];
+}
+
+/** One named rule of a policy: undefined when it holds, else the decision (cert-manager's policies.Chain). */
+export type PolicyCheck = (i: CheckInput) => Decision | undefined;
+
+const gitOps: PolicyCheck = ({ requester, policy }) =>
+  requester.viaGitOps ? gitOpsCheck(requester, policy) : undefined;
+
+// A GitOps grant names its requester too: the same rules hold for them.
+const requesterListed: PolicyCheck = ({ requester, policy }) => {
+  const p = policy.spec;
+  if (inPrincipals(p.requesters, requester.user, requester.groups)) return undefined;
+  const groupsHint = requester.viaGitOps
+    ? 'a GitOps grant, whose groups cannot be verified: list the requester in requesters.users'
+    : requester.groups.length
+      ? `groups ${requester.groups.join(', ')}`
+      : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
+  return deny(
+    'NotEligible',
+    `${requester.user} (${groupsHint}) is not a requester of AccessPolicy '${policy.metadata.name}'; its requesters are users [${(p.requesters.users ?? []).join(', ')}] and groups [${(p.requesters.groups ?? []).join(', ')}]`,
+  );
+};
+
+const subjectAllowed: PolicyCheck = ({ grant, policy, requester }) =>
+  subjectCheck(grant, policy, requester.user);
+
+// A GCP member is an identity too: under selfOnly it must be the requester's.
+const cloudIdentityIsSelf: PolicyCheck = ({ grant, policy, requester }) => {
+  if (!policy.spec.selfOnly) return undefined;
+  const i = grant.spec.access.findIndex((t) => t.gcp && t.gcp.member !== `user:${requester.user}`);
+  if (i < 0) return undefined;
+  return deny(
+    'NotSelf',
+    `AccessPolicy '${policy.metadata.name}' is selfOnly: spec.access[${i}].gcp.member must be user:${requester.user}, not ${grant.spec.access[i]!.gcp!.member}`,
+  );
+};
+
+// Absent means nothing: a policy that does not state its namespaces allows none.
+const namespaceAllowed: PolicyCheck = ({ grant, policy }) => {
+  const p = policy.spec;
+  const ns = grant.metadata.namespace ?? '';
+  if (inNamespaces(p.namespaces, ns)) return undefined;
+  return deny(
+    'NamespaceNotAllowed',
+    p.namespaces?.length
+      ? `grants under AccessPolicy '${policy.metadata.name}' may live only in namespaces [${p.namespaces.join(', ')}], not '${ns}'`
+      : `AccessPolicy '${policy.metadata.name}' states no namespaces, so it allows none; its author must list them (or ['*'] for any)`,
+  );
+};
+
+const accessAllowed: PolicyCheck = ({ grant, policy, requester }) => {
+  const ns = grant.metadata.namespace ?? '';
+  for (const [i, t] of grant.spec.access.entries()) {
+    if (!targetAllowed(t, policy, ns, requester.user)) {
+      return deny(
+        'AccessNotAllowed',
+        `spec.access[${i}] (${describeTarget(t)}) is not in the allow-list of AccessPolicy '${policy.metadata.name}'`,
+      );
+    }
+  }
+  return undefined;
+};
+
+const scheduleWithin: PolicyCheck = ({ grant, policy }) => {
+  const ahead = scheduledAheadMs(grant);
+  const maxAhead = policy.spec.maxScheduleAhead ?? DEFAULT_MAX_SCHEDULE_AHEAD;
+  if (ahead === undefined || ahead <= parseDuration(maxAhead)) return undefined;
+  return deny(
+    'ScheduledTooFarAhead',
+    `startAt ${grant.spec.startAt} is more than the maxScheduleAhead ${maxAhead} of AccessPolicy '${policy.metadata.name}' after the request; request a start within ${maxAhead}`,
+  );
+};
+
+const durationWithin: PolicyCheck = ({ grant, policy }) => {
+  const max = policy.spec.maxDuration;
+  if (parseDuration(grant.spec.duration) <= parseDuration(max)) return undefined;
+  return deny(
+    'DurationTooLong',
+    `duration ${grant.spec.duration} exceeds the maxDuration ${max} of AccessPolicy '${policy.metadata.name}'; request at most ${max}`,
+  );
+};
+
+const escalationAllowed: PolicyCheck = ({ policy, risks }) => {
+  if (!risks.length || policy.spec.allowPersistentEscalation) return undefined;
+  return deny(
+    'PersistentEscalation',
+    `${describeRisks(risks)}: access that could outlive the grant. AccessPolicy '${policy.metadata.name}' hands such roles out only with allowPersistentEscalation: true; ask for a narrower role`,
+  );
+};
+
+const reasonGiven: PolicyCheck = ({ grant, policy }) => {
+  if (!policy.spec.requireReason || grant.spec.reason?.trim()) return undefined;
+  return deny(
+    'ReasonRequired',
+    `AccessPolicy '${policy.metadata.name}' requires spec.reason: say why the access is needed`,
+  );
+};
+
+/** A chain of named checks, run in order; the first that fails decides. */
+export type PolicyChain = readonly (readonly [name: string, check: PolicyCheck])[];
+
+/** What a request must satisfy before it is granted: who, for whom, where, what, when, how long, why. */
+export const AT_REQUEST: PolicyChain = [
+  ['GitOps', gitOps],
+  ['Requester', requesterListed],
+  ['Subject', subjectAllowed],
+  ['CloudIdentityIsSelf', cloudIdentityIsSelf],
+  ['Namespace', namespaceAllowed],
+  ['Access', accessAllowed],
+  ['Schedule', scheduleWithin],
+  ['Duration', durationWithin],
+  ['Escalation', escalationAllowed],
+  ['Reason', reasonGiven],
+];
+
 /**
- * Pure: the checks that hold for as long as a grant lives: who asked, where,
- * what, how long, and why. Run on requests and again on active grants, so a
- * policy edit that no longer allows a grant revokes it.
+ * What an active grant must go on satisfying: the request's rules, so that an
+ * edited policy that no longer allows it revokes it, but for the schedule, a
+ * question of when the request was made that is settled once it began.
+ */
+export const WHILE_ACTIVE: PolicyChain = AT_REQUEST.filter(([name]) => name !== 'Schedule');
+
+/**
+ * Pure: whether a grant satisfies its policy, by `chain` (AT_REQUEST, or
+ * WHILE_ACTIVE for a grant already granted): undefined when it does, else the
+ * decision of the first check that fails.
  */
 export function checkPolicy(
   grant: AccessGrant,
   policy: AccessPolicy | undefined,
   risks: RoleRisk[] = [],
+  chain: PolicyChain = AT_REQUEST,
 ): Decision | undefined {
   const name = grant.spec.policy;
   if (!name)
@@ -325,80 +455,10 @@ export function checkPolicy(
       `the grant has no ${ANNOTATION_REQUESTED_BY} annotation, so nobody vouches for who asked; install the admission policies of config/admission`,
     );
   }
-  const p = policy.spec;
-  if (requester.viaGitOps) {
-    const g = gitOpsCheck(requester, policy);
-    if (g) return g;
-  }
-  // A GitOps grant names its requester too: the same rules hold for them.
-  if (!inPrincipals(p.requesters, requester.user, requester.groups)) {
-    const groupsHint = requester.viaGitOps
-      ? 'a GitOps grant, whose groups cannot be verified: list the requester in requesters.users'
-      : requester.groups.length
-        ? `groups ${requester.groups.join(', ')}`
-        : `no groups (claim yours in the ${ANNOTATION_REQUESTER_GROUPS} annotation)`;
-    return deny(
-      'NotEligible',
-      `${requester.user} (${groupsHint}) is not a requester of AccessPolicy '${name}'; its requesters are users [${(p.requesters.users ?? []).join(', ')}] and groups [${(p.requesters.groups ?? []).join(', ')}]`,
-    );
-  }
-  const subject = subjectCheck(grant, policy, requester.user);
-  if (subject) return subject;
-  if (p.selfOnly) {
-    // A GCP member is an identity too: under selfOnly it must be the requester's.
-    const i = grant.spec.access.findIndex(
-      (t) => t.gcp && t.gcp.member !== `user:${requester.user}`,
-    );
-    if (i >= 0) {
-      return deny(
-        'NotSelf',
-        `AccessPolicy '${name}' is selfOnly: spec.access[${i}].gcp.member must be user:${requester.user}, not ${grant.spec.access[i]!.gcp!.member}`,
-      );
-    }
-  }
-  const ns = grant.metadata.namespace ?? '';
-  // Absent means nothing: a policy that does not state its namespaces allows none.
-  if (!inNamespaces(p.namespaces, ns)) {
-    return deny(
-      'NamespaceNotAllowed',
-      p.namespaces?.length
-        ? `grants under AccessPolicy '${name}' may live only in namespaces [${p.namespaces.join(', ')}], not '${ns}'`
-        : `AccessPolicy '${name}' states no namespaces, so it allows none; its author must list them (or ['*'] for any)`,
-    );
-  }
-  for (const [i, t] of grant.spec.access.entries()) {
-    if (!targetAllowed(t, policy, ns, requester.user)) {
-      return deny(
-        'AccessNotAllowed',
-        `spec.access[${i}] (${describeTarget(t)}) is not in the allow-list of AccessPolicy '${name}'`,
-      );
-    }
-  }
-  const ahead = scheduledAheadMs(grant);
-  const maxAhead = p.maxScheduleAhead ?? DEFAULT_MAX_SCHEDULE_AHEAD;
-  if (ahead !== undefined && ahead > parseDuration(maxAhead)) {
-    return deny(
-      'ScheduledTooFarAhead',
-      `startAt ${grant.spec.startAt} is more than the maxScheduleAhead ${maxAhead} of AccessPolicy '${name}' after the request; request a start within ${maxAhead}`,
-    );
-  }
-  if (parseDuration(grant.spec.duration) > parseDuration(p.maxDuration)) {
-    return deny(
-      'DurationTooLong',
-      `duration ${grant.spec.duration} exceeds the maxDuration ${p.maxDuration} of AccessPolicy '${name}'; request at most ${p.maxDuration}`,
-    );
-  }
-  if (risks.length && !p.allowPersistentEscalation) {
-    return deny(
-      'PersistentEscalation',
-      `${describeRisks(risks)}: access that could outlive the grant. AccessPolicy '${name}' hands such roles out only with allowPersistentEscalation: true; ask for a narrower role`,
-    );
-  }
-  if (p.requireReason && !grant.spec.reason?.trim()) {
-    return deny(
-      'ReasonRequired',
-      `AccessPolicy '${name}' requires spec.reason: say why the access is needed`,
-    );
+  const input = { grant, policy, requester, risks };
+  for (const [, check] of chain) {
+    const decision = check(input);
+    if (decision) return decision;
   }
   return undefined;
 }
@@ -454,7 +514,8 @@ export function evaluateRequest(
       inPrincipals(policy.spec.approval.approvers, a.spec.approver, a.spec.approverGroups ?? []),
   );
   const revokedBy = revocation ? { revokedBy: recorded(revocation, now) } : {};
-  const checked = checkPolicy(grant, policy, risks);
+  // Once activation is committed, the request-time rules are settled.
+  const checked = checkPolicy(grant, policy, risks, activatedAt ? WHILE_ACTIVE : AT_REQUEST);
   if (checked) return { ...checked, approvals: [], ...revokedBy };
   const p = policy!.spec;
   const requester = requesterOf(grant)!;
