@@ -44,12 +44,12 @@ import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
 import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
 import { RecentDeletes } from './providers/kubernetes/recent-deletes.ts';
-import type { ProviderDriver } from './providers/provider.ts';
+import { isTerminalError, type ProviderDriver } from './providers/provider.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
 import { LabelIndex } from './runtime/label-index.ts';
 import { LeaderElector } from './runtime/leader.ts';
-import { runWorkers, WorkQueue } from './runtime/workqueue.ts';
+import { runWorkers, WorkQueue, type WorkerHooks } from './runtime/workqueue.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 import { serveSlack, type SlackServerOptions } from './notify/slack-server.ts';
 
@@ -355,21 +355,22 @@ export async function startOperator(
   };
   if (opts.slack) await startSlack(opts.slack);
 
-  const measured =
-    (name: string, fn: (key: string) => Promise<{ requeueAfterMs?: number }>) =>
-    async (key: string) => {
-      const end = metrics.reconcileDuration.startTimer({ controller: name });
-      try {
-        const r = await fn(key);
-        metrics.reconcileTotal.inc({ controller: name, result: 'success' });
-        return r;
-      } catch (err) {
-        metrics.reconcileTotal.inc({ controller: name, result: 'error' });
-        throw err;
-      } finally {
-        end();
-      }
-    };
+  /**
+   * What every worker loop reports: its reconciles in the metrics, and its
+   * failures in the log. A terminal error (retrying cannot fix it) is counted and
+   * dropped, not retried forever; the next event re-queues the key.
+   */
+  const hooksFor = (controller: string, logger: Logger, what: string): WorkerHooks => ({
+    isTerminal: isTerminalError,
+    observe: (result, seconds) => {
+      metrics.reconcileTotal.inc({ controller, result });
+      metrics.reconcileDuration.observe({ controller }, seconds);
+    },
+    onError: (key, err, terminal) =>
+      terminal
+        ? logger.error(`${what} failed for good; not retrying`, { key, err })
+        : logger.warn(`${what} failed; retrying`, { key, err }),
+  });
 
   // Clouds cannot be watched: a periodic resync is how drift there is found.
   const resyncMs = opts.resyncPeriodMs ?? 10 * 60_000;
@@ -394,33 +395,36 @@ export async function startOperator(
     if (r.recordLater) revokeQueue.add(key, { priority: RECORD_PRIORITY });
     return {};
   };
-  const onGrantError = (key: string, err: unknown) =>
-    grantLog.warn('reconcile failed; retrying', { grant: key, err });
   // Deleting an expired, Timebox-owned binding is idempotent and safe from any
   // replica: the sweeper runs on every one, leader or not, so a crash or a
   // failover never leaves expired access in place while a Lease runs out.
   const sweeping = runWorkers(
     sweepQueue,
     2,
-    measured('binding-sweeper', (k) => sweeper.reconcile(k)),
-    (key, err) => sweepLog.warn('sweep failed; retrying', { binding: key, err }),
+    (k) => sweeper.reconcile(k),
+    hooksFor('binding-sweeper', sweepLog, 'sweep'),
   );
   let running: Promise<unknown> | undefined;
   const startWorkers = () => {
     log.info('starting controllers', { workers, revokeWorkers });
     running = Promise.all([
-      runWorkers(grantQueue, workers, measured('accessgrant', reconcileIn('grant')), onGrantError),
+      runWorkers(
+        grantQueue,
+        workers,
+        reconcileIn('grant'),
+        hooksFor('accessgrant', grantLog, 'reconcile'),
+      ),
       runWorkers(
         revokeQueue,
         revokeWorkers,
-        measured('accessgrant-revoke', reconcileIn('revoke')),
-        onGrantError,
+        reconcileIn('revoke'),
+        hooksFor('accessgrant-revoke', grantLog, 'reconcile'),
       ),
       runWorkers(
         policyQueue,
         1,
-        measured('accesspolicy', (k) => policyController.reconcile(k)),
-        (key, err) => policyLog.warn('policy status failed; retrying', { policy: key, err }),
+        (k) => policyController.reconcile(k),
+        hooksFor('accesspolicy', policyLog, 'policy status'),
       ),
     ]);
     // Notifications from the leader only, so that two replicas never send one twice.

@@ -37,7 +37,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     this.reconcileTotal = new Counter({
       name: 'timebox_reconcile_total',
-      help: 'Reconciles by controller and result (success, error).',
+      help: 'Reconciles by controller and result: success, error (retried), terminal (dropped: retrying cannot fix it).',
       labelNames: ['controller', 'result'],
       registers,
     });

@@ -315,6 +315,45 @@ describe('runWorkers', () => {
     await done;
   });
 
+  it('counts a terminal error and drops the key, never retrying it', async () => {
+    const seen: [string, boolean][] = [];
+    const results: string[] = [];
+    let calls = 0;
+    class Terminal extends Error {}
+    const done = runWorkers(
+      q,
+      1,
+      async (key) => {
+        calls++;
+        if (key === 'bad') throw new Terminal('cannot ever work');
+        if (key === 'flaky' && calls < 3) throw new Error('try again');
+      },
+      {
+        isTerminal: (err) => err instanceof Terminal,
+        onError: (key, _err, terminal) => seen.push([key, terminal]),
+        observe: (result, seconds) => {
+          assert.ok(seconds >= 0);
+          results.push(result);
+        },
+      },
+    );
+    q.add('bad');
+    await flush();
+    assert.deepEqual(seen, [['bad', true]]);
+    assert.equal(q.numRequeues('bad'), 0, 'forgotten, not backed off');
+    clock.advance(60_000);
+    await flush();
+    assert.equal(calls, 1, 'never retried');
+    // An ordinary error is still retried; the loop reports each outcome.
+    q.add('flaky');
+    await flush();
+    clock.advance(5);
+    await flush();
+    assert.deepEqual(results, ['terminal', 'error', 'success']);
+    q.shutDown();
+    await done;
+  });
+
   it('retries a failing key with backoff, reports it, and forgets on success', async () => {
     const errors: [string, unknown][] = [];
     let calls = 0;

@@ -252,32 +252,62 @@ export class WorkQueue {
 
 export type Handler = (key: string) => Promise<void | { requeueAfterMs?: number }>;
 
+/** How one reconcile ended. */
+export type ReconcileResult = 'success' | 'error' | 'terminal';
+
+/** What a worker loop reports, and how it tells an error retrying cannot fix. */
+export interface WorkerHooks {
+  /** Every failed reconcile; `terminal` when it is not retried. */
+  onError?: (key: string, err: unknown, terminal: boolean) => void;
+  /**
+   * Errors that retrying cannot fix (controller-runtime's reconcile.TerminalError):
+   * counted and dropped, never requeued. A later event re-queues the key anew.
+   */
+  isTerminal?: (err: unknown) => boolean;
+  /** Every reconcile's outcome and how long it took: the loop owns the metrics. */
+  observe?: (result: ReconcileResult, seconds: number) => void;
+}
+
 /**
  * Runs `count` workers that reconcile keys from `queue` until it is shut down.
- * Resolves once every worker has finished its current key and exited.
+ * Resolves once every worker has finished its current key and exited. A key that
+ * fails is retried with the queue's backoff, unless its error is terminal.
  */
 export async function runWorkers(
   queue: WorkQueue,
   count: number,
   handler: Handler,
-  onError?: (key: string, err: unknown) => void,
+  hooks: WorkerHooks | ((key: string, err: unknown) => void) = {},
 ): Promise<void> {
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`worker count must be a positive integer, got ${count}`);
   }
+  const h: WorkerHooks = typeof hooks === 'function' ? { onError: (k, e) => hooks(k, e) } : hooks;
+  const report = (result: ReconcileResult, startedMs: number) => {
+    try {
+      h.observe?.(result, (performance.now() - startedMs) / 1000);
+    } catch {
+      // Metrics must never take a worker down.
+    }
+  };
 
   const worker = async (): Promise<void> => {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
+      const started = performance.now();
       try {
         const result = await handler(key);
         queue.forget(key);
+        report('success', started);
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
-        queue.addRateLimited(key);
+        const terminal = h.isTerminal?.(err) ?? false;
+        if (terminal) queue.forget(key);
+        else queue.addRateLimited(key);
+        report(terminal ? 'terminal' : 'error', started);
         try {
-          onError?.(key, err);
+          h.onError?.(key, err, terminal);
         } catch {
           // A failing error reporter must not take a worker down with it.
         }
