@@ -221,6 +221,26 @@ describe('AccessGrantController (the applier)', () => {
     assert.deepEqual(provider.everGranted, []);
   });
 
+  it('after a 409 on the write that follows the commit, the retry finishes without extending access', async () => {
+    // Someone else's write (a label, a notification record) lands right after the
+    // commit: the controller's next write carries a stale resource version.
+    api.afterWrite = (what) => {
+      if (what !== 'commit') return;
+      api.afterWrite = undefined;
+      api.tamper({});
+    };
+    await assert.rejects(controller().reconcile(KEY), /409/);
+    const committed = api.grant?.status?.expiresAt;
+    assert.ok(committed, 'the commit stands');
+    for (const a of provider.held.values()) assert.equal(expiresAtOf(a), committed);
+
+    clock.advance(60_000);
+    await controller().reconcile(KEY);
+    assert.equal(api.grant?.status?.phase, 'Active');
+    assert.equal(api.grant?.status?.expiresAt, committed, 'the retry did not extend access');
+    assert.deepEqual([...provider.held.values()].map(expiresAtOf), [committed]);
+  });
+
   it('grants nothing when the spec changed between commit and grant', async () => {
     // The attacker's write lands right after the commit, and the commit's answer
     // already carries it (the strongest form of the activation race).
