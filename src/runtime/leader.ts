@@ -15,8 +15,16 @@ import {
 import { createLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 
+/** The Lease calls the elector makes: a narrow port, so its loop is unit-tested with a fake. */
+export type LeasePort = Pick<
+  CoordinationV1Api,
+  'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'
+>;
+
 export interface LeaderElectionOptions {
-  kubeConfig: KubeConfig;
+  /** The API server; or `leases`, the port itself. */
+  kubeConfig?: KubeConfig;
+  leases?: LeasePort;
   namespace: string;
   name: string;
   /** Unique per replica (the pod name, typically). */
@@ -135,7 +143,7 @@ function statusOf(err: unknown): number | undefined {
 type Outcome = 'held' | 'taken' | 'contended';
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly api: LeasePort;
   private readonly namespace: string;
   private readonly name: string;
   private readonly identity: string;
@@ -177,7 +185,9 @@ export class LeaderElector {
     }
     // Rounded up: others then wait at least as long as our renew deadline assumes.
     this.leaseDurationSeconds = Math.ceil(this.leaseDurationMs / 1000);
-    this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    const api = opts.leases ?? opts.kubeConfig?.makeApiClient(CoordinationV1Api);
+    if (!api) throw new Error('leader election needs a kubeConfig or a lease port');
+    this.api = api;
     this.log = (opts.log ?? createLogger()).with({
       lease: `${this.namespace}/${this.name}`,
       identity: this.identity,
