@@ -20,6 +20,7 @@ import {
   OperatorProcess,
   roleBindingsOf,
   waitForPhase,
+  operatorCaughtUp,
 } from '../support/timebox.ts';
 
 const run = promisify(execFile);
@@ -139,7 +140,7 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
     await waitForPhase(cluster, ns, 'reapply', 'Expired');
     const again = await kubectlApply(manifest);
     assert.equal(again.code, 0, again.stderr);
-    await sleep(1_000);
+    await operatorCaughtUp(cluster, ns);
     const g = await grantsApi(cluster.admin()).get(ns, 'reapply');
     assert.equal(g.status?.phase, 'Expired');
     assert.deepEqual(await roleBindingsOf(cluster, ns, g.metadata.uid!), []);

@@ -29,6 +29,8 @@ interface Candidate {
   signal?: AbortSignal;
   runEndedAt?: number;
   workEndedAt?: number;
+  /** The holder this candidate last saw on the lease (onNewLeader). */
+  sawLeader?: string;
 }
 
 function ms(t: unknown): number {
@@ -89,6 +91,9 @@ describe('leader election', function () {
         onStoppedLeading: () => {
           c.stoppedAt = Date.now();
         },
+        onNewLeader: (who) => {
+          c.sawLeader = who;
+        },
       })
       .then(() => {
         c.runEndedAt = Date.now();
@@ -136,7 +141,8 @@ describe('leader election', function () {
     const first = start('release', 'a', { windDownMs: LEASE_MS + 500 });
     await leaderOf([first], 'a to lead');
     const second = start('release', 'b');
-    await sleep(3 * RETRY_MS);
+    // A barrier, not a sleep: b has read the lease and seen a hold it.
+    await eventually(async () => second.sawLeader === 'a', { what: 'b to see a lead' });
     assert.equal(second.elector.isLeader(), false, 'b waits while a holds the lease');
 
     const stopping = first.elector.stop();
@@ -163,7 +169,7 @@ describe('leader election', function () {
     const first = start('expire', 'a', { releaseOnCancel: false });
     await leaderOf([first], 'a to lead');
     const second = start('expire', 'b');
-    await sleep(3 * RETRY_MS);
+    await eventually(async () => second.sawLeader === 'a', { what: 'b to see a lead' });
 
     await first.elector.stop();
     const abandoned = await readLease('expire');

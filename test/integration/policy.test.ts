@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   CustomObjectsApi,
@@ -24,6 +23,7 @@ import {
   grantsApi,
   waitForPhase,
   withOperator,
+  operatorCaughtUp,
 } from '../support/timebox.ts';
 
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
@@ -161,8 +161,18 @@ describe('AccessPolicy and AccessApproval', function () {
       403,
       /approverGroups may list only your own groups/,
     );
-    await sleep(500);
-    const waiting = await grantsApi(suite.cluster.admin()).get(ns, 'manual');
+    // A barrier, not a sleep: the operator has judged alice's own approval.
+    const waiting = await eventually(
+      async () => {
+        const g = await grantsApi(suite.cluster.admin()).get(ns, 'manual');
+        return /not counted: alice@example.com asked for it/.test(
+          g.status?.conditions?.[0]?.message ?? '',
+        )
+          ? g
+          : undefined;
+      },
+      { what: "the operator to judge alice's own approval" },
+    );
     assert.equal(waiting.status?.phase, 'Pending');
     assert.match(
       waiting.status?.conditions?.[0]?.message ?? '',
@@ -221,7 +231,7 @@ describe('AccessPolicy and AccessApproval', function () {
     );
     // Terminal: a later approval changes nothing.
     await approve(CAROL, g);
-    await sleep(500);
+    await operatorCaughtUp(suite.cluster, ns);
     assert.equal(
       (await grantsApi(suite.cluster.admin()).get(ns, 'denied')).status?.phase,
       'Denied',

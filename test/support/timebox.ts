@@ -384,6 +384,24 @@ export async function waitForPhase(
   return seen;
 }
 
+/**
+ * A barrier, instead of sleeping and hoping: a probe grant made now, and waited
+ * for until the operator has granted it. The operator's watch delivers events in
+ * resource-version order and its queue hands keys out first in, first out, so once
+ * it has acted on the probe it has seen every change made before it. Then an
+ * assertion that something did NOT happen means something.
+ */
+export async function operatorCaughtUp(
+  cluster: ClusterEnvironment,
+  namespace: string,
+): Promise<void> {
+  const name = `barrier-${randomUUID().slice(0, 8)}`;
+  const api = grantsApi(cluster.admin());
+  await api.create(grant(namespace, name, { duration: '1m' }));
+  await waitForPhase(cluster, namespace, name, 'Active', 30_000);
+  await api.delete(namespace, name);
+}
+
 /** Creates a cluster-scoped AccessPolicy. */
 export async function createAccessPolicy(
   kc: KubeConfig,
