@@ -18,7 +18,7 @@ describe('timebox CLI: verbs, their options and help', () => {
     const help = await cli('--help');
     assert.equal(help.code, EXIT.ok);
     for (const verb of ['request', 'approve', 'deny', 'revoke', 'ls', 'describe', 'portal']) {
-      assert.match(help.out, new RegExp(`^  ${verb} `, 'm'), verb);
+      assert.match(help.out, new RegExp(`^ {2}${verb} `, 'm'), verb);
     }
     for (const verb of ['request', 'approve', 'deny', 'revoke', 'ls', 'list', 'describe']) {
       const h = await cli(verb, '--help');
