@@ -24,7 +24,7 @@ describe('timebox CLI: verbs, their options and help', () => {
       const h = await cli(verb, '--help');
       assert.equal(h.code, EXIT.ok, verb);
       assert.match(h.out, /^Usage: timebox /, verb);
-      assert.match(h.out, /Examples?:\n  timebox /, verb);
+      assert.match(h.out, /Examples?:\n {2}timebox /, verb);
       assert.match(h.out, /Exit codes: 0 success/, verb);
     }
     assert.match((await cli('request', '--help')).out, /--timeout bounds the wait/);
