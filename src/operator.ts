@@ -49,6 +49,7 @@ import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
 import { LabelIndex } from './runtime/label-index.ts';
 import { LeaderElector } from './runtime/leader.ts';
+import { Lifecycle } from './runtime/lifecycle.ts';
 import { runWorkers, WorkQueue, type WorkerHooks } from './runtime/workqueue.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 import { serveSlack, type SlackServerOptions } from './notify/slack-server.ts';
@@ -110,6 +111,24 @@ export async function startOperator(
   opts: OperatorOptions = {},
 ): Promise<Operator> {
   const kubeConfig = config instanceof PooledKubeConfig ? config : new PooledKubeConfig(config);
+  // What has started, and so what stop() (or a failed start) stops, last first.
+  const life = new Lifecycle(log);
+  life.add('connections', () => kubeConfig.close());
+  try {
+    return await wire(kubeConfig, life, log, opts);
+  } catch (err) {
+    await life.stop();
+    throw err;
+  }
+}
+
+/** Builds and starts the operator's parts, registering each with `life` as it starts. */
+async function wire(
+  kubeConfig: PooledKubeConfig,
+  life: Lifecycle,
+  log: Logger,
+  opts: OperatorOptions,
+): Promise<Operator> {
   const clock = opts.clock ?? systemClock;
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -324,6 +343,7 @@ export async function startOperator(
     roles,
     notify.informer,
   ] as Informer<KubernetesObject>[];
+  life.add('informers', () => Promise.all(informers.map((i) => i.stop())));
   await Promise.all(informers.map((i) => i.start()));
   log.info('caches synced', {
     grants: grants.list().length,
@@ -336,6 +356,7 @@ export async function startOperator(
         cachedGrant: (ns, name) => grants.get(name, ns),
       })
     : undefined;
+  if (webhook) life.add('webhook', () => webhook.stop());
   // Slack is a convenience: a missing signing secret or a taken port is logged and
   // retried, and never keeps the controllers (and so revocation) from starting.
   let slack: Awaited<ReturnType<typeof serveSlack>> | undefined;
@@ -353,7 +374,15 @@ export async function startOperator(
       slackRetry = clock.after(30_000, () => void startSlack(config));
     }
   };
-  if (opts.slack) await startSlack(opts.slack);
+  if (opts.slack) {
+    life.add('slack', async () => {
+      slackRetry?.cancel();
+      await slack?.stop();
+    });
+    await startSlack(opts.slack);
+  }
+  // Events the workers recorded are sent before the connections close.
+  life.add('events', () => recorder.flush());
 
   /**
    * What every worker loop reports: its reconciles in the metrics, and its
@@ -404,6 +433,17 @@ export async function startOperator(
     (k) => sweeper.reconcile(k),
     hooksFor('binding-sweeper', sweepLog, 'sweep'),
   );
+  life.add('binding-sweeper', async () => {
+    sweepQueue.shutDown();
+    await sweeping;
+  });
+  // The leader's workers: drained once leadership ends (below), or here without election.
+  life.add('controllers', async () => {
+    grantQueue.shutDown();
+    revokeQueue.shutDown();
+    policyQueue.shutDown();
+    await Promise.all([running, notify.stop()]);
+  });
   let running: Promise<unknown> | undefined;
   const startWorkers = () => {
     log.info('starting controllers', { workers, revokeWorkers });
@@ -463,10 +503,17 @@ export async function startOperator(
       },
       onNewLeader: (who) => log.info('leader observed', { leader: who }),
     });
+    life.add('leader-election', async () => {
+      await elector?.stop();
+      await electorDone;
+    });
   } else {
     startWorkers();
   }
 
+  // Stopped first: no resync queues work for workers about to stop.
+  life.add('resync', () => resyncTimer?.cancel());
+  log.debug('operator parts, in the order they stop', { order: life.stopOrder });
   return {
     identity,
     metrics,
@@ -476,22 +523,7 @@ export async function startOperator(
     ready: () => informers.every((i) => i.hasSynced),
     async stop() {
       stopping = true;
-      resyncTimer?.cancel();
-      if (elector) {
-        await elector.stop();
-        await electorDone;
-      }
-      grantQueue.shutDown();
-      revokeQueue.shutDown();
-      sweepQueue.shutDown();
-      policyQueue.shutDown();
-      await Promise.all([running, sweeping, notify.stop()]);
-      await recorder.flush();
-      await webhook?.stop();
-      slackRetry?.cancel();
-      await slack?.stop();
-      await Promise.all(informers.map((i) => i.stop()));
-      await kubeConfig.close();
+      await life.stop();
     },
   };
 }
