@@ -96,11 +96,12 @@ describe('Portal: request, approve and watch access in a browser', function () {
   const contexts: BrowserContext[] = [];
   const id = (p: SandboxPerson): Identity => ({ user: p.user, groups: p.groups });
 
-  async function signedIn(who: SandboxPerson, path = '/access'): Promise<Page> {
+  /** A browser context of its own, signed in as `who` at `url`'s portal, on `path`. */
+  async function signedIn(who: SandboxPerson, path = '/access', url = portal.url): Promise<Page> {
     const context = await browser.newContext();
     contexts.push(context);
     const page = await context.newPage();
-    await signInWithBrowser(page, portal.url, { user: who.user, password: who.password }, path);
+    await signInWithBrowser(page, url, { user: who.user, password: who.password }, path);
     return page;
   }
   const approvalsOf = (grant: string) => approvalsIn(suite.cluster, ns, grant);
@@ -346,15 +347,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
       }),
     );
     const shown = await waitForPhase(suite.cluster, ns, name, 'Pending');
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
-    await signInWithBrowser(
-      page,
-      portal.url,
-      { user: bob.user, password: bob.password },
-      '/approvals',
-    );
+    const page = await signedIn(bob, '/approvals');
     // A slow network: the page keeps showing what bob reviewed.
     await page.route('**/events*', (route) => route.abort());
     await page.goto(`${portal.url}/approvals`);
@@ -495,15 +488,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
       '--auth-mode=impersonate',
     ]);
     try {
-      const context = await browser.newContext();
-      contexts.push(context);
-      const page = await context.newPage();
-      await signInWithBrowser(
-        page,
-        second.url,
-        { user: alice.user, password: alice.password },
-        `/request?policy=${policy}`,
-      );
+      const page = await signedIn(alice, `/request?policy=${policy}`, second.url);
       await page.getByLabel('Role').selectOption('ClusterRole/view');
       await page.getByLabel(/^Duration/).fill('30m');
       await page.getByLabel(/^Reason/).fill('INC-9 through impersonation');
