@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
-import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { ACCESS_GRANT, GROUP, VERSION, type AccessGrant } from '../api/v1alpha1/types.ts';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
+import type { TimeboxClient } from '../kube/client.ts';
 
 /** Exit codes: scripts can tell a refusal from a broken invocation. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, denied: 3 } as const;
@@ -18,7 +19,8 @@ export const PROG = basename(process.argv[1] ?? 'timebox').startsWith('kubectl-'
 
 export interface Ctx {
   kc: KubeConfig;
-  api: CustomObjectsApi;
+  /** The three kinds, typed, as the caller. */
+  client: TimeboxClient;
   namespace: string;
   output?: 'json' | 'yaml';
   out: (s: string) => void;
@@ -41,14 +43,7 @@ export async function whoAmI(kc: KubeConfig): Promise<{ user: string; groups: st
 }
 
 export const grants = (ctx: Ctx) => ({
-  get: async (name: string) =>
-    (await ctx.api.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_GRANT.plural,
-      namespace: ctx.namespace,
-      name,
-    })) as AccessGrant,
+  get: (name: string): Promise<AccessGrant> => ctx.client.grants.get(ctx.namespace, name),
 });
 
 export function print(ctx: Ctx, data: unknown, human: () => string): void {

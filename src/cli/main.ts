@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
-import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { timeboxClient } from '../kube/client.ts';
 import { DeniedError, EXIT, PROG, UsageError, type Ctx } from './context.ts';
 import type { Verb } from './verb.ts';
 import { approveVerb, denyVerb } from './verbs/decide.ts';
@@ -165,7 +166,7 @@ export async function run(
     const contextNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
     ctx = {
       kc,
-      api: kc.makeApiClient(CustomObjectsApi),
+      client: timeboxClient(kc),
       namespace: (values.namespace as string | undefined) ?? contextNs ?? 'default',
       ...(values.output ? { output: values.output as 'json' | 'yaml' } : {}),
       out,

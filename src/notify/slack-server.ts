@@ -1,22 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
-import {
-  ACCESS_APPROVAL,
-  ACCESS_GRANT,
   EXTRA_SLACK_USER,
   EXTRA_VIA,
-  GROUP,
-  VERSION,
   type AccessGrant,
   type AccessPolicy,
 } from '../api/v1alpha1/types.ts';
+import { timeboxClient, type TimeboxClient } from '../kube/client.ts';
 import type { Logger } from '../log/logger.ts';
 import { ImpersonatingKubeConfig, type Identity } from '../sandbox/impersonation.ts';
 import type { ActOn } from './message.ts';
@@ -46,11 +37,11 @@ export const USERS_KEY = 'users.yaml';
 async function as<T>(
   base: KubeConfig,
   who: Identity,
-  fn: (api: CustomObjectsApi) => Promise<T>,
+  fn: (client: TimeboxClient) => Promise<T>,
 ): Promise<T> {
   const kc = new ImpersonatingKubeConfig(base, who);
   try {
-    return await fn(kc.makeApiClient(CustomObjectsApi));
+    return await fn(timeboxClient(kc));
   } finally {
     await kc.close();
   }
@@ -106,42 +97,14 @@ export async function serveSlack(
         as(
           kc,
           { ...who, extra: { [EXTRA_VIA]: ['slack'], [EXTRA_SLACK_USER]: [slackUserId] } },
-          async (api) => {
-            await api.createNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              namespace: approval.metadata.namespace ?? '',
-              plural: ACCESS_APPROVAL.plural,
-              body: approval,
-            });
+          async (client) => {
+            await client.approvals.create(approval);
           },
         ),
-      createGrant: (who, grant) =>
-        as(
-          kc,
-          who,
-          async (api) =>
-            (await api.createNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              namespace: grant.metadata.namespace ?? '',
-              plural: ACCESS_GRANT.plural,
-              body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_GRANT.kind, ...grant },
-            })) as AccessGrant,
-        ),
+      createGrant: (who, grant) => as(kc, who, (client) => client.grants.create(grant)),
       revokeGrant: (who, namespace, name) =>
-        as(kc, who, async (api) => {
-          await api.patchNamespacedCustomObject(
-            {
-              group: GROUP,
-              version: VERSION,
-              namespace,
-              plural: ACCESS_GRANT.plural,
-              name,
-              body: { spec: { revoked: true } },
-            },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          );
+        as(kc, who, async (client) => {
+          await client.grants.mergePatch(namespace, name, { spec: { revoked: true } });
         }),
       grants: deps.grants,
       policies: deps.policies,

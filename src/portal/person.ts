@@ -1,23 +1,12 @@
 import {
   AuthenticationV1Api,
-  CustomObjectsApi,
   KubeConfig,
-  PatchStrategy,
   bufferFromFileOrString,
-  setHeaderOptions,
   type RequestContext,
 } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
-import {
-  ACCESS_APPROVAL,
-  ACCESS_GRANT,
-  ACCESS_POLICY,
-  API_VERSION,
-  GROUP,
-  VERSION,
-  type AccessGrant,
-  type AccessPolicy,
-} from '../api/v1alpha1/types.ts';
+import type { AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
+import { timeboxClient, type TimeboxClient } from '../kube/client.ts';
 import { httpStatus } from '../kube/errors.ts';
 import { appendHeaders } from '../sandbox/impersonation.ts';
 import type { Me } from './model.ts';
@@ -123,16 +112,14 @@ class PersonKubeConfig extends KubeConfig {
   }
 }
 
-const gvr = { group: GROUP, version: VERSION };
-
 /** What a person does, as themselves: every call is checked by RBAC and admission. */
 export class PersonApi {
   readonly kc: KubeConfig;
-  private readonly api: CustomObjectsApi;
+  private readonly client: TimeboxClient;
 
   constructor(kc: KubeConfig) {
     this.kc = kc;
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.client = timeboxClient(kc);
   }
 
   /** Who the API server says this is (SelfSubjectReview); system: groups are left out. */
@@ -150,11 +137,7 @@ export class PersonApi {
 
   async policies(): Promise<AccessPolicy[]> {
     try {
-      const list = (await this.api.listClusterCustomObject({
-        ...gvr,
-        plural: ACCESS_POLICY.plural,
-      })) as { items: AccessPolicy[] };
-      return list.items;
+      return (await this.client.policies.list()).items;
     } catch (err) {
       if (httpStatus(err) === 403) return [];
       throw err;
@@ -169,16 +152,7 @@ export class PersonApi {
     policies: readonly AccessPolicy[],
   ): Promise<{ items: AccessGrant[]; resourceVersion?: string; namespaces?: string[] }> {
     try {
-      const list = (await this.api.listClusterCustomObject({
-        ...gvr,
-        plural: ACCESS_GRANT.plural,
-      })) as { items: AccessGrant[]; metadata?: { resourceVersion?: string } };
-      return {
-        items: list.items,
-        ...(list.metadata?.resourceVersion
-          ? { resourceVersion: list.metadata.resourceVersion }
-          : {}),
-      };
+      return await this.client.grants.list();
     } catch (err) {
       if (httpStatus(err) !== 403) throw err;
     }
@@ -190,12 +164,7 @@ export class PersonApi {
     const readable: string[] = [];
     for (const namespace of namespaces) {
       try {
-        const list = (await this.api.listNamespacedCustomObject({
-          ...gvr,
-          plural: ACCESS_GRANT.plural,
-          namespace,
-        })) as { items: AccessGrant[] };
-        items.push(...list.items);
+        items.push(...(await this.client.grants.list(namespace)).items);
         readable.push(namespace);
       } catch (err) {
         if (httpStatus(err) !== 403) throw err;
@@ -206,25 +175,15 @@ export class PersonApi {
 
   async grant(namespace: string, name: string): Promise<AccessGrant | undefined> {
     try {
-      return (await this.api.getNamespacedCustomObject({
-        ...gvr,
-        plural: ACCESS_GRANT.plural,
-        namespace,
-        name,
-      })) as AccessGrant;
+      return await this.client.grants.get(namespace, name);
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
       throw err;
     }
   }
 
-  async create(grant: AccessGrant): Promise<AccessGrant> {
-    return (await this.api.createNamespacedCustomObject({
-      ...gvr,
-      plural: ACCESS_GRANT.plural,
-      namespace: grant.metadata.namespace!,
-      body: grant,
-    })) as AccessGrant;
+  create(grant: AccessGrant): Promise<AccessGrant> {
+    return this.client.grants.create(grant);
   }
 
   /**
@@ -240,41 +199,28 @@ export class PersonApi {
     comment?: string,
   ): Promise<void> {
     const name = g.metadata.name!;
-    await this.api.createNamespacedCustomObject({
-      ...gvr,
-      plural: ACCESS_APPROVAL.plural,
-      namespace: g.metadata.namespace!,
-      body: {
-        apiVersion: API_VERSION,
-        kind: ACCESS_APPROVAL.kind,
-        metadata: { generateName: `${name.slice(0, 200)}-`, namespace: g.metadata.namespace },
-        spec: {
-          grantRef: {
-            name,
-            uid: reviewed.uid,
-            ...(reviewed.specHash ? { specHash: reviewed.specHash } : {}),
-          },
-          decision,
-          approver: me.user,
-          ...(me.groups.length ? { approverGroups: me.groups } : {}),
-          ...(comment ? { comment } : {}),
+    await this.client.approvals.create({
+      metadata: { generateName: `${name.slice(0, 200)}-`, namespace: g.metadata.namespace! },
+      spec: {
+        grantRef: {
+          name,
+          uid: reviewed.uid,
+          ...(reviewed.specHash ? { specHash: reviewed.specHash } : {}),
         },
+        decision,
+        approver: me.user,
+        ...(me.groups.length ? { approverGroups: me.groups } : {}),
+        ...(comment ? { comment } : {}),
       },
     });
   }
 
   /** The requester ends their own grant (admission refuses anyone else's edit). */
   async revokeOwn(g: AccessGrant): Promise<void> {
-    await this.api.patchNamespacedCustomObject(
-      {
-        ...gvr,
-        plural: ACCESS_GRANT.plural,
-        namespace: g.metadata.namespace!,
-        name: g.metadata.name!,
-        // The UID precondition: a grant deleted and made again under the same name is not revoked by mistake.
-        body: { metadata: { uid: g.metadata.uid }, spec: { revoked: true } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    // The UID precondition: a grant deleted and made again under the same name is not revoked by mistake.
+    await this.client.grants.mergePatch(g.metadata.namespace!, g.metadata.name!, {
+      metadata: { uid: g.metadata.uid },
+      spec: { revoked: true },
+    });
   }
 }

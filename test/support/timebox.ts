@@ -15,8 +15,6 @@ import {
 } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import {
-  ACCESS_GRANT,
-  ACCESS_POLICY,
   GROUP,
   NOTIFICATION_CHANNEL,
   VERSION,
@@ -24,6 +22,7 @@ import {
   type AccessPolicy,
   type NotificationChannel,
 } from '../../src/api/v1alpha1/types.ts';
+import { timeboxClient } from '../../src/kube/client.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
 import { newCA, newServingCert } from '../../src/admission/certs.ts';
 import { grantUidLookup, installWebhookForUrl } from '../../src/admission/kube.ts';
@@ -272,32 +271,16 @@ export class OperatorProcess {
   }
 }
 
+/** AccessGrants as `kc`'s identity: the typed client, with list giving the items. */
 export function grantsApi(kc: KubeConfig) {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const base = { group: GROUP, version: VERSION, plural: ACCESS_GRANT.plural };
+  const grants = timeboxClient(kc).grants;
   return {
-    create: async (g: AccessGrant) =>
-      (await api.createNamespacedCustomObject({
-        ...base,
-        namespace: g.metadata.namespace ?? '',
-        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'AccessGrant', ...g },
-      })) as AccessGrant,
-    get: async (namespace: string, name: string) =>
-      (await api.getNamespacedCustomObject({ ...base, namespace, name })) as AccessGrant,
-    list: async (namespace: string) =>
-      ((await api.listNamespacedCustomObject({ ...base, namespace })) as { items: AccessGrant[] })
-        .items,
-    delete: (namespace: string, name: string) =>
-      api.deleteNamespacedCustomObject({ ...base, namespace, name }),
-    patch: async (namespace: string, name: string, body: unknown) =>
-      (await api.patchNamespacedCustomObject(
-        { ...base, namespace, name, body },
-        // merge patch
-        (await import('@kubernetes/client-node')).setHeaderOptions(
-          'Content-Type',
-          'application/merge-patch+json',
-        ),
-      )) as AccessGrant,
+    create: (g: AccessGrant) => grants.create(g),
+    get: (namespace: string, name: string) => grants.get(namespace, name),
+    list: async (namespace: string) => (await grants.list(namespace)).items,
+    delete: (namespace: string, name: string) => grants.delete(namespace, name),
+    patch: (namespace: string, name: string, body: unknown) =>
+      grants.mergePatch(namespace, name, body),
   };
 }
 
@@ -408,12 +391,7 @@ export async function createAccessPolicy(
   name: string,
   spec: AccessPolicy['spec'],
 ): Promise<void> {
-  await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ACCESS_POLICY.plural,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_POLICY.kind, metadata: { name }, spec },
-  });
+  await timeboxClient(kc).policies.create({ metadata: { name }, spec });
 }
 
 /** Creates a cluster-scoped NotificationChannel. */

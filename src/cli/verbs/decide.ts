@@ -1,4 +1,4 @@
-import { ACCESS_APPROVAL, GROUP, VERSION } from '../../api/v1alpha1/types.ts';
+import type { AccessApproval } from '../../api/v1alpha1/types.ts';
 import { specHash } from '../../policy/evaluate.ts';
 import { grants, print, PROG, UsageError, whoAmI, type Ctx } from '../context.ts';
 import { reviewLines } from '../review.ts';
@@ -31,25 +31,17 @@ async function decide(
   }
   ctx.err([`You ${decision === 'Approve' ? 'approve' : 'deny'}:`, ...reviewLines(g)].join('\n'));
   const me = await whoAmI(ctx.kc);
-  const body = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: ACCESS_APPROVAL.kind,
+  const body: AccessApproval = {
     metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
     spec: {
-      grantRef: { name, uid: g.metadata.uid, specHash: hash },
+      grantRef: { name, uid: g.metadata.uid!, specHash: hash },
       decision,
       approver: me.user,
       ...(me.groups.length ? { approverGroups: me.groups } : {}),
       ...(comment ? { comment } : {}),
     },
   };
-  const created = await ctx.api.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ACCESS_APPROVAL.plural,
-    namespace: ctx.namespace,
-    body,
-  });
+  const created = await ctx.client.approvals.create(body);
   print(
     ctx,
     created,

@@ -1,12 +1,5 @@
 import { describeTarget } from '../../api/v1alpha1/describe.ts';
-import {
-  ACCESS_GRANT,
-  ACCESS_POLICY,
-  GROUP,
-  VERSION,
-  type AccessGrant,
-  type AccessPolicy,
-} from '../../api/v1alpha1/types.ts';
+import type { AccessGrant, AccessPolicy } from '../../api/v1alpha1/types.ts';
 import { print, PROG, table, until, whoAmI, type Ctx } from '../context.ts';
 import type { Verb } from '../verb.ts';
 
@@ -19,18 +12,7 @@ async function approverOf(
 }
 
 async function list(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
-  const all = v['all-namespaces']
-    ? ((await ctx.api.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_GRANT.plural,
-      })) as { items: AccessGrant[] })
-    : ((await ctx.api.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_GRANT.plural,
-        namespace: ctx.namespace,
-      })) as { items: AccessGrant[] });
+  const all = await ctx.client.grants.list(v['all-namespaces'] ? undefined : ctx.namespace);
   const me = await whoAmI(ctx.kc);
   let items = all.items;
   if (v.pending) {
@@ -41,14 +23,7 @@ async function list(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
       if (!policies.has(g.spec.policy)) {
         policies.set(
           g.spec.policy,
-          (await ctx.api
-            .getClusterCustomObject({
-              group: GROUP,
-              version: VERSION,
-              plural: ACCESS_POLICY.plural,
-              name: g.spec.policy,
-            })
-            .catch(() => undefined)) as AccessPolicy | undefined,
+          await ctx.client.policies.get(g.spec.policy).catch(() => undefined),
         );
       }
       if (await approverOf(policies.get(g.spec.policy), me)) out.push(g);

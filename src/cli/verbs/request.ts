@@ -2,12 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import {
-  ACCESS_GRANT,
-  ACCESS_POLICY,
   AWS_MODES,
-  GROUP,
   isTerminal,
-  VERSION,
   type AccessPolicy,
   type AccessGrant,
   type AccessTarget,
@@ -27,12 +23,7 @@ import type { Verb } from '../verb.ts';
 async function precheckRequest(ctx: Ctx, grant: AccessGrant): Promise<void> {
   let policy: AccessPolicy;
   try {
-    policy = (await ctx.api.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_POLICY.plural,
-      name: grant.spec.policy,
-    })) as AccessPolicy;
+    policy = await ctx.client.policies.get(grant.spec.policy);
   } catch (err) {
     if (httpStatus(err) === 404) {
       throw new DeniedError(
@@ -135,13 +126,7 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
     access,
   });
   await precheckRequest(ctx, body);
-  await ctx.api.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ACCESS_GRANT.plural,
-    namespace: ctx.namespace,
-    body,
-  });
+  await ctx.client.grants.create(body);
   if (!v.wait) {
     print(
       ctx,

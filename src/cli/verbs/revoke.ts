@@ -1,12 +1,4 @@
-import {
-  ACCESS_APPROVAL,
-  ACCESS_GRANT,
-  ANNOTATION_REQUESTED_BY,
-  GROUP,
-  VERSION,
-  type AccessGrant,
-} from '../../api/v1alpha1/types.ts';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ANNOTATION_REQUESTED_BY } from '../../api/v1alpha1/types.ts';
 import { grants, print, PROG, UsageError, whoAmI, type Ctx } from '../context.ts';
 import type { Verb } from '../verb.ts';
 
@@ -24,22 +16,14 @@ async function revoke(ctx: Ctx, name: string | undefined, comment?: string): Pro
         `you did not request ${name}, so you revoke it as an approver of its policy: add --comment to say why`,
       );
     }
-    const created = await ctx.api.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_APPROVAL.plural,
-      namespace: ctx.namespace,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: ACCESS_APPROVAL.kind,
-        metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
-        spec: {
-          grantRef: { name, uid: current.metadata.uid },
-          decision: 'Revoke',
-          approver: me.user,
-          ...(me.groups.length ? { approverGroups: me.groups } : {}),
-          comment,
-        },
+    const created = await ctx.client.approvals.create({
+      metadata: { generateName: `${name.slice(0, 200)}-`, namespace: ctx.namespace },
+      spec: {
+        grantRef: { name, uid: current.metadata.uid! },
+        decision: 'Revoke',
+        approver: me.user,
+        ...(me.groups.length ? { approverGroups: me.groups } : {}),
+        comment,
       },
     });
     print(
@@ -50,17 +34,7 @@ async function revoke(ctx: Ctx, name: string | undefined, comment?: string): Pro
     );
     return;
   }
-  const g = (await ctx.api.patchNamespacedCustomObject(
-    {
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_GRANT.plural,
-      namespace: ctx.namespace,
-      name,
-      body: { spec: { revoked: true } },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  )) as AccessGrant;
+  const g = await ctx.client.grants.mergePatch(ctx.namespace, name, { spec: { revoked: true } });
   print(
     ctx,
     g,
