@@ -214,6 +214,20 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
     );
   };
   const streams = new Map<string, number>();
+  /**
+   * Refuses, before anything is recorded, a decision by someone who approves
+   * under another policy or none: the controller would not count it, and a
+   * record that counts for nothing only misleads whoever reads it.
+   */
+  const mustApprove = async (person: PersonApi, g: AccessGrant, s: Session) => {
+    const policy = (await person.policies()).find((p) => p.metadata.name === g.spec.policy);
+    if (!isApproverOf(policy, me(s))) {
+      throw new Refusal(
+        403,
+        `You do not approve under AccessPolicy '${g.spec.policy}', so you cannot decide on or end this grant. Nothing was recorded.`,
+      );
+    }
+  };
 
   /** Routes that need a person: signed out, they go to sign-in and come back. */
   const signedIn =
@@ -593,6 +607,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       const why = cannotDecide(g, me(s));
       if (why)
         throw new Refusal(403, `You cannot decide on this request: ${why}. Nothing was recorded.`);
+      await mustApprove(person, g, s);
       if (g.status?.phase !== 'Pending')
         throw new Refusal(
           409,
@@ -634,6 +649,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       if (requester === s.user) {
         await person.revokeOwn(g);
       } else {
+        await mustApprove(person, g, s);
         const comment = f.comment?.trim();
         if (!comment)
           throw new Refusal(

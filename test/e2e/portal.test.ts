@@ -518,6 +518,108 @@ describe('Portal: request, approve and watch access in a browser', function () {
     }
   });
 
+  it('refuses writes from who must not make them: requests, decisions and revocations', async () => {
+    /** A post made by hand with the person's own session and CSRF token: only the portal's checks stand. */
+    const crafted = async (page: Page, path: string, form: Record<string, string>) => {
+      const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+      const res = await page.request.post(`${portal.url}${path}`, {
+        form: { _csrf: csrf, ...form },
+        maxRedirects: 0,
+      });
+      return { status: res.status(), text: await res.text() };
+    };
+    const asAlice = await signedIn(alice);
+    const asBob = await signedIn(bob, '/approvals');
+
+    // bob may not request under this policy (its requesters are payments-oncall and carol).
+    const before = (await grantsApi(suite.cluster.admin()).list(ns)).length;
+    const request = await crafted(asBob, '/request', {
+      policy,
+      namespace: ns,
+      role: 'ClusterRole/view',
+      duration: '1h',
+      reason: 'not mine to ask',
+    });
+    assert.equal(request.status, 403);
+    assert.match(request.text, /may not request under AccessPolicy/);
+    assert.equal(
+      (await grantsApi(suite.cluster.admin()).list(ns)).length,
+      before,
+      'nothing was made',
+    );
+
+    // alice, a requester but no approver, may neither approve nor end carol's grant.
+    const name = `carol-ends-${randomBytes(2).toString('hex')}`;
+    await grantsApi(suite.cluster.as(id(carol))).create(
+      requestAs(id(carol), ns, policy, name, {
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const pending = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    const approve = await crafted(asAlice, `/grants/${ns}/${name}/decision`, {
+      uid: pending.metadata.uid!,
+      specHash: specHash(pending.spec),
+      decision: 'Approve',
+    });
+    assert.equal(approve.status, 403);
+    assert.match(approve.text, /You do not approve under AccessPolicy/);
+    await approvalAs(suite.cluster, id(bob), ns, {
+      metadata: { generateName: `${name}-`, namespace: ns },
+      spec: {
+        grantRef: { name, uid: pending.metadata.uid!, specHash: specHash(pending.spec) },
+        decision: 'Approve',
+        approver: bob.user,
+        approverGroups: bob.groups,
+      } as AccessApproval['spec'],
+    });
+    await waitForPhase(suite.cluster, ns, name, 'Active');
+    await asAlice.goto(`${portal.url}/grants/${ns}/${name}`);
+    await asAlice.locator('h1 [data-phase="Active"]').waitFor();
+    assert.equal(await asAlice.getByRole('button', { name: 'Revoke' }).count(), 0, 'not offered');
+    const revoke = await crafted(asAlice, `/grants/${ns}/${name}/revoke`, {
+      uid: pending.metadata.uid!,
+      comment: 'I want it gone',
+    });
+    assert.equal(revoke.status, 403);
+    assert.deepEqual(
+      (await approvalsOf(name)).map((a) => `${a.spec.decision} ${a.spec.approver}`),
+      [`Approve ${bob.user}`],
+      'only bob decided',
+    );
+    assert.equal((await grantsApi(suite.cluster.admin()).get(ns, name)).status?.phase, 'Active');
+
+    // bob approves under this policy, but not under one whose only approver is carol.
+    const other = `${policy}-carol`;
+    await createAccessPolicy(suite.cluster.admin(), other, {
+      requesters: { groups: ['payments-oncall'] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: [ns] } }],
+      maxDuration: '1h',
+      approval: { mode: 'Manual', approvers: { users: [carol.user] }, required: 1 },
+    });
+    const elsewhere = `alice-other-${randomBytes(2).toString('hex')}`;
+    await grantsApi(suite.cluster.as(id(alice))).create(
+      requestAs(id(alice), ns, other, elsewhere, {
+        duration: '30m',
+        access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+      }),
+    );
+    const waiting = await waitForPhase(suite.cluster, ns, elsewhere, 'Pending');
+    const foreign = await crafted(asBob, `/grants/${ns}/${elsewhere}/decision`, {
+      uid: waiting.metadata.uid!,
+      specHash: specHash(waiting.spec),
+      decision: 'Approve',
+    });
+    assert.equal(foreign.status, 403);
+    assert.match(foreign.text, new RegExp(`do not approve under AccessPolicy &#39;${other}&#39;`));
+    assert.deepEqual(await approvalsOf(elsewhere), []);
+    assert.equal(
+      (await grantsApi(suite.cluster.admin()).get(ns, elsewhere)).status?.phase,
+      'Pending',
+    );
+  });
+
   it('exports the audit trail an approver may read, as CSV and JSON', async () => {
     const page = await signedIn(bob, '/audit');
     await page.getByLabel('State').selectOption('Revoked');

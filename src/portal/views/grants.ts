@@ -72,12 +72,16 @@ export function csrfField(csrf: string): Html {
   return html`<input type="hidden" name="_csrf" value="${csrf}" />`;
 }
 
-/** Revoke: the requester ends their own grant; an approver must say why. */
-export function revokeForm(g: AccessGrant, me: Me, csrf: string): Html {
+/**
+ * Revoke: the requester ends their own grant; an approver of its policy ends
+ * someone else's, saying why. Nobody else is offered the button.
+ */
+export function revokeForm(g: AccessGrant, me: Me, csrf: string, approver = false): Html {
   const phase = g.status?.phase;
   if (phase !== 'Active' && phase !== 'Pending') return html``;
   if (g.spec.revoked || g.metadata.deletionTimestamp) return html``;
   const own = requestedBy(g) === me.user;
+  if (!own && !approver) return html``;
   return html`<form method="post" action="${grantPath(g)}/revoke" class="inline">
     ${csrfField(csrf)}<input type="hidden" name="uid" value="${g.metadata.uid}" />
     ${own ? '' : html`<label>Why <input name="comment" required /></label>`}
@@ -235,7 +239,7 @@ export function detailPage(g: AccessGrant, me: Me, csrf: string, mayDecide: bool
           )}
         </tbody>
       </table>
-      <div class="actions">${revokeForm(g, me, csrf)}</div>
+      <div class="actions">${revokeForm(g, me, csrf, mayDecide)}</div>
       ${
         s.phase === 'Pending' && mayDecide
           ? notMine
