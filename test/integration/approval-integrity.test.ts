@@ -4,7 +4,15 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
 import { specHash } from '../../src/policy/evaluate.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { allowed, approvalAs, decideAs, refusal, requestAs } from '../support/requests.ts';
+import {
+  ALICE,
+  allowed,
+  approvalAs,
+  BOB,
+  decideAs,
+  refusal,
+  requestAs,
+} from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -15,10 +23,8 @@ import {
   withOperator,
 } from '../support/timebox.ts';
 
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 /** Another requester under the same policies. */
 const MALLORY: Identity = { user: 'mallory@example.com', groups: ['payments-oncall'] };
-const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 /** An approver, but of another policy. */
 const DAVE: Identity = { user: 'dave@example.com', groups: ['other-leads'] };
 const OPERATOR = 'timebox-operator-integrity';

@@ -3,8 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { AccessGrant, AccessPolicy } from '../../src/api/v1alpha1/types.ts';
-import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { allowed, refusal, requestAs } from '../support/requests.ts';
+import { ALICE, allowed, refusal, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -14,7 +13,6 @@ import {
   withOperator,
 } from '../support/timebox.ts';
 
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const OPERATOR = 'timebox-operator-guardrails';
 
 /** An anonymous request, as `curl -k` from anywhere would make it. */

@@ -13,12 +13,11 @@ import {
 } from '../../src/api/v1alpha1/types.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
-import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { startFakeSlack } from '../support/fake-slack.ts';
 import { startMailpit, type Mailpit } from '../support/mailpit.ts';
 import { startReceiver } from '../support/receiver.ts';
-import { allowed, decideAs, refusal, requestAs } from '../support/requests.ts';
+import { ALICE, allowed, BOB, decideAs, refusal, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -32,8 +31,6 @@ import {
 } from '../support/timebox.ts';
 import { eventually } from '../support/wait.ts';
 
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
-const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 const OPERATOR = 'timebox-operator-notify';
 const HMAC = 'hmac-key-for-tests';
 const SLACK_CHANNEL_ID = 'C0APPROVALS';

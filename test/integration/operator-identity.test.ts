@@ -18,7 +18,7 @@ import type { AccessApproval, AccessGrant } from '../../src/api/v1alpha1/types.t
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
-import { allowed, approvalAs, refusal } from '../support/requests.ts';
+import { ALICE, allowed, approvalAs, BOB, refusal } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createAccessPolicy,
@@ -34,8 +34,6 @@ import {
 } from '../support/timebox.ts';
 
 const OPERATOR = 'timebox-operator-identity';
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
-const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 const RBAC = 'rbac.authorization.k8s.io';
 
 function binding(

@@ -13,7 +13,7 @@ import {
   type AccessPolicy,
 } from '../../src/api/v1alpha1/types.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
-import { decideAs, requestAs } from '../support/requests.ts';
+import { ALICE, BOB, CAROL, decideAs, requestAs } from '../support/requests.ts';
 import { eventually } from '../support/wait.ts';
 import {
   canListPods,
@@ -26,9 +26,6 @@ import {
   operatorCaughtUp,
 } from '../support/timebox.ts';
 
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
-const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
-const CAROL: Identity = { user: 'carol@example.com', groups: ['payments-leads'] };
 const MALLORY: Identity = { user: 'mallory@example.com', groups: ['interns'] };
 const OPERATOR = 'timebox-operator-policy';
 

@@ -12,7 +12,14 @@ import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { withToken } from '../../src/sandbox/setup.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { startFakeSlack } from '../support/fake-slack.ts';
-import { approvalAs, approvalsOf as approvalsIn, refusal, requestAs } from '../support/requests.ts';
+import {
+  ALICE,
+  approvalAs,
+  approvalsOf as approvalsIn,
+  BOB,
+  refusal,
+  requestAs,
+} from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -25,8 +32,6 @@ import {
 } from '../support/timebox.ts';
 import { eventually } from '../support/wait.ts';
 
-const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
-const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
 /** Another requester: mapped, but no approver. */
 const MALLORY: Identity = { user: 'mallory@example.com', groups: ['payments-oncall'] };
 const SA = 'timebox-slack-operator';

@@ -11,6 +11,11 @@ import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import { grantsApi } from './timebox.ts';
 
+/** The demo people (src/sandbox/demo.ts): alice asks, bob and carol lead payments and approve. */
+export const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
+export const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
+export const CAROL: Identity = { user: 'carol@example.com', groups: ['payments-leads'] };
+
 /** A request as `who` makes it, with the identity annotations the CLI adds. */
 export function requestAs(
   who: Identity,
