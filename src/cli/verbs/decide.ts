@@ -55,6 +55,17 @@ const decideOptions = {
   'spec-hash': { type: 'string' },
 } as const;
 
+const runAs =
+  (decision: 'Approve' | 'Deny'): Verb['run'] =>
+  (ctx, v, [name]) =>
+    decide(
+      ctx,
+      name,
+      decision,
+      v.comment as string | undefined,
+      v['spec-hash'] as string | undefined,
+    );
+
 export const approveVerb: Verb = {
   name: 'approve',
   summary: 'approve a request, exactly the version shown',
@@ -68,14 +79,7 @@ Examples:
   ${PROG} approve alice-edit-1a2b -n payments --comment 'confirmed on the bridge'
   ${PROG} approve alice-edit-1a2b -n payments --spec-hash 5b07...`,
   options: decideOptions,
-  run: (ctx, v, [name]) =>
-    decide(
-      ctx,
-      name,
-      'Approve',
-      v.comment as string | undefined,
-      v['spec-hash'] as string | undefined,
-    ),
+  run: runAs('Approve'),
 };
 
 export const denyVerb: Verb = {
@@ -87,12 +91,5 @@ export const denyVerb: Verb = {
 Example:
   ${PROG} deny alice-edit-1a2b -n payments --comment 'not during the freeze'`,
   options: decideOptions,
-  run: (ctx, v, [name]) =>
-    decide(
-      ctx,
-      name,
-      'Deny',
-      v.comment as string | undefined,
-      v['spec-hash'] as string | undefined,
-    ),
+  run: runAs('Deny'),
 };
