@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { LoginState } from './session.ts';
@@ -43,8 +44,9 @@ export class Issuer {
   private async configuration(): Promise<oidc.Configuration> {
     if (this.config) return this.config;
     const { issuer, clientId, clientSecret, caPem } = this.opts;
+    // A `ca` option replaces Node's bundled roots: the private CA is added to them.
     const dispatcher = caPem
-      ? new Agent({ connect: { ca: [...(await systemCAs()), caPem] } })
+      ? new Agent({ connect: { ca: [...rootCertificates, caPem] } })
       : undefined;
     const options: oidc.DiscoveryRequestOptions = dispatcher
       ? {
@@ -123,12 +125,6 @@ export class Issuer {
       post_logout_redirect_uri: after,
     }).href;
   }
-}
-
-/** Node's bundled roots: a `ca` option replaces them, so a private CA is added to them. */
-async function systemCAs(): Promise<string[]> {
-  const tls = await import('node:tls');
-  return [...tls.rootCertificates];
 }
 
 /**

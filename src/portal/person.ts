@@ -72,6 +72,11 @@ export class PeopleConfigs {
   }
 
   configFor(creds: Credentials): KubeConfig {
+    if ('token' in creds !== (this.mode === 'token')) {
+      throw new Error(
+        `${'token' in creds ? 'a token' : 'an identity to impersonate'} in ${this.mode} mode`,
+      );
+    }
     const headers: [string, string][] =
       'token' in creds
         ? [['Authorization', `Bearer ${creds.token}`]]
@@ -79,8 +84,6 @@ export class PeopleConfigs {
             ['Impersonate-User', creds.impersonate.user],
             ...creds.impersonate.groups.map((g): [string, string] => ['Impersonate-Group', g]),
           ];
-    if ('token' in creds && this.mode !== 'token')
-      throw new Error('token credentials in impersonate mode');
     return new PersonKubeConfig(this.base, this.pool, headers);
   }
 

@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
 import { startPortal, type RunningPortal } from '../portal/server.ts';
 import type { SandboxIssuer } from './oidc.ts';
-import { freePort } from './ports.ts';
-
-/** Whether `port` is free on loopback right now. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
+import { freePort, portFree } from './ports.ts';
 
 /**
  * The portal for `npm start`, signed in through the sandbox's issuer, in token

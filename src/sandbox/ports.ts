@@ -13,3 +13,12 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether `port` is free on loopback right now (to reuse a port a restart kept). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
