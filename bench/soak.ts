@@ -35,6 +35,8 @@ export async function benchSoak(): Promise<void> {
       orphans: String(r.orphans),
       'stuck grants': String(r.stuck),
       'never active': String(r.neverActive),
+      'replica exits (restarted)': String(r.selfExits.length),
     },
   ]);
+  for (const e of r.selfExits) console.error(`replica exit: ${e}`);
 }

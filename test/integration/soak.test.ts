@@ -16,12 +16,14 @@ describe('crash soak (short)', function () {
     assert.equal(
       r.orphans,
       0,
-      `every binding was removed; left: ${r.orphanDetails.join(', ')} (the watch cache had ${r.cachedOrphans})`,
+      `every binding was removed; left: ${r.orphanDetails.join(', ')} (the watch cache had ${r.cachedOrphans}); replicas that exited by themselves: ${r.selfExits.join(' | ') || 'none'}`,
     );
     assert.equal(r.stuck, 0, 'every grant reached a final phase');
     assert.ok(r.overdueMs.length > 0, 'bindings were granted and measured');
     const max = r.overdueMs.at(-1)!;
     // Reported, not asserted: timing belongs in the benchmark.
-    console.log(`      (${r.overdueMs.length} bindings; longest past its expiry: ${max} ms)`);
+    console.log(
+      `      (${r.overdueMs.length} bindings; longest past its expiry: ${max} ms; ${r.selfExits.length} replica exits of their own, restarted)`,
+    );
   });
 });

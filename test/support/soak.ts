@@ -60,6 +60,8 @@ export interface SoakResult {
   stuck: number;
   /** Grants that were never granted (not Expired after Active), e.g. created during an outage. */
   neverActive: number;
+  /** Replicas that exited by themselves (and were restarted), with their last words. */
+  selfExits: string[];
 }
 
 /** The operator as users run it (node src/main.ts), as its own service account. */
@@ -89,6 +91,53 @@ async function kill9(child: ChildProcess): Promise<void> {
 }
 
 /**
+ * An operator replica as a Deployment keeps it: a process that exits by itself
+ * (a lost lease ends it, as controller-runtime's does, for the kubelet to restart)
+ * is started again a second later. Without this, a soak whose replicas both lost
+ * their lease under load would go on with no operator, and no sweeper, at all.
+ */
+class Replica {
+  child!: ChildProcess;
+  private stopped = false;
+  private readonly kubeconfig: string;
+  private readonly log: (s: string) => void;
+  private readonly exits: string[];
+
+  constructor(kubeconfig: string, log: (s: string) => void, exits: string[]) {
+    this.kubeconfig = kubeconfig;
+    this.log = log;
+    this.exits = exits;
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const child = startOperator(this.kubeconfig, this.log);
+    let tail = '';
+    child.stderr?.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-800)));
+    child.once('exit', (code, signal) => {
+      // Our own kill -9 restarts it at once (kill()); only an exit of its own counts.
+      if (this.stopped || child !== this.child || signal === 'SIGKILL') return;
+      this.exits.push(`pid ${child.pid} exited (${code ?? signal}): ${tail.trim()}`);
+      setTimeout(() => {
+        if (!this.stopped && child === this.child) this.spawn();
+      }, 1_000);
+    });
+    this.child = child;
+  }
+
+  /** A crash: kill -9, and a new process at once. */
+  async kill(): Promise<void> {
+    await kill9(this.child);
+    this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await kill9(this.child);
+  }
+}
+
+/**
  * The crash soak: operator replicas killed with SIGKILL at random moments, the
  * API server and etcd killed and restarted, while grants keep starting and
  * ending. Measures how long each binding outlives its grant's expiry, and counts
@@ -99,7 +148,8 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   const sandbox = await Sandbox.start({ log });
   const work = mkdtempSync(join(tmpdir(), 'timebox-soak-'));
   const admin = new PooledKubeConfig(sandbox.adminConfig());
-  const operators: ChildProcess[] = [];
+  const operators: Replica[] = [];
+  const selfExits: string[] = [];
   const informers: Informer<never>[] = [];
   try {
     const operatorConfig = await setUpSandbox(admin);
@@ -163,7 +213,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     }, 100);
     await Promise.all([bindings.start(), grants.start()]);
 
-    for (let i = 0; i < opts.replicas; i++) operators.push(startOperator(kubeconfig, log));
+    for (let i = 0; i < opts.replicas; i++) operators.push(new Replica(kubeconfig, log, selfExits));
 
     // Grants keep coming: ~`live` alive at once, each a window of 20 to 60 s, long
     // enough to outlast a failover (a Lease of 15 s) and be granted.
@@ -223,8 +273,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     for (let k = 1; k <= opts.kills; k++) {
       await sleep(300 + Math.random() * 2_700);
       const i = Math.floor(Math.random() * operators.length);
-      await kill9(operators[i]!);
-      operators[i] = startOperator(kubeconfig, log);
+      await operators[i]!.kill();
       if (opts.apiserverEvery && k % opts.apiserverEvery === 0) {
         await sandbox.crash('kube-apiserver');
         apiserverCrashes++;
@@ -268,9 +317,10 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       cachedOrphans: bindings.list().length,
       stuck: all.filter((g) => !isTerminal(g.status?.phase)).length,
       neverActive: all.filter((g) => !g.status?.activatedAt).length,
+      selfExits,
     };
   } finally {
-    for (const o of operators) await kill9(o);
+    for (const o of operators) await o.stop();
     for (const i of informers) await i.stop();
     await admin.close();
     await sandbox.stop();
