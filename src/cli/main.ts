@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { timeboxClient } from '../kube/client.ts';
 import { DeniedError, EXIT, PROG, UsageError, type Ctx } from './context.ts';
-import type { Verb } from './verb.ts';
+import {
+  cobraFormat,
+  complete,
+  completionScript,
+  type CommandTable,
+  type CompletionLookup,
+} from './complete.ts';
+import type { CompletionSource, Verb } from './verb.ts';
 import { approveVerb, denyVerb } from './verbs/decide.ts';
 import { describeVerb } from './verbs/describe.ts';
 import { listVerb } from './verbs/list.ts';
@@ -24,6 +31,39 @@ const COMMON: Record<string, ParseArgsOptionDescriptor> = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** What the common options' values complete to. */
+const COMMON_VALUES: Record<string, CompletionSource> = {
+  namespace: 'namespace',
+  output: ['json', 'yaml'],
+  kubeconfig: 'file',
+  context: 'context',
+};
+
+/** Commands outside the verb table: servers and shell set-up that need no cluster. */
+const OTHERS = [
+  { value: 'portal', description: 'run the self-service web portal' },
+  { value: 'completion', description: 'print a shell completion script (bash, zsh or fish)' },
+];
+
+const COMMANDS: CommandTable = {
+  verbs: VERBS,
+  common: COMMON,
+  commonValues: COMMON_VALUES,
+  others: OTHERS,
+};
+
+const COMPLETION_HELP = `Usage: ${PROG} completion bash|zsh|fish
+
+Prints a script that completes verbs, options, namespaces, policies and the names
+of grants (from the cluster, as you). Load it in your shell's start-up file:
+
+  bash: source <(timebox completion bash)     (needs the bash-completion package)
+  zsh:  source <(timebox completion zsh)      (after compinit)
+  fish: timebox completion fish | source
+
+As a kubectl plugin, kubectl (1.26 or later) completes \`kubectl timebox\` by itself
+through the kubectl_complete-timebox command installed beside kubectl-timebox.`;
+
 const COMMON_HELP = `Common options:
   -n, --namespace NS     namespace of the grant (default: the context's namespace, else default)
   -o, --output FORMAT    json or yaml instead of the human-readable form
@@ -39,10 +79,12 @@ const HELP = `${PROG}: just-in-time access with Timebox
 Usage:
 ${VERBS.map((v) => `  ${PROG} ${v.usage}`).join('\n')}
   ${PROG} portal --public-url URL --issuer URL --client-id ID   (the web portal; see portal --help)
+  ${PROG} completion bash|zsh|fish                              (shell completion)
 
 Verbs:
-${VERBS.map((v) => `  ${v.name.padEnd(10)} ${v.summary}`).join('\n')}
-  ${'portal'.padEnd(10)} run the self-service web portal
+${[...VERBS.map((v) => [v.name, v.summary]), ...OTHERS.map((o) => [o.value, o.description])]
+  .map(([name, summary]) => `  ${name!.padEnd(10)} ${summary}`)
+  .join('\n')}
 
 ${COMMON_HELP}
 
@@ -114,15 +156,70 @@ function unknownOption(message: string, verb: Verb | undefined): string {
   return `unknown option --${given}${best && best[1] <= 3 ? `; did you mean --${best[0]}?` : ''}`;
 }
 
+/** Looks completions up in the cluster of the kubeconfig and context the words name. */
+function completionLookup(words: string[]): CompletionLookup {
+  const valueOf = (option: string) => {
+    const i = words.findIndex((w) => w === `--${option}` || w.startsWith(`--${option}=`));
+    return i < 0 ? undefined : words[i]!.includes('=') ? words[i]!.split('=')[1] : words[i + 1];
+  };
+  const kc = new KubeConfig();
+  const kubeconfig = valueOf('kubeconfig');
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  const context = valueOf('context');
+  if (context) kc.setCurrentContext(context);
+  const contextNs = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const client = timeboxClient(kc);
+  // A shell waits for this: a cluster that does not answer gives nothing, soon.
+  const soon = <T>(p: Promise<T>) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('timed out')), 3_000).unref(),
+      ),
+    ]);
+  return {
+    grants: async (ns: string) => (await soon(client.grants.list(ns || contextNs))).items,
+    policies: async () =>
+      (await soon(client.policies.list())).items.map((p) => p.metadata.name ?? ''),
+    namespaces: async () =>
+      (await soon(kc.makeApiClient(CoreV1Api).listNamespace())).items.map(
+        (n) => n.metadata?.name ?? '',
+      ),
+    contexts: () => kc.getContexts().map((c) => c.name),
+  };
+}
+
 export async function run(
   argv: string[],
   out = (s: string) => console.log(s),
   err = (s: string) => console.error(s),
+  /** Where `__complete` looks names up (tests pass a fake); the cluster by default. */
+  lookup?: CompletionLookup,
 ): Promise<number> {
   let ctx: Partial<Ctx> = {};
   // The portal is a server with options of its own (src/portal/main.ts).
   if (argv[0] === 'portal')
     return (await import('../portal/main.ts')).runPortal(argv.slice(1), out, err);
+  if (argv[0] === 'completion') {
+    if (argv[1] === '--help' || argv[1] === '-h') {
+      out(COMPLETION_HELP);
+      return EXIT.ok;
+    }
+    const script = completionScript(argv[1] ?? '', 'timebox');
+    if (!script) {
+      err(`error: completion needs a shell: bash, zsh or fish\nsee ${PROG} completion --help`);
+      return EXIT.usage;
+    }
+    out(script.trimEnd());
+    return EXIT.ok;
+  }
+  // The shell asking what the last word may be (cobra's protocol, as kubectl expects).
+  if (argv[0] === '__complete') {
+    const words = argv.slice(1);
+    out(cobraFormat(await complete(words, COMMANDS, lookup ?? completionLookup(words))));
+    return EXIT.ok;
+  }
   // The verb is the first positional, wherever the options are (`-n payments ls`).
   const first = parseArgs({
     args: argv,
@@ -133,10 +230,10 @@ export async function run(
   const verb = first === undefined ? undefined : verbNamed(first);
   try {
     if (first !== undefined && !verb) {
-      const best = nearest(
-        first,
-        VERBS.flatMap((v) => [v.name, ...(v.aliases ?? [])]),
-      );
+      const best = nearest(first, [
+        ...VERBS.flatMap((v) => [v.name, ...(v.aliases ?? [])]),
+        ...OTHERS.map((o) => o.value),
+      ]);
       throw new UsageError(
         `unknown command '${first}'${best && best[1] <= 2 ? `; did you mean ${best[0]}?` : ''}`,
       );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -368,5 +368,54 @@ describe('timebox CLI, end to end', function () {
     assert.equal(elsewhere.code, 3);
     assert.match(elsewhere.stderr, /kube-system/);
     assert.equal((await grantsApi(cluster.admin()).list(ns)).length, before, 'nothing was made');
+  });
+
+  it('completes the names of your grants when kubectl completes `kubectl timebox`', async () => {
+    const made = await timebox(
+      ALICE,
+      'request',
+      '--policy',
+      `cli-${ns}`,
+      '--cluster-role',
+      'view',
+      '--duration',
+      '1h',
+      '--reason',
+      'INC-7 completion',
+      '--name',
+      'alice-completes',
+    );
+    assert.equal(made.code, 0, made.stderr);
+    // The plugin and its completion command on PATH, as npm installs them.
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const [name, args] of [
+      ['kubectl-timebox', '"$@"'],
+      ['kubectl_complete-timebox', '__complete "$@"'],
+    ]) {
+      writeFileSync(join(bin, name!), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" ${args}\n`, {
+        mode: 0o755,
+      });
+    }
+    const kubectl = cluster.sandbox?.binaries.kubectl ?? 'kubectl';
+    const complete = (...words: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          kubectl,
+          ['__complete', 'timebox', ...words],
+          {
+            env: {
+              ...process.env,
+              PATH: `${bin}:${process.env.PATH}`,
+              KUBECONFIG: kubeconfigs[ALICE]!,
+            },
+          },
+          (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
+        ),
+      );
+    const names = await complete('describe', '-n', ns, 'alice-c');
+    assert.match(names, /^alice-completes\tPending · alice@example\.com · INC-7 completion$/m);
+    assert.match(names, /^:4$/m);
+    assert.match(await complete('appr'), /^approve\t/m);
   });
 });

@@ -24,7 +24,9 @@ describe('production build', function () {
       { cwd: REPO_ROOT },
     );
     mkdirSync(join(root, 'bin'));
-    copyFileSync(join(REPO_ROOT, 'bin', 'timebox.mjs'), join(root, 'bin', 'timebox.mjs'));
+    for (const bin of ['timebox.mjs', 'kubectl_complete-timebox.mjs']) {
+      copyFileSync(join(REPO_ROOT, 'bin', bin), join(root, 'bin', bin));
+    }
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -40,5 +42,11 @@ describe('production build', function () {
       (await run(process.execPath, [plugin, '--help'])).stdout,
       /kubectl timebox request/,
     );
+    // What kubectl runs to complete `kubectl timebox ap<TAB>`, in cobra's format.
+    const completion = await run(process.execPath, [
+      join(root, 'bin', 'kubectl_complete-timebox.mjs'),
+      'ap',
+    ]);
+    assert.equal(completion.stdout, 'approve\tapprove a request, exactly the version shown\n:4\n');
   });
 });

@@ -79,6 +79,7 @@ Examples:
   ${PROG} approve alice-edit-1a2b -n payments --comment 'confirmed on the bridge'
   ${PROG} approve alice-edit-1a2b -n payments --spec-hash 5b07...`,
   options: decideOptions,
+  args: 'pending-grant',
   run: runAs('Approve'),
 };
 
@@ -91,5 +92,6 @@ export const denyVerb: Verb = {
 Example:
   ${PROG} deny alice-edit-1a2b -n payments --comment 'not during the freeze'`,
   options: decideOptions,
+  args: 'pending-grant',
   run: runAs('Deny'),
 };

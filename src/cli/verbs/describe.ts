@@ -60,5 +60,6 @@ it waits, the exact command that approves this version.
 Example:
   ${PROG} describe alice-edit-1a2b -n payments -o yaml`,
   options: {},
+  args: 'grant',
   run: (ctx, _v, [name]) => describe(ctx, name),
 };

@@ -218,5 +218,10 @@ Examples:
     wait: { type: 'boolean' },
     timeout: { type: 'string' },
   },
+  values: {
+    policy: 'policy',
+    'target-namespace': 'namespace',
+    'aws-mode': AWS_MODES,
+  },
   run: (ctx, v) => request(ctx, v),
 };

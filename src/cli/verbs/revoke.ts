@@ -54,5 +54,6 @@ Examples:
   ${PROG} revoke alice-edit-1a2b -n payments
   ${PROG} revoke bob-admin-9f3c -n payments --comment 'incident over'`,
   options: { comment: { type: 'string' } },
+  args: 'grant',
   run: (ctx, v, [name]) => revoke(ctx, name, v.comment as string | undefined),
 };
