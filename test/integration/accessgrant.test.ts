@@ -9,6 +9,7 @@ import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
 import { eventually } from '../support/wait.ts';
 import {
   canListPods,
@@ -407,11 +408,23 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
   it('with two operators running, only the leader writes', async () => {
     const auditLog = cluster.sandbox?.auditLogPath;
     assert.ok(auditLog, 'the sandbox records an audit log');
-    const second = OperatorProcess.start('operator-b', kubeconfigB);
+    const metricsPort = await freePort();
+    const second = OperatorProcess.start('operator-b', kubeconfigB, [
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+    ]);
+    // How many Revoked grants the standby's cache holds: what it has observed.
+    const revokedSeenByStandby = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return [...text.matchAll(/^timebox_grants\{phase="Revoked"[^}]*\} (\d+)$/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+    };
     try {
       await second.waitForLog(/caches synced/);
       await operator.waitForLog(/starting controllers/);
       assert.equal(second.leading, false, 'the second operator waits for the lease');
+      const revokedBefore = await revokedSeenByStandby();
       const since = new Date();
       const ns = await createNamespace(cluster, 'payments');
       const api = grantsApi(cluster.admin());
@@ -420,7 +433,19 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
       await api.patch(ns, 'two-operators', { spec: { revoked: true } });
       await accessBecomes(cluster, ns, false);
       await waitForPhase(cluster, ns, 'two-operators', 'Revoked');
-      await sleep(500);
+      // Barriers, not a pause: the standby has seen the grant end, and the audit
+      // log holds every request up to a marker made after that.
+      await eventually(async () => (await revokedSeenByStandby()) > revokedBefore, {
+        what: 'the standby to observe the revoked grant',
+      });
+      const marker = `audit-barrier-${Date.now()}`;
+      await cluster
+        .admin()
+        .makeApiClient(CoreV1Api)
+        .createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: marker } } });
+      await eventually(async () => readFileSync(auditLog, 'utf8').includes(marker), {
+        what: 'the audit log to record the marker',
+      });
 
       const writes = readFileSync(auditLog, 'utf8')
         .split('\n')
