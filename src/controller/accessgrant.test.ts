@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
+import { aGrant, anApproval, aPolicy } from '../api/v1alpha1/testing.ts';
 import {
   type AccessApproval,
   type AccessGrant,
   type AccessGrantStatus,
-  type AccessPolicy,
 } from '../api/v1alpha1/types.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { createLogger } from '../log/logger.ts';
@@ -23,20 +23,12 @@ const NS = 'payments';
 const NAME = 'alice-debug';
 const KEY = `${NS}/${NAME}`;
 
-const POLICY: AccessPolicy = {
-  metadata: { name: 'payments-oncall' },
-  spec: {
-    requesters: { groups: ['payments-oncall'] },
-    selfOnly: true,
-    namespaces: [NS],
-    access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: [NS] } }],
-    maxDuration: '4h',
-    approval: { mode: 'Manual', approvers: { users: ['bob'] }, required: 1 },
-  },
-};
+const POLICY = aPolicy({
+  spec: { approval: { mode: 'Manual', approvers: { users: ['bob'] }, required: 1 } },
+});
 
 function newGrant(): AccessGrant {
-  return {
+  return aGrant({
     metadata: {
       name: NAME,
       namespace: NS,
@@ -49,28 +41,18 @@ function newGrant(): AccessGrant {
         'timebox.dev/requester-groups': 'payments-oncall',
       },
     },
-    spec: {
-      subject: { kind: 'User', name: 'alice' },
-      policy: POLICY.metadata.name!,
-      duration: '1h',
-      access: [{ kubernetes: { clusterRole: 'view', namespaces: [NS] } }],
-    },
-  };
+    spec: { subject: { name: 'alice' }, policy: POLICY.metadata.name! },
+  });
 }
 
 function approvalOf(g: AccessGrant): AccessApproval {
-  return {
-    metadata: {
-      name: 'bob-ok',
-      namespace: NS,
-      creationTimestamp: '2026-11-25T08:59:30Z' as unknown as Date,
-    },
+  return anApproval({
+    metadata: { creationTimestamp: '2026-11-25T08:59:30Z' as unknown as Date },
     spec: {
       grantRef: { name: NAME, uid: g.metadata.uid!, specHash: specHash(g.spec) },
-      decision: 'Approve',
       approver: 'bob',
     },
-  };
+  });
 }
 
 /**

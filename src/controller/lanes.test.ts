@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type { AccessGrant, AccessGrantStatus } from '../api/v1alpha1/types.ts';
 import {
   KeyedMutex,
@@ -12,20 +13,9 @@ import {
 const NOW = new Date('2026-11-27T10:00:00Z');
 const grant = (
   status?: AccessGrantStatus,
-  over: Partial<AccessGrant['spec']> = {},
+  spec: Partial<AccessGrant['spec']> = {},
   deleting = false,
-) =>
-  ({
-    metadata: { name: 'g', namespace: 'ns', ...(deleting ? { deletionTimestamp: NOW } : {}) },
-    spec: {
-      subject: { kind: 'User', name: 'a' },
-      policy: 'p',
-      duration: '1h',
-      access: [],
-      ...over,
-    },
-    ...(status ? { status } : {}),
-  }) as AccessGrant;
+) => aGrant({ metadata: { deletionTimestamp: deleting ? NOW : undefined }, spec, status });
 
 describe('lanes', () => {
   it('sends whatever ends access to the revoke lane, and the rest to the grant lane', () => {

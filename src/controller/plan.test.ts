@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import { FINALIZER, type AccessGrant, type AccessGrantStatus } from '../api/v1alpha1/types.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import type { Decision } from '../policy/decision.ts';
@@ -8,6 +9,7 @@ import { expiryState, msUntilBindingExpiry } from './expiry.ts';
 
 const APPROVED: Decision = { verdict: 'Approved', reason: 'NoPolicy', message: 'ok' };
 
+/** alice's grant of ClusterRole edit in payments and billing for 2h, with the finalizer. */
 function grant(
   over: {
     status?: AccessGrantStatus;
@@ -16,24 +18,20 @@ function grant(
     deleting?: boolean;
   } = {},
 ): AccessGrant {
-  return {
+  return aGrant({
     metadata: {
-      name: 'alice-debug',
-      namespace: 'payments',
       uid: '1a2b3c4d-0000-0000-0000-000000000000',
       generation: 1,
       finalizers: over.finalizer === false ? [] : [FINALIZER],
-      ...(over.deleting ? { deletionTimestamp: new Date('2026-11-25T09:00:00Z') } : {}),
+      deletionTimestamp: over.deleting ? new Date('2026-11-25T09:00:00Z') : undefined,
     },
     spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
-      policy: 'payments-oncall',
       duration: '2h',
       access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments', 'billing'] } }],
       ...over.spec,
     },
-    ...(over.status ? { status: over.status } : {}),
-  };
+    status: over.status,
+  });
 }
 
 function observed(g: AccessGrant, expiresAt?: string, over: Partial<Observed> = {}): Observed {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
+import { aGrant, anApproval, aPolicy } from '../api/v1alpha1/testing.ts';
+import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { RECORD_PRIORITY, REVOKE_PRIORITY } from './lanes.ts';
 import {
   grantsOfApproval,
@@ -11,11 +12,7 @@ import {
 
 const NOW = new Date('2026-11-27T10:00:00Z');
 const grant = (name: string, policy: string, status?: AccessGrant['status']) =>
-  ({
-    metadata: { name, namespace: 'payments', uid: `uid-${name}` },
-    spec: { subject: { kind: 'User', name: 'a' }, policy, duration: '1h', access: [] },
-    ...(status ? { status } : {}),
-  }) as AccessGrant;
+  aGrant({ metadata: { name }, spec: { policy }, status });
 
 describe('routing', () => {
   it("re-queues a binding's owner, and nothing for a binding that is not Timebox's", () => {
@@ -27,21 +24,21 @@ describe('routing', () => {
   });
 
   it('re-queues every grant under an edited policy, and only those', () => {
-    const p = { metadata: { name: 'oncall' } } as AccessPolicy;
+    const p = aPolicy({ metadata: { name: 'oncall' } });
     const all = [grant('a', 'oncall'), grant('b', 'other'), grant('c', 'oncall')];
     assert.deepEqual(grantsOfPolicy(p, all), ['payments/a', 'payments/c']);
   });
 
   it('re-queues the grant an approval names, in its own namespace', () => {
-    const a = {
+    const a = anApproval({
       metadata: { namespace: 'payments' },
-      spec: { grantRef: { name: 'a', uid: 'u' }, decision: 'Approve', approver: 'bob' },
-    } as AccessApproval;
+      spec: { grantRef: { name: 'a' } },
+    });
     assert.deepEqual(grantsOfApproval(a), ['payments/a']);
   });
 
   it('recomputes every policy when a role changes', () => {
-    const ps = [{ metadata: { name: 'x' } }, { metadata: { name: 'y' } }] as AccessPolicy[];
+    const ps = [aPolicy({ metadata: { name: 'x' } }), aPolicy({ metadata: { name: 'y' } })];
     assert.deepEqual(policiesOfRoleChange(ps), ['x', 'y']);
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ApiException, type V1RoleBinding } from '@kubernetes/client-node';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { createLogger } from '../log/logger.ts';
 import type { RbacPort } from '../providers/kubernetes/driver.ts';
@@ -55,7 +56,7 @@ describe('BindingSweeper', () => {
   beforeEach(() => {
     clock = new FakeClock('2026-11-27T10:00:00Z');
     bindings = new Map([['payments/timebox-alice', binding('2026-11-27T10:00:10Z')]]);
-    grants = new Map([['payments/alice', { metadata: { uid: 'uid-1' } } as AccessGrant]]);
+    grants = new Map([['payments/alice', aGrant({ metadata: { name: 'alice', uid: 'uid-1' } })]]);
     deletes = [];
     deleted = new RecentDeletes(clock);
   });
@@ -86,7 +87,7 @@ describe('BindingSweeper', () => {
   });
 
   it('deletes a binding whose grant was replaced by another of the same name (UIDs differ)', async () => {
-    grants.set('payments/alice', { metadata: { uid: 'uid-2' } } as AccessGrant);
+    grants.set('payments/alice', aGrant({ metadata: { name: 'alice', uid: 'uid-2' } }));
     await sweeper().reconcile(KEY);
     assert.deepEqual(deletes, ['payments/timebox-alice']);
   });
