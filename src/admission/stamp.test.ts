@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { AccessApproval, AccessGrant } from '../api/v1alpha1/types.ts';
+import { aGrant } from '../api/v1alpha1/testing.ts';
+import type { AccessApproval } from '../api/v1alpha1/types.ts';
 import { review, stampApproval, stampGrant, type AdmissionRequest } from './stamp.ts';
 
 const ALICE = {
@@ -7,17 +8,7 @@ const ALICE = {
   groups: ['payments-oncall', 'system:authenticated'],
 };
 
-function grant(annotations?: Record<string, string>): AccessGrant {
-  return {
-    metadata: { name: 'g', namespace: 'payments', ...(annotations ? { annotations } : {}) },
-    spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
-      policy: 'p',
-      duration: '1h',
-      access: [{ kubernetes: { clusterRole: 'view', namespaces: ['payments'] } }],
-    },
-  };
-}
+const grant = (annotations?: Record<string, string>) => aGrant({ metadata: { annotations } });
 
 const request = (
   kind: string,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { Metrics, type MetricSources } from './metrics.ts';
@@ -10,19 +11,15 @@ function grant(
   extra: Partial<AccessGrant['status']> = {},
   reason = 'x',
 ): AccessGrant {
-  return {
-    metadata: {
-      name,
-      namespace: 'payments',
-      creationTimestamp: '2026-11-25T08:00:00Z' as unknown as Date,
-    },
-    spec: { subject: { kind: 'User', name: 'a' }, policy, duration: '1h', access: [] },
+  return aGrant({
+    metadata: { name, creationTimestamp: '2026-11-25T08:00:00Z' as unknown as Date },
+    spec: { policy },
     status: {
       phase: phase as never,
       conditions: [{ type: 'Ready', status: 'False', reason, message: '', lastTransitionTime: '' }],
       ...extra,
     },
-  };
+  });
 }
 
 describe('Metrics', () => {

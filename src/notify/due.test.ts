@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type {
   AccessGrant,
   AccessGrantStatus,
@@ -11,18 +12,7 @@ const T0 = Date.parse('2026-11-27T10:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const ALL: NotifyRule[] = [{ channel: 'leads' }];
 
-function grant(status: AccessGrantStatus): AccessGrant {
-  return {
-    metadata: { name: 'g', namespace: 'payments', uid: 'uid-1' },
-    spec: {
-      subject: { kind: 'User', name: 'alice' },
-      policy: 'p',
-      duration: '1h',
-      access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-    },
-    status,
-  };
-}
+const grant = (status: AccessGrantStatus) => aGrant({ status });
 
 const ready = (reason: string, at = T0): Condition[] => [
   { type: 'Ready', status: 'False', reason, message: reason, lastTransitionTime: iso(at) },

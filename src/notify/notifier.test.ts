@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
-import type { AccessGrant, AccessGrantStatus, AccessPolicy } from '../api/v1alpha1/types.ts';
+import { aGrant, aPolicy } from '../api/v1alpha1/testing.ts';
+import type { AccessGrant, AccessGrantStatus } from '../api/v1alpha1/types.ts';
 import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { ChannelError } from './channels.ts';
@@ -11,26 +12,21 @@ import { DeliveryError, type Notification, type Sender } from './types.ts';
 const KEY = 'payments/alice-debug';
 const NOW = '2026-11-27T10:00:00.000Z';
 
-const policy: AccessPolicy = {
+const policy = aPolicy({
   metadata: { name: 'payments' },
   spec: {
-    requesters: { users: ['alice'] },
-    namespaces: ['payments'],
-    access: [],
-    maxDuration: '4h',
     approval: { mode: 'Manual', approvers: { users: ['bob'] } },
     notify: [{ channel: 'leads' }, { channel: 'chat' }],
   },
-};
+});
 
 /** The grant as the API server holds it: merge-patched status with compare-and-swap. */
 class FakeGrants {
-  grant: AccessGrant = {
+  grant: AccessGrant = aGrant({
     metadata: { name: 'alice-debug', namespace: 'payments', uid: 'uid-1', resourceVersion: '1' },
     spec: {
-      subject: { kind: 'User', name: 'alice' },
+      subject: { name: 'alice' },
       policy: 'payments',
-      duration: '1h',
       reason: 'INC-1',
       access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
     },
@@ -47,7 +43,7 @@ class FakeGrants {
         },
       ],
     },
-  };
+  });
   failWrites = 0;
   conflictOnce = false;
   async patchStatus(g: AccessGrant, status: AccessGrantStatus): Promise<AccessGrant> {

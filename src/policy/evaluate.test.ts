@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant, anApproval, aPolicy } from '../api/v1alpha1/testing.ts';
 import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
 import {
   AT_REQUEST,
@@ -15,13 +16,13 @@ import {
 
 const NOW = new Date('2026-11-25T09:00:00Z');
 
+/**
+ * The policy most cases judge by: aPolicy() with approvers and every provider;
+ * `over` replaces whole fields of its spec.
+ */
 function policy(over: Partial<AccessPolicy['spec']> = {}): AccessPolicy {
-  return {
-    metadata: { name: 'payments-oncall' },
+  const p = aPolicy({
     spec: {
-      requesters: { groups: ['payments-oncall'] },
-      selfOnly: true,
-      namespaces: ['payments'],
       access: [
         { kubernetes: { clusterRoles: ['view', 'edit'], namespaces: ['payments'] } },
         {
@@ -33,7 +34,6 @@ function policy(over: Partial<AccessPolicy['spec']> = {}): AccessPolicy {
         },
         { gcp: { resources: ['projects/acme-prod'], roles: ['roles/cloudsql.viewer'] } },
       ],
-      maxDuration: '4h',
       requireReason: true,
       approval: {
         mode: 'Manual',
@@ -41,20 +41,21 @@ function policy(over: Partial<AccessPolicy['spec']> = {}): AccessPolicy {
         required: 1,
         pendingTimeout: '24h',
       },
-      ...over,
     },
-  };
+  });
+  return { ...p, spec: { ...p.spec, ...over } };
 }
 
+/**
+ * alice's request for ClusterRole edit for 2h, as admission stamped it;
+ * `over` replaces spec fields.
+ */
 function grant(
   over: Partial<AccessGrant['spec']> = {},
   annotations: Record<string, string> = {},
 ): AccessGrant {
-  return {
+  return aGrant({
     metadata: {
-      name: 'alice-debug',
-      namespace: 'payments',
-      uid: 'uid-1',
       creationTimestamp: '2026-11-25T08:00:00Z' as unknown as Date,
       annotations: {
         'timebox.dev/requested-by': 'alice',
@@ -64,33 +65,31 @@ function grant(
     },
     spec: {
       subject: { kind: 'User', name: 'alice' },
-      policy: 'payments-oncall',
       duration: '2h',
       reason: 'INC-4211',
       access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
       ...over,
     },
-  };
+  });
 }
 
+/** `approver` approving `g` as it is; `over` replaces spec fields. */
 function approval(
   approver: string,
   g: AccessGrant,
   over: Partial<AccessApproval['spec']> = {},
 ): AccessApproval {
-  return {
+  const a = anApproval({
     metadata: {
       name: `${approver}-ok`,
-      namespace: 'payments',
       creationTimestamp: '2026-11-25T08:30:00Z' as unknown as Date,
     },
     spec: {
       grantRef: { name: g.metadata.name!, uid: g.metadata.uid!, specHash: specHash(g.spec) },
-      decision: 'Approve',
       approver,
-      ...over,
     },
-  };
+  });
+  return { ...a, spec: { ...a.spec, ...over } };
 }
 
 describe('policy evaluation', () => {

@@ -1,39 +1,39 @@
 import assert from 'node:assert/strict';
-import type { AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
+import { aGrant, aPolicy } from '../api/v1alpha1/testing.ts';
 import { choosePolicy, precheck } from './precheck.ts';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
 
-const policy = (name: string, roles: string[], mode: 'Auto' | 'Manual' = 'Auto'): AccessPolicy => ({
-  metadata: { name },
-  spec: {
-    requesters: { groups: ['payments-oncall'] },
-    selfOnly: true,
-    namespaces: ['payments'],
-    access: [{ kubernetes: { clusterRoles: roles, namespaces: ['payments'] } }],
-    maxDuration: '4h',
-    approval:
-      mode === 'Auto' ? { mode } : { mode, approvers: { groups: ['payments-leads'] }, required: 1 },
-  },
-});
-
-const draft = (role: string, duration = '1h'): AccessGrant => ({
-  metadata: {
-    name: 'x',
-    namespace: 'payments',
-    annotations: {
-      'timebox.dev/requested-by': 'alice',
-      'timebox.dev/requester-groups': 'payments-oncall',
+const policy = (name: string, roles: string[], mode: 'Auto' | 'Manual' = 'Auto') =>
+  aPolicy({
+    metadata: { name },
+    spec: {
+      access: [{ kubernetes: { clusterRoles: roles, namespaces: ['payments'] } }],
+      approval:
+        mode === 'Auto'
+          ? { mode }
+          : { mode, approvers: { groups: ['payments-leads'] }, required: 1 },
     },
-  },
-  spec: {
-    subject: { kind: 'User', name: 'alice' },
-    policy: '',
-    duration,
-    reason: 'INC-1',
-    access: [{ kubernetes: { clusterRole: role, namespaces: ['payments'] } }],
-  },
-});
+  });
+
+/** alice's request before a policy is chosen. */
+const draft = (role: string, duration = '1h') =>
+  aGrant({
+    metadata: {
+      name: 'x',
+      annotations: {
+        'timebox.dev/requested-by': 'alice',
+        'timebox.dev/requester-groups': 'payments-oncall',
+      },
+    },
+    spec: {
+      subject: { name: 'alice' },
+      policy: '',
+      duration,
+      reason: 'INC-1',
+      access: [{ kubernetes: { clusterRole: role, namespaces: ['payments'] } }],
+    },
+  });
 
 describe('precheck', () => {
   const view = policy('view-auto', ['view']);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import { auditRecord, csvField, filterGrants, parseAuditFilter, toCsv } from './audit.ts';
 
@@ -7,23 +8,21 @@ const grant = (
   created: string,
   over: Partial<AccessGrant['status']> = {},
   reason = 'INC-1',
-): AccessGrant => ({
-  metadata: {
-    name,
-    namespace: 'payments',
-    uid: `uid-${name}`,
-    creationTimestamp: created as unknown as Date,
-    annotations: { 'timebox.dev/requested-by': `${name}@example.com` },
-  },
-  spec: {
-    subject: { kind: 'User', name: `${name}@example.com` },
-    policy: name === 'carol' ? 'db-admin' : 'payments-oncall',
-    duration: '1h',
-    reason,
-    access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-  },
-  status: { phase: 'Active', ...over },
-});
+): AccessGrant =>
+  aGrant({
+    metadata: {
+      name,
+      creationTimestamp: created as unknown as Date,
+      annotations: { 'timebox.dev/requested-by': `${name}@example.com` },
+    },
+    spec: {
+      subject: { name: `${name}@example.com` },
+      policy: name === 'carol' ? 'db-admin' : 'payments-oncall',
+      reason,
+      access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
+    },
+    status: { phase: 'Active', ...over },
+  });
 
 const grants = [
   grant('alice', '2026-11-01T10:00:00Z', {

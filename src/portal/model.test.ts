@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { aGrant, aPolicy } from '../api/v1alpha1/testing.ts';
 import type { AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
 import { precheck } from '../policy/precheck.ts';
 import {
@@ -14,18 +15,12 @@ import {
 const alice = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const bob = { user: 'bob@example.com', groups: ['payments-leads'] };
 
-const oncall: AccessPolicy = {
-  metadata: { name: 'payments-oncall' },
+const oncall = aPolicy({
   spec: {
-    requesters: { groups: ['payments-oncall'] },
-    selfOnly: true,
-    namespaces: ['payments'],
-    access: [{ kubernetes: { clusterRoles: ['view', 'edit'], namespaces: ['payments'] } }],
-    maxDuration: '4h',
     requireReason: true,
     approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
   },
-};
+});
 const auto: AccessPolicy = {
   metadata: { name: 'a-readonly' },
   spec: {
@@ -142,21 +137,12 @@ describe('portal model', () => {
   });
 
   it('shows an approver only what waits for them, never their own', () => {
-    const pending = (name: string, by: string): AccessGrant => ({
-      metadata: {
-        name,
-        namespace: 'payments',
-        uid: name,
-        annotations: { 'timebox.dev/requested-by': by },
-      },
-      spec: {
-        subject: { kind: 'User', name: by },
-        policy: 'payments-oncall',
-        duration: '1h',
-        access: [],
-      },
-      status: { phase: 'Pending', requestedBy: by },
-    });
+    const pending = (name: string, by: string) =>
+      aGrant({
+        metadata: { name, annotations: { 'timebox.dev/requested-by': by } },
+        spec: { subject: { name: by }, access: [] },
+        status: { phase: 'Pending', requestedBy: by },
+      });
     const policies = new Map([['payments-oncall', oncall]]);
     const fromAlice = pending('a', 'alice@example.com');
     const fromBob = pending('b', 'bob@example.com');
