@@ -22,6 +22,7 @@ import {
   type AccessPolicy,
   type NotificationChannel,
 } from '../../src/api/v1alpha1/types.ts';
+import { aGrant } from '../../src/api/v1alpha1/testing.ts';
 import { timeboxClient } from '../../src/kube/client.ts';
 import { applyManifests, installCRDs, loadManifests, REPO_ROOT } from '../../src/kube/manifests.ts';
 import { newCA, newServingCert } from '../../src/admission/certs.ts';
@@ -319,22 +320,29 @@ export async function roleBindingsOf(cluster: ClusterEnvironment, namespace: str
   return list.items;
 }
 
+/**
+ * A grant for the admin to create under TEST_POLICY: aGrant() with view in
+ * `namespace`, and no uid (the API server gives it); `spec` replaces whole fields.
+ */
 export function grant(
   namespace: string,
   name: string,
   spec: Partial<AccessGrant['spec']> = {},
 ): AccessGrant {
-  return {
-    metadata: { name, namespace, annotations: { 'timebox.dev/requested-by': ADMIN } },
+  return aGrant({
+    metadata: {
+      name,
+      namespace,
+      uid: undefined,
+      annotations: { 'timebox.dev/requested-by': ADMIN },
+    },
     spec: {
-      subject: { kind: 'User', name: 'alice@example.com' },
       policy: TEST_POLICY,
-      duration: '1h',
       reason: 'INC-4211 checkout latency',
       access: [{ kubernetes: { clusterRole: 'view', namespaces: [namespace] } }],
       ...spec,
     },
-  };
+  });
 }
 
 export async function waitForPhase(

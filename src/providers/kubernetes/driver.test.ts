@@ -4,7 +4,7 @@ import {
   type V1ClusterRoleBinding,
   type V1RoleBinding,
 } from '@kubernetes/client-node';
-import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import { aGrant } from '../../api/v1alpha1/testing.ts';
 import { TerminalError } from '../provider.ts';
 import { bindingObject, desiredBindings, type BindingBody } from './bindings.ts';
 import { KubernetesProvider, type RbacPort } from './driver.ts';
@@ -63,15 +63,10 @@ class FakeRbac implements RbacPort {
   }
 }
 
-const grant: AccessGrant = {
-  metadata: { name: 'alice', namespace: 'payments', uid: 'abcdef12-3456' },
-  spec: {
-    subject: { kind: 'User', name: 'alice@example.com' },
-    policy: 'payments-oncall',
-    duration: '1h',
-    access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }],
-  },
-};
+const grant = aGrant({
+  metadata: { name: 'alice', uid: 'abcdef12-3456' },
+  spec: { access: [{ kubernetes: { clusterRole: 'edit', namespaces: ['payments'] } }] },
+});
 const EXPIRES = '2026-11-25T10:00:00.000Z';
 
 describe('KubernetesProvider', () => {
