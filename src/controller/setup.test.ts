@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject, V1RoleBinding } from '@kubernetes/client-node';
+import { aGrant } from '../api/v1alpha1/testing.ts';
 import type { AccessApproval, AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
 import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
@@ -42,11 +43,7 @@ const queueOf = (c: Controller, loop: string) => c.loops.find((l) => l.name === 
 
 const NOW = '2026-11-27T10:00:00Z';
 const grant = (name: string, status?: AccessGrant['status'], policy = 'oncall') =>
-  ({
-    metadata: { name, namespace: 'payments', uid: `uid-${name}` },
-    spec: { subject: { kind: 'User', name: 'alice' }, policy, duration: '1h', access: [] },
-    ...(status ? { status } : {}),
-  }) as AccessGrant;
+  aGrant({ metadata: { name }, spec: { policy }, ...(status ? { status } : {}) });
 const binding = (owner: string, uid: string) =>
   ({
     metadata: {
