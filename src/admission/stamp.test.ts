@@ -36,6 +36,7 @@ describe('identity stamping', () => {
           'timebox.dev/requester-groups': 'payments-oncall',
         },
       },
+      { op: 'add', path: '/metadata/finalizers', value: ['timebox.dev/revoke-access'] },
     ]);
   });
 
@@ -52,6 +53,7 @@ describe('identity stamping', () => {
         path: '/metadata/annotations/timebox.dev~1requester-groups',
         value: 'payments-oncall',
       },
+      { op: 'add', path: '/metadata/finalizers', value: ['timebox.dev/revoke-access'] },
     ]);
   });
 
@@ -66,7 +68,23 @@ describe('identity stamping', () => {
     };
     assert.deepEqual(stampGrant(git, argo), [
       { op: 'add', path: '/metadata/annotations/timebox.dev~1created-by', value: argo.username },
+      { op: 'add', path: '/metadata/finalizers', value: ['timebox.dev/revoke-access'] },
     ]);
+  });
+
+  it("adds the controller's finalizer once, beside any the grant has", () => {
+    const stamped = stampGrant(grant(), ALICE).filter((op) => op.path.includes('finalizers'));
+    assert.equal(stamped.length, 1, 'a new grant gets it');
+    const other = aGrant({ metadata: { finalizers: ['example.com/keep'] } });
+    assert.deepEqual(
+      stampGrant(other, ALICE).filter((op) => op.path.includes('finalizers')),
+      [{ op: 'add', path: '/metadata/finalizers/-', value: 'timebox.dev/revoke-access' }],
+    );
+    const has = aGrant({ metadata: { finalizers: ['timebox.dev/revoke-access'] } });
+    assert.deepEqual(
+      stampGrant(has, ALICE).filter((op) => op.path.includes('finalizers')),
+      [],
+    );
   });
 
   it('fills in the approver, all their groups and the grant UID, never the spec hash', () => {

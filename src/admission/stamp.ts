@@ -5,6 +5,7 @@ import {
   ANNOTATION_GITOPS,
   ANNOTATION_REQUESTED_BY,
   ANNOTATION_REQUESTER_GROUPS,
+  FINALIZER,
   GROUP,
   type AccessApproval,
   type AccessGrant,
@@ -60,15 +61,23 @@ export function stampGrant(
         }),
   };
   const missing = Object.entries(want).filter(([k]) => annotations?.[k] === undefined);
-  if (missing.length === 0) return [];
-  if (!annotations) {
-    return [{ op: 'add', path: '/metadata/annotations', value: Object.fromEntries(missing) }];
-  }
-  return missing.map(([k, v]) => ({
-    op: 'add',
-    path: `/metadata/annotations/${seg(k)}`,
-    value: v,
-  }));
+  const ops: JsonPatchOp[] = !annotations
+    ? missing.length > 0
+      ? [{ op: 'add', path: '/metadata/annotations', value: Object.fromEntries(missing) }]
+      : []
+    : missing.map(([k, v]) => ({
+        op: 'add',
+        path: `/metadata/annotations/${seg(k)}`,
+        value: v,
+      }));
+  // The controller's finalizer comes with the object, so that revocation on
+  // deletion is guaranteed from the first moment, and the controller need not
+  // write the grant once more to add it (it still does if a grant lacks it).
+  const finalizers = grant.metadata?.finalizers;
+  if (!finalizers) ops.push({ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] });
+  else if (!finalizers.includes(FINALIZER))
+    ops.push({ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER });
+  return ops;
 }
 
 /**
