@@ -34,6 +34,25 @@ export interface InformerOptions {
  */
 const WATCH_INACTIVITY_MS = 90_000;
 
+/**
+ * What the cache keeps of an object (controller-runtime's cache transforms):
+ * everything but `metadata.managedFields` (server-side apply's bookkeeping, often
+ * the larger half of an object, which no controller here reads) and kubectl's
+ * copy of the last applied manifest.
+ */
+export function trimForCache<T extends KubernetesObject>(obj: T): T {
+  const m = obj?.metadata;
+  if (m) {
+    delete m.managedFields;
+    if (m.annotations?.[LAST_APPLIED]) {
+      const { [LAST_APPLIED]: _dropped, ...rest } = m.annotations;
+      m.annotations = rest;
+    }
+  }
+  return obj;
+}
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 function bookmarkingWatch(kubeConfig: KubeConfig): Watch {
   const watch = new Watch(kubeConfig);
   (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
@@ -46,7 +65,8 @@ function bookmarkingWatch(kubeConfig: KubeConfig): Watch {
         allowWatchBookmarks: true,
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
       },
-      callback,
+      (phase: string, obj: KubernetesObject, raw: unknown) =>
+        callback(phase, trimForCache(obj), raw),
       done,
     );
   return watch;
@@ -92,7 +112,11 @@ export class Informer<T extends KubernetesObject> {
     this.inner = new ListWatch<T>(
       path,
       bookmarkingWatch(kubeConfig),
-      list,
+      async () => {
+        const l = await list();
+        l.items.forEach(trimForCache);
+        return l;
+      },
       false,
       opts.labelSelector,
     );

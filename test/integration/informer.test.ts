@@ -62,4 +62,41 @@ describe('Informer', function () {
       ['kept=2', 'new=1'],
     );
   });
+
+  it('keeps no managedFields nor last-applied copy, from the list or the watch', async () => {
+    const core = cluster.admin().makeApiClient(CoreV1Api);
+    const applied = (name: string): V1ConfigMap => ({
+      metadata: {
+        name,
+        namespace: ns,
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': '{"a":"big copy"}',
+          keep: 'me',
+        },
+      },
+      data: { v: '1' },
+    });
+    await core.createNamespacedConfigMap({ namespace: ns, body: applied('listed') });
+    const fromServer = await core.readNamespacedConfigMap({ name: 'listed', namespace: ns });
+    assert.ok(fromServer.metadata?.managedFields?.length, 'the API server sends managedFields');
+    informer = new Informer<V1ConfigMap>(
+      'configmaps',
+      cluster.admin(),
+      `/api/v1/namespaces/${ns}/configmaps`,
+      () => core.listNamespacedConfigMap({ namespace: ns }),
+      { log: createLogger({ write: () => {} }) },
+    );
+    const seen = new Promise<void>((resolve) =>
+      informer!.on('add', (o) => o.metadata?.name === 'watched' && resolve()),
+    );
+    await informer.start();
+    await core.createNamespacedConfigMap({ namespace: ns, body: applied('watched') });
+    await seen;
+    for (const name of ['listed', 'watched']) {
+      const cached: V1ConfigMap = informer.get(name, ns)!;
+      assert.equal(cached.metadata?.managedFields, undefined, name);
+      assert.deepEqual(cached.metadata?.annotations, { keep: 'me' }, name);
+      assert.deepEqual(cached.data, { v: '1' }, name);
+    }
+  });
 });
