@@ -7,21 +7,26 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # No install scripts: the image's own Node.js 24 replaces the `node` devDependency.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The portal's static files (HTML, CSS, scripts) are not TypeScript: tsc leaves
-# them out, so they are copied next to the compiled portal.
-RUN npx tsc -p tsconfig.build.json \
- && cp -r src/portal/static dist/portal/static \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+COPY hack/build.ts ./hack/
+# A bundled, tree-shaken build (hack/build.ts, with the portal's static files):
+# it loads in a third of the CPU time of tsc's thousand files. Dependencies it
+# leaves out of the bundle (cloud SDKs, email), loaded only when used, stay in
+# node_modules. Then V8's compile cache, made once here so that every start reads
+# it instead of compiling again (read-only at run time; a stale entry is only
+# compiled again).
+RUN node hack/build.ts \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && NODE_COMPILE_CACHE=/src/.cache/node node dist/main.js --help >/dev/null
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/.cache ./.cache
 # The operator reads nothing else at run time; crds/ and config/ are installed by the chart.
 USER 65532:65532
 EXPOSE 8080 8081
-ENV NODE_ENV=production
+ENV NODE_ENV=production NODE_COMPILE_CACHE=/app/.cache/node
 ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]

@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api,
@@ -12,7 +12,18 @@ import {
 } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The project's root: the nearest directory up from this module with a
+ * package.json (src/kube/ in a checkout; dist/ or dist/chunks/ when bundled).
+ */
+export const REPO_ROOT = rootAbove(fileURLToPath(new URL('.', import.meta.url)));
+
+function rootAbove(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return fileURLToPath(new URL('../..', import.meta.url));
+  }
+}
 
 /**
  * Reads every YAML document of a directory into client-node's typed models.

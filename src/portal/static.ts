@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,10 +16,19 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
+/**
+ * Where the files are: beside this module in the sources, and in dist/portal/
+ * when this module is bundled into dist/chunks/ (hack/build.ts).
+ */
+function staticDir(): string {
+  const candidates = ['./static/', '../portal/static/'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
+  return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
 /** The portal's script and stylesheet, read once: there is nothing else to serve. */
-export function loadStaticFiles(
-  dir = fileURLToPath(new URL('./static/', import.meta.url)),
-): StaticFiles {
+export function loadStaticFiles(dir = staticDir()): StaticFiles {
   const files = new Map<string, StaticFile>();
   for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)];

@@ -217,11 +217,13 @@ export class OperatorProcess {
     kubeconfig: string,
     extraArgs: string[] = [],
     extraEnv: Record<string, string> = {},
+    /** The operator's entry point: the sources, or a production build's dist/main.js. */
+    main = MAIN,
   ): OperatorProcess {
     const child = spawn(
       process.execPath,
       [
-        MAIN,
+        main,
         `--namespace=${OPERATOR_NAMESPACE}`,
         // Short leases so a crashed leader is replaced quickly in tests.
         '--lease-duration=3',
