@@ -24,6 +24,11 @@ export interface MetricSources {
  * active grant, is computed from the cache at scrape time like cert-manager's
  * certificate expiry gauge, so it disappears with the grant.
  */
+/** How far ahead of its expiry an active grant gets its own expiration series. */
+export const EXPIRATION_SERIES_WINDOW_MS = 15 * 60_000;
+/** The most per-grant expiration series one scrape holds. */
+export const EXPIRATION_SERIES_MAX = 1_000;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly reconcileTotal: Counter<'controller' | 'result'>;
@@ -88,20 +93,41 @@ export class Metrics {
             this.set({ phase, policy: '' }, 0);
       },
     });
+    // Per-grant series only where an alert or a dashboard needs them: grants that
+    // expire within the window, or are past their expiry (TimeboxGrantActiveTooLong),
+    // at most EXPIRATION_SERIES_MAX of them, the soonest first; so /metrics stays
+    // the same size whether 100 or 100,000 grants are active.
+    let omitted = 0;
     new Gauge({
       name: 'timebox_grant_expiration_timestamp_seconds',
-      help: 'When an active grant expires (Unix seconds).',
+      help: `When an active grant expires (Unix seconds), for grants within ${EXPIRATION_SERIES_WINDOW_MS / 60_000} minutes of their expiry or past it; at most ${EXPIRATION_SERIES_MAX}, the soonest first.`,
       labelNames: ['namespace', 'name'],
       registers,
       collect() {
         this.reset();
-        for (const g of sources.grants()) {
-          if (g.status?.phase !== 'Active' || !g.status.expiresAt) continue;
+        const horizon = clock.now().getTime() + EXPIRATION_SERIES_WINDOW_MS;
+        const due = sources
+          .grants()
+          .flatMap((g) => {
+            const at = Date.parse(g.status?.expiresAt ?? '');
+            return g.status?.phase === 'Active' && at <= horizon ? [{ g, at }] : [];
+          })
+          .sort((a, b) => a.at - b.at);
+        omitted = Math.max(0, due.length - EXPIRATION_SERIES_MAX);
+        for (const { g, at } of due.slice(0, EXPIRATION_SERIES_MAX)) {
           this.set(
             { namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' },
-            Date.parse(g.status.expiresAt) / 1000,
+            at / 1000,
           );
         }
+      },
+    });
+    new Gauge({
+      name: 'timebox_grant_expiration_series_omitted',
+      help: 'Active grants near or past their expiry left out of timebox_grant_expiration_timestamp_seconds by its cap.',
+      registers,
+      collect() {
+        this.set(omitted);
       },
     });
     new Gauge({
