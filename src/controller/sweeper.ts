@@ -103,13 +103,19 @@ export class BindingSweeper {
 
   private async delete(key: string, binding: Binding, why: string): Promise<void> {
     const [kind, a, b] = key.split('/');
-    try {
-      if (kind === 'RoleBinding') await this.d.rbac.deleteRoleBinding(a!, b!);
-      else await this.d.rbac.deleteClusterRoleBinding(a!);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    this.d.deleted?.add(binding.metadata?.uid);
+    const del = async () => {
+      try {
+        if (kind === 'RoleBinding') await this.d.rbac.deleteRoleBinding(a!, b!);
+        else await this.d.rbac.deleteClusterRoleBinding(a!);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    };
+    // The grant controller may be deleting it this very moment: one DELETE, not two.
+    const swept = this.d.deleted
+      ? await this.d.deleted.once(binding.metadata?.uid, del)
+      : (await del(), true);
+    if (!swept) return;
     this.d.log.info('swept binding', {
       binding: key,
       grant: binding.metadata?.annotations?.[ANNOTATION_GRANT],

@@ -142,13 +142,16 @@ export class KubernetesProvider implements ProviderDriver {
 
   async revoke(_grant: AccessGrant, artefact: Artefact): Promise<void> {
     const b = artefact.body as BindingBody;
-    try {
-      if (b.kind === 'RoleBinding') await this.port.deleteRoleBinding(b.namespace ?? '', b.name);
-      else await this.port.deleteClusterRoleBinding(b.name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    this.deleted?.add(artefact.instance);
+    const del = async () => {
+      try {
+        if (b.kind === 'RoleBinding') await this.port.deleteRoleBinding(b.namespace ?? '', b.name);
+        else await this.port.deleteClusterRoleBinding(b.name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    };
+    if (this.deleted) await this.deleted.once(artefact.instance, del);
+    else await del();
   }
 
   private create(b: BindingBody, obj: V1RoleBinding): Promise<unknown> {

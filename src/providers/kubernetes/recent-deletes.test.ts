@@ -27,4 +27,34 @@ describe('RecentDeletes', () => {
       [false, true, true],
     );
   });
+
+  it('sends one DELETE when the sweeper and the grant controller race for a binding', async () => {
+    const d = new RecentDeletes(new FakeClock());
+    let calls = 0;
+    let finish!: () => void;
+    const del = () => {
+      calls++;
+      return new Promise<void>((r) => (finish = r));
+    };
+    const first = d.once('uid-1', del);
+    const second = d.once('uid-1', del);
+    finish();
+    assert.deepEqual(await Promise.all([first, second]), [true, false]);
+    assert.equal(calls, 1);
+    assert.equal(await d.once('uid-1', del), false, 'deleted already: nothing to send');
+    assert.equal(calls, 1);
+  });
+
+  it('shares a failed DELETE with whoever joined it, and forgets nothing it did not do', async () => {
+    const d = new RecentDeletes(new FakeClock());
+    let fail!: (e: Error) => void;
+    const first = d.once('uid-2', () => new Promise<void>((_, reject) => (fail = reject)));
+    const joined = d.once('uid-2', () => Promise.resolve());
+    fail(new Error('503 from the API server'));
+    await assert.rejects(first, /503/);
+    await assert.rejects(joined, /503/, 'the joiner must not take it for gone');
+    assert.equal(d.has('uid-2'), false);
+    assert.equal(await d.once('uid-2', () => Promise.resolve()), true, 'the retry sends it');
+    assert.equal(d.has('uid-2'), true);
+  });
 });

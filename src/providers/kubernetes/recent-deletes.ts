@@ -14,6 +14,7 @@ import type { Clock } from '../../runtime/clock.ts';
 export class RecentDeletes {
   // Insertion order is deletion order, so expiring old entries stops at the first young one.
   private readonly deletedAt = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly clock: Clock;
   private readonly ttlMs: number;
 
@@ -36,6 +37,32 @@ export class RecentDeletes {
 
   has(uid: string | undefined): boolean {
     return uid !== undefined && this.deletedAt.has(uid);
+  }
+
+  /**
+   * Runs `del` (a DELETE that treats 404 as done) once per UID in this process: a
+   * UID deleted already is skipped, and a delete of it in flight (the sweeper's
+   * and the grant controller's, racing in an expiry burst) is joined, its outcome
+   * this caller's too, so a failure is still seen by both and nothing is taken
+   * for gone before the API server said so. Resolves true if this call deleted.
+   */
+  async once(uid: string | undefined, del: () => Promise<void>): Promise<boolean> {
+    if (!uid) {
+      await del();
+      return true;
+    }
+    if (this.has(uid)) return false;
+    const running = this.inFlight.get(uid);
+    if (running) {
+      await running;
+      return false;
+    }
+    const deleting = del()
+      .then(() => this.add(uid))
+      .finally(() => this.inFlight.delete(uid));
+    this.inFlight.set(uid, deleting);
+    await deleting;
+    return true;
   }
 
   /** The cache shows the deletion now: nothing left to remember. */
