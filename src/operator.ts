@@ -46,7 +46,7 @@ import { LeaderElector } from './runtime/leader.ts';
 import { Lifecycle } from './runtime/lifecycle.ts';
 import { Manager } from './runtime/manager.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
-import { serveSlack, type SlackServerOptions } from './notify/slack-server.ts';
+import type { SlackServerOptions } from './notify/slack-server.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -357,10 +357,12 @@ async function wire(
   if (webhook) mgr.add('webhook', () => webhook.stop());
   // Slack is a convenience: a missing signing secret or a taken port is logged and
   // retried, and never keeps the controllers (and so revocation) from starting.
-  let slack: Awaited<ReturnType<typeof serveSlack>> | undefined;
+  let slack: Awaited<ReturnType<typeof import('./notify/slack-server.ts').serveSlack>> | undefined;
   let slackRetry: { cancel(): void } | undefined;
   const startSlack = async (config: SlackServerOptions): Promise<void> => {
     try {
+      // Loaded only where Slack is configured, with what it alone needs.
+      const { serveSlack } = await import('./notify/slack-server.ts');
       slack = await serveSlack(kubeConfig, config, {
         grants,
         policies,

@@ -1,11 +1,4 @@
-import {
-  LogLevel,
-  WebAPIHTTPError,
-  WebAPIPlatformError,
-  WebAPIRateLimitedError,
-  WebAPIRequestError,
-  WebClient,
-} from '@slack/web-api';
+import type { WebClient } from '@slack/web-api';
 import { renderSlackMessage } from './slack-render.ts';
 import { DeliveryError, type Delivery, type Notification, type Sender } from './types.ts';
 
@@ -19,6 +12,11 @@ export interface SlackChannelConfig {
   /** The app's bot token (`xoxb-…`) with the `chat:write` scope. */
   token: string;
 }
+
+type SlackSdk = typeof import('@slack/web-api');
+let sdkLoading: Promise<SlackSdk> | undefined;
+/** Slack's SDK, loaded with the first message: an operator without Slack never needs it. */
+const slackSdk = (): Promise<SlackSdk> => (sdkLoading ??= import('@slack/web-api'));
 
 /** How long one Slack call may take before it counts as a (retryable) network failure. */
 const CALL_TIMEOUT_MS = 10_000;
@@ -60,7 +58,13 @@ const TRANSIENT_CODES = new Set([
  * status and response only), and is scrubbed from messages anyway in case a
  * proxy or future SDK echoes it.
  */
-function toDeliveryError(err: unknown, method: string, config: SlackChannelConfig): DeliveryError {
+function toDeliveryError(
+  sdk: SlackSdk,
+  err: unknown,
+  method: string,
+  config: SlackChannelConfig,
+): DeliveryError {
+  const { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError } = sdk;
   const scrub = (s: string): string => (config.token ? s.split(config.token).join('[token]') : s);
   const fail = (message: string, retryable: boolean, retryAfterMs?: number): DeliveryError => {
     const opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown } = {
@@ -117,21 +121,27 @@ const REPOST_CODES = new Set(['message_not_found']);
  * SDK's default half hour of retries.
  */
 export function slackSender(config: SlackChannelConfig, opts: { apiUrl?: string } = {}): Sender {
-  const client = new WebClient(config.token, {
-    // Tests point this at a local fake; defaults to https://slack.com/api/.
-    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: CALL_TIMEOUT_MS,
-    // Failures are returned as DeliveryErrors; the SDK's own logging (to stdout)
-    // would only repeat them outside the operator's structured log.
-    logLevel: LogLevel.ERROR,
-  });
+  let made: Promise<WebClient> | undefined;
+  const slack = () =>
+    (made ??= slackSdk().then(
+      (sdk) =>
+        new sdk.WebClient(config.token, {
+          // Tests point this at a local fake; defaults to https://slack.com/api/.
+          ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
+          retryConfig: { retries: 0 },
+          rejectRateLimitedCalls: true,
+          timeout: CALL_TIMEOUT_MS,
+          // Failures are returned as DeliveryErrors; the SDK's own logging (to stdout)
+          // would only repeat them outside the operator's structured log.
+          logLevel: sdk.LogLevel.ERROR,
+        }),
+    ));
   // Slack answers every post with the channel's ID; chat.update needs it.
   let channelId: string | undefined;
 
   async function post(n: Notification): Promise<Delivery> {
     const msg = renderSlackMessage(n);
+    const [sdk, client] = await Promise.all([slackSdk(), slack()]);
     let res;
     try {
       res = await client.chat.postMessage({
@@ -146,7 +156,7 @@ export function slackSender(config: SlackChannelConfig, opts: { apiUrl?: string 
         unfurl_media: false,
       });
     } catch (err) {
-      throw toDeliveryError(err, 'chat.postMessage', config);
+      throw toDeliveryError(sdk, err, 'chat.postMessage', config);
     }
     if (res.channel) channelId = res.channel;
     if (!res.ts) {
@@ -165,6 +175,7 @@ export function slackSender(config: SlackChannelConfig, opts: { apiUrl?: string 
       ? (ref.split('/', 2) as [string, string])
       : [undefined, ref];
     const channel = inRef ?? channelId ?? config.channel;
+    const [sdk, client] = await Promise.all([slackSdk(), slack()]);
     try {
       const res = await client.chat.update({
         channel,
@@ -178,14 +189,14 @@ export function slackSender(config: SlackChannelConfig, opts: { apiUrl?: string 
       if (res.channel) channelId = res.channel;
       return { ref: `${res.channel ?? channel}/${res.ts ?? ts}` };
     } catch (err) {
-      const code = err instanceof WebAPIPlatformError ? err.data.error : undefined;
+      const code = err instanceof sdk.WebAPIPlatformError ? err.data.error : undefined;
       if (code !== undefined && REPOST_CODES.has(code)) return post(n);
       // A channel name (after a restart, before any post told us the ID) is
       // refused by chat.update; posting resolves the name and reports the ID.
       if (code === 'channel_not_found' && inRef === undefined && channelId === undefined) {
         return post(n);
       }
-      throw toDeliveryError(err, 'chat.update', config);
+      throw toDeliveryError(sdk, err, 'chat.update', config);
     }
   }
 
