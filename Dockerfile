@@ -29,4 +29,8 @@ COPY --from=build /src/.cache ./.cache
 USER 65532:65532
 EXPOSE 8080 8081
 ENV NODE_ENV=production NODE_COMPILE_CACHE=/app/.cache/node
-ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]
+# A small young generation, and V8 favouring memory over speed: measured with
+# `npm run bench -- scale`, the operator's resident memory with 2,000 active grants
+# falls from about 350 MiB to about 140 MiB, at a few percent more CPU. The old
+# generation's limit comes from the chart (NODE_OPTIONS, from the memory limit).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--optimize-for-size", "dist/main.js"]

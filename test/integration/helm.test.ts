@@ -123,6 +123,26 @@ describe('Helm chart', function () {
     );
   });
 
+  it("sizes V8's old generation from the container's memory limit", async () => {
+    const nodeOptions = async (...set: string[]) => {
+      const deploy = (await template(...set.flatMap((s) => ['--set', s]))).find(
+        (o) => o.kind === 'Deployment' && !o.metadata.name.includes('portal'),
+      ) as unknown as {
+        spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } };
+      };
+      return deploy.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NODE_OPTIONS')
+        ?.value;
+    };
+    assert.equal(await nodeOptions(), '--max-old-space-size=256', 'half of the default 512Mi');
+    assert.equal(await nodeOptions('resources.limits.memory=1Gi'), '--max-old-space-size=512');
+    assert.equal(
+      await nodeOptions('resources.limits.memory=600M', 'nodejs.maxOldSpacePercent=75'),
+      '--max-old-space-size=429',
+    );
+    assert.equal(await nodeOptions('nodejs.maxOldSpacePercent=0'), undefined);
+    assert.equal(await nodeOptions('resources.limits.memory=null'), undefined, 'no limit');
+  });
+
   it('lets the controller bind only the roles listed in values', async () => {
     const objs = await template(
       '--set',
@@ -200,7 +220,7 @@ describe('Helm chart', function () {
     assert.ok(on.args.includes('--gcp-endpoint=https://psc.example.com'));
     assert.deepEqual(
       on.env?.map((e) => e.name),
-      ['AWS_REGION'],
+      ['NODE_OPTIONS', 'AWS_REGION'],
     );
     await assert.rejects(
       template('--set', 'providers.aws.region=nowhere'),

@@ -63,3 +63,36 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- fail "portal.oidc.clientId is required with portal.enabled: the OIDC client registered for the portal (in token mode, the audience the API server accepts), e.g. --set portal.oidc.clientId=timebox" }}
 {{- end }}
 {{- end -}}
+
+{{/*
+A Kubernetes memory quantity (512Mi, 1Gi, 500M, 536870912) in MiB, rounded down.
+*/}}
+{{- define "timebox.mebibytes" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- $bytes := 0 -}}
+{{- range $suffix, $factor := $units -}}
+{{- if and (hasSuffix $suffix $q) (eq $bytes 0) (regexMatch "^[0-9]+$" (trimSuffix $suffix $q)) -}}
+{{- $bytes = mul (trimSuffix $suffix $q | int64) $factor -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $bytes 0) (regexMatch "^[0-9]+$" $q) -}}
+{{- $bytes = $q | int64 -}}
+{{- end -}}
+{{- div $bytes 1048576 -}}
+{{- end -}}
+
+{{/*
+NODE_OPTIONS for the operator: V8's old generation sized from the memory limit.
+Empty when there is no limit or the percentage is 0.
+*/}}
+{{- define "timebox.nodeOptions" -}}
+{{- $limit := dig "limits" "memory" "" .Values.resources -}}
+{{- $percent := .Values.nodejs.maxOldSpacePercent | int -}}
+{{- if and $limit (gt $percent 0) -}}
+{{- $mib := include "timebox.mebibytes" $limit | int -}}
+{{- if gt $mib 0 -}}
+--max-old-space-size={{ div (mul $mib $percent) 100 }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
