@@ -4,6 +4,7 @@ import { benchGrants } from './grants.ts';
 import { benchSandboxStart } from './sandbox-start.ts';
 import { benchSoak } from './soak.ts';
 import { benchPortal } from './portal.ts';
+import { benchScale } from './scale.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'sandbox-start': () => benchSandboxStart(),
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   expiry: () => benchExpiry(),
   soak: () => benchSoak(),
   portal: () => benchPortal(),
+  scale: () => benchScale(),
 };
 
 const only = process.argv.slice(2);

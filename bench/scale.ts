@@ -1,0 +1,338 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { ACCESS_GRANT, GROUP, VERSION } from '../src/api/v1alpha1/types.ts';
+import { REPO_ROOT } from '../src/kube/manifests.ts';
+import { freePort } from '../src/sandbox/ports.ts';
+import { connectWebhook } from '../src/sandbox/setup.ts';
+import { ImpersonatingKubeConfig } from '../src/sandbox/impersonation.ts';
+import { benchCluster, createBenchGrant, trackGrants, writeCounts } from './grants.ts';
+import { printTable } from './table.ts';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/** One production build of the operator: what the image runs (`npm run build`, dist/main.js). */
+interface Build {
+  label: string;
+  main: string;
+  /** V8 and Node.js flags the operator runs with, before its script. */
+  nodeFlags?: string;
+}
+
+/**
+ * Builds the operator as the image ships it, in `root`: this checkout, or the
+ * baseline's worktree (node_modules is this checkout's, so both load the same
+ * dependencies).
+ */
+async function build(label: string, root: string): Promise<Build> {
+  await run('npm', ['run', '--silent', 'build'], { cwd: root, maxBuffer: 64 * MiB });
+  return { label, main: join(root, 'dist', 'main.js'), nodeFlags: imageFlags(root) };
+}
+
+/**
+ * The flags the image runs Node.js with (its Dockerfile's ENTRYPOINT), and the
+ * old generation's limit the chart sets by default (half of its 512Mi limit).
+ */
+function imageFlags(root: string): string {
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  const args = entry ? (JSON.parse(entry) as string[]) : [];
+  const flags = args.slice(1).filter((a) => a.startsWith('--'));
+  const chart = readFileSync(join(root, 'charts', 'timebox', 'values.yaml'), 'utf8');
+  const percent = /^ {2}maxOldSpacePercent: (\d+)/m.exec(chart)?.[1];
+  if (percent) flags.push(`--max-old-space-size=${Math.floor((512 * Number(percent)) / 100)}`);
+  return flags.join(' ');
+}
+
+/** A worktree of `ref` under .timebox/, for a before-and-after in one run. */
+async function baselineRoot(ref: string): Promise<string> {
+  const dir = join(REPO_ROOT, '.timebox', `bench-baseline-${ref.replace(/[^\w.-]/g, '_')}`);
+  if (!existsSync(dir)) {
+    await run('git', ['worktree', 'add', '--detach', dir, ref], { cwd: REPO_ROOT });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  }
+  return dir;
+}
+
+/** /proc figures of a running process: resident set now and at its peak, CPU used. */
+function procStats(pid: number): { rss: number; hwm: number; cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
+  // utime and stime, fields 14 and 15, in clock ticks (100 a second on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    rss: kb('VmRSS'),
+    hwm: kb('VmHWM'),
+    cpuS: (Number(fields[11]) + Number(fields[12])) / 100,
+  };
+}
+
+class OperatorUnderTest {
+  readonly child: ChildProcess;
+  readonly startedAt = Date.now();
+  readonly metricsPort: number;
+  readonly healthPort: number;
+  readonly webhookPort: number;
+  logs = '';
+  constructor(b: Build, kubeconfig: string, ports: number[]) {
+    [this.metricsPort, this.healthPort, this.webhookPort] = ports as [number, number, number];
+    this.child = spawn(
+      process.execPath,
+      [
+        ...(b.nodeFlags ?? '').split(/\s+/).filter(Boolean),
+        b.main,
+        '--leader-elect=false',
+        `--metrics-bind-address=127.0.0.1:${this.metricsPort}`,
+        `--health-probe-bind-address=127.0.0.1:${this.healthPort}`,
+        // The identity webhook, as in a cluster: the API server calls it on every create.
+        `--webhook-bind-address=127.0.0.1:${this.webhookPort}`,
+        '--webhook-hosts=127.0.0.1',
+        '--log-level=warn',
+      ],
+      {
+        env: {
+          ...process.env,
+          KUBECONFIG: kubeconfig,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child.stdout?.on('data', (d: Buffer) => (this.logs = (this.logs + d).slice(-20_000)));
+    this.child.stderr?.on('data', (d: Buffer) => (this.logs = (this.logs + d).slice(-20_000)));
+  }
+  static async start(b: Build, kubeconfig: string): Promise<OperatorUnderTest> {
+    return new OperatorUnderTest(b, kubeconfig, [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ]);
+  }
+  stats() {
+    return procStats(this.child.pid!);
+  }
+  /** Resolves once /readyz answers 200 (caches synced), with how long that took. */
+  async ready(timeoutMs = 120_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`operator exited:\n${this.logs}`);
+      const ok = await fetch(`http://127.0.0.1:${this.healthPort}/readyz`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) return Date.now() - this.startedAt;
+      await sleep(20);
+    }
+    throw new Error(`operator not ready after ${timeoutMs} ms:\n${this.logs}`);
+  }
+  async metrics(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+  }
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** CPU seconds to load the operator's modules: `main.js --help` returns right after its imports. */
+async function loadCpuSeconds(b: Build): Promise<number> {
+  const probe = join(REPO_ROOT, '.timebox', 'cpu-at-exit.mjs');
+  writeFileSync(
+    probe,
+    "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(`cpu ${(u.user + u.system) / 1e6}\\n`); });\n",
+  );
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { stderr } = await run(process.execPath, ['--import', probe, b.main, '--help']);
+    samples.push(Number(/cpu ([\d.]+)/.exec(stderr)?.[1]));
+  }
+  return samples.sort((a, b) => a - b)[2]!;
+}
+
+async function deleteAllGrants(kc: KubeConfig): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const base = { group: GROUP, version: VERSION, namespace: 'bench', plural: ACCESS_GRANT.plural };
+  await api.deleteCollectionNamespacedCustomObject(base);
+  for (;;) {
+    const left = (await api.listNamespacedCustomObject({ ...base, limit: 1 })) as {
+      items: unknown[];
+    };
+    if (left.items.length === 0) return;
+    await sleep(500);
+  }
+}
+
+interface Row extends Record<string, string | number> {
+  build: string;
+  N: string;
+}
+
+/**
+ * Timebox at scale, as the image runs it, on one sandbox API server: for each N,
+ * each build in turn (this checkout, and BENCH_BASELINE if set, e.g. a commit):
+ * idle and loaded memory, a burst of N creates and how long after the last one
+ * all are Active, the expiry wave, API writes per grant lifecycle, /metrics size,
+ * and a restart with the N grants present.
+ */
+export async function benchScale(
+  sizes = (process.env.BENCH_SCALE ?? '1000,2000,10000').split(',').map(Number),
+): Promise<void> {
+  const here = await build('this checkout', REPO_ROOT);
+  // BENCH_NODE_FLAGS: variants to compare, separated by `;` (e.g. V8's heap flags).
+  const variants = (process.env.BENCH_NODE_FLAGS ?? '').split(';').map((v) => v.trim());
+  const builds: Build[] = variants.map((v) =>
+    v ? { ...here, label: `${here.label}, ${v}`, nodeFlags: v } : here,
+  );
+  console.log(builds.map((b) => `${b.label}: node ${b.nodeFlags ?? ''} main.js`).join('\n'));
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline) builds.push(await build(baseline, await baselineRoot(baseline)));
+  const load = await Promise.all(builds.map(loadCpuSeconds));
+  printTable(
+    'CPU to load the operator (median of 5 runs of main.js --help)',
+    builds.map((b, i) => ({ build: b.label, 'CPU (s)': load[i]! })),
+  );
+
+  const { sandbox, kc } = await benchCluster();
+  // Grants are created by the requester the bench policy names, as people do: the
+  // identity webhook stamps who asked, and the controller checks it.
+  await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: 'bench-requester' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'cluster-admin',
+      },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bench' }],
+    },
+  });
+  const requester = new ImpersonatingKubeConfig(kc, { user: 'bench', groups: [] });
+  const dir = join(REPO_ROOT, '.timebox', 'bench-scale');
+  mkdirSync(dir, { recursive: true });
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, stringify(JSON.parse(kc.exportConfig())));
+  const memory: Row[] = [];
+  const timing: Row[] = [];
+  const writes: Row[] = [];
+  const heap: Row[] = [];
+  try {
+    for (const n of sizes) {
+      for (const b of builds) {
+        let op = await OperatorUnderTest.start(b, kubeconfig);
+        await op.ready();
+        await connectWebhook(kc, op.webhookPort);
+        await sleep(2_000);
+        const idle = op.stats();
+
+        const t = await trackGrants(kc);
+        const before = writeCounts(await sandbox.getRaw('/metrics'));
+        // Every grant's window ends at the same instant, after the burst has had
+        // its budget to become Active: then the expiry wave.
+        const t0 = Date.now();
+        const budgetMs = Number(process.env.BENCH_BUDGET_MS ?? Math.max(60_000, n * 40));
+        const endsAt = t0 + budgetMs;
+        const names = Array.from({ length: n }, (_, i) => `s${String(i).padStart(5, '0')}`);
+        for (let i = 0; i < n; i += 50) {
+          await Promise.all(
+            names.slice(i, i + 50).map(async (name) => {
+              const g = await createBenchGrant(requester, name, {
+                startAt: new Date(endsAt - 3600_000).toISOString(),
+              });
+              t.uidToName.set(g.metadata.uid ?? '', name);
+            }),
+          );
+        }
+        const lastCreate = Date.now();
+        let peakRss = 0;
+        while (t.activeSeen.size < n && Date.now() < endsAt - 1_000) {
+          peakRss = Math.max(peakRss, op.stats().rss);
+          await sleep(200);
+        }
+        const activeAll = t.activeSeen.size === n ? Date.now() : NaN;
+        const active = op.stats();
+        const exposition = await op.metrics();
+        const gauge = (name: string) =>
+          Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(exposition)?.[1] ?? NaN);
+        heap.push({
+          build: b.label,
+          N: String(n),
+          'RSS (MiB)': active.rss / MiB,
+          'V8 heap used (MiB)': gauge('nodejs_heap_size_used_bytes') / MiB,
+          'V8 heap reserved (MiB)': gauge('nodejs_heap_size_total_bytes') / MiB,
+          'external (MiB)': gauge('nodejs_external_memory_bytes') / MiB,
+          'outside the V8 heap (MiB)': (active.rss - gauge('nodejs_heap_size_total_bytes')) / MiB,
+        });
+        while (t.revokedSeen.size < t.activeSeen.size && Date.now() < endsAt + 600_000) {
+          peakRss = Math.max(peakRss, op.stats().rss);
+          await sleep(200);
+        }
+        // The record (status Expired) follows the deletes: wait for the writes to settle.
+        let settled = writeCounts(await sandbox.getRaw('/metrics'));
+        for (;;) {
+          await sleep(2_000);
+          const now = writeCounts(await sandbox.getRaw('/metrics'));
+          if ([...now].every(([k, v]) => settled.get(k) === v)) break;
+          settled = now;
+        }
+        const after = op.stats();
+        t.stop();
+        await op.stop();
+
+        // A restart with the N (now Expired) grants present.
+        op = await OperatorUnderTest.start(b, kubeconfig);
+        const readyMs = await op.ready();
+        await connectWebhook(kc, op.webhookPort);
+        const startCpu = op.stats().cpuS;
+
+        memory.push({
+          build: b.label,
+          N: String(n),
+          'idle RSS (MiB)': idle.rss / MiB,
+          [`RSS at N Active (MiB)`]: active.rss / MiB,
+          'peak RSS, expiry wave included (MiB)': Math.max(peakRss, after.hwm) / MiB,
+          '/metrics at N Active (KiB)': exposition.length / 1024,
+        });
+        timing.push({
+          build: b.label,
+          N: String(n),
+          'creates (s)': (lastCreate - t0) / 1000,
+          'all Active, after the last create (s)': (activeAll - lastCreate) / 1000,
+          'Active seen': t.activeSeen.size,
+          'operator CPU per grant (ms)': ((after.cpuS - idle.cpuS) * 1000) / n,
+          'ready with N present (ms)': readyMs,
+          'CPU to ready (s)': startCpu,
+        });
+        const counted = [...settled].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const);
+        const ops = counted.filter(
+          ([k, d]) => d > 0 && k !== 'POST accessgrants' && !k.endsWith(' leases'),
+        );
+        const events = ops.filter(([k]) => k.endsWith(' events')).reduce((s, [, d]) => s + d, 0);
+        const other = ops.filter(([k]) => !k.endsWith(' events'));
+        writes.push({
+          build: b.label,
+          N: String(n),
+          'writes per grant, Events aside': other.reduce((s, [, d]) => s + d, 0) / n,
+          'Events per grant': events / n,
+          breakdown: other.map(([k, d]) => `${k} ${(d / n).toFixed(2)}`).join(', '),
+        });
+        // Deleted while an operator runs: it removes their finalizers.
+        await deleteAllGrants(kc);
+        await op.stop();
+      }
+    }
+  } finally {
+    await sandbox.stop();
+  }
+  printTable('Memory (RSS of the operator process, from /proc)', memory);
+  printTable('Where the memory goes at N Active (from the process and its /metrics)', heap);
+  printTable('Activation and start-up', timing);
+  printTable(
+    'API writes per grant lifecycle (create → Active → expired), from the API server',
+    writes,
+  );
+}
