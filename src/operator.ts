@@ -189,11 +189,11 @@ async function wire(
     ...bindingsByGrant.roleBindings.get(uid),
     ...bindingsByGrant.clusterRoleBindings.get(uid),
   ];
-  // What this process deleted, until its caches show it: one DELETE per binding.
-  const deleted = new RecentDeletes(clock);
-  for (const inf of [roleBindings, clusterRoleBindings]) {
-    inf.on('delete', (b) => deleted.forget(b.metadata?.uid));
-  }
+  // What this process deleted: one DELETE per binding. Kept for its TTL even once
+  // the caches show the deletion, because a reconcile that read the binding from
+  // the cache just before may be about to delete it again (UIDs are never reused,
+  // so remembering one longer is harmless).
+  const deleted = new RecentDeletes(clock, 2 * 60_000);
   const kubernetes = new KubernetesProvider(rbac, bindingsByGrant, deleted);
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);

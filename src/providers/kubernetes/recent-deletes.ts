@@ -7,6 +7,8 @@ import type { Clock } from '../../runtime/clock.ts';
  * lagging cache and deletes it again: under an expiry burst, a second DELETE per
  * binding exactly when the API server is busiest.
  *
+ * Each UID is kept for the TTL, past the moment the cache shows the deletion: a
+ * reconcile that read the binding just before may still be about to delete it.
  * A UID is safe to treat as gone once a DELETE of its name has succeeded or
  * answered 404: either that object was deleted, or it had been already and the
  * name now belongs to another object (with another UID). UIDs are never reused.
@@ -63,11 +65,6 @@ export class RecentDeletes {
     this.inFlight.set(uid, deleting);
     await deleting;
     return true;
-  }
-
-  /** The cache shows the deletion now: nothing left to remember. */
-  forget(uid: string | undefined): void {
-    if (uid) this.deletedAt.delete(uid);
   }
 
   get size(): number {
