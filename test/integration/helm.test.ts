@@ -389,6 +389,46 @@ describe('Helm chart', function () {
     assert.ok((await template('--set', 'global.imageRegistry=example.com')).length > 0);
   });
 
+  it('names the objects after nameOverride or fullnameOverride, as today by default', async () => {
+    const names = async (...set: string[]) =>
+      (await template(...on(...set.flatMap((s) => ['--set', s])))).map(
+        (o) => `${o.kind}/${o.metadata.name}`,
+      );
+    const today = await names();
+    assert.ok(today.includes('Deployment/tb-timebox'));
+    assert.ok(today.includes('Deployment/tb-timebox-portal'));
+    assert.ok(today.includes('ServiceAccount/tb-timebox-controller'));
+    const renamed = (prefix: string) => today.map((n) => n.replace('/tb-timebox', `/${prefix}`));
+    assert.deepEqual(await names('nameOverride=jit'), renamed('tb-jit'));
+    assert.deepEqual(await names('fullnameOverride=access'), renamed('access'));
+    // A release named after the chart is not named twice.
+    const { stdout } = await run(helm, ['template', 'timebox-prod', CHART]);
+    assert.match(stdout, /kind: Deployment\nmetadata:\n {2}name: timebox-prod\n/);
+
+    // nameOverride is the app's name in the labels, so in the selectors too.
+    const objs = await template(...on('--set', 'nameOverride=jit'));
+    const selector = (name: string) =>
+      (
+        objs.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec as {
+          selector: { matchLabels: Record<string, string> };
+        }
+      ).selector.matchLabels;
+    assert.deepEqual(selector('tb-jit'), {
+      'app.kubernetes.io/name': 'jit',
+      'app.kubernetes.io/instance': 'tb',
+    });
+    assert.equal(selector('tb-jit-portal')['app.kubernetes.io/name'], 'jit-portal');
+    const bindings = objs.find(
+      (o) =>
+        o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'timebox-operator-bindings',
+    )!;
+    assert.match(
+      JSON.stringify(bindings.spec),
+      /system:serviceaccount:timebox-system:tb-jit-controller/,
+      'admission knows the renamed controller',
+    );
+  });
+
   describe('the self-service portal', () => {
     interface Pod {
       serviceAccountName: string;

@@ -1,9 +1,26 @@
+{{- /*
+The application's name: the chart's, or nameOverride. It is the
+app.kubernetes.io/name label, so the selectors, of the objects and pods.
+*/}}
+{{- define "timebox.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /*
+The prefix of every object's name: fullnameOverride, or <release>-<name>, or the
+release's name alone when it contains the name already.
+*/}}
 {{- define "timebox.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- if .Values.fullnameOverride -}}
+{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else -}}
+{{- $name := include "timebox.name" . -}}
+{{- if contains $name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "timebox.labels" -}}
-app.kubernetes.io/name: timebox
+app.kubernetes.io/name: {{ include "timebox.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -11,7 +28,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "timebox.selector" -}}
-app.kubernetes.io/name: timebox
+app.kubernetes.io/name: {{ include "timebox.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -25,14 +42,14 @@ metrics) and NetworkPolicy select app.kubernetes.io/name: timebox, and must
 never reach a portal pod.
 */}}
 {{- define "timebox.portal.selector" -}}
-app.kubernetes.io/name: timebox-portal
+app.kubernetes.io/name: {{ include "timebox.name" . }}-portal
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "timebox.portal.labels" -}}
 {{ include "timebox.portal.selector" . }}
 app.kubernetes.io/component: portal
-app.kubernetes.io/part-of: timebox
+app.kubernetes.io/part-of: {{ include "timebox.name" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
