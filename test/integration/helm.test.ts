@@ -25,7 +25,7 @@ const CHART = join(REPO_ROOT, 'charts', 'timebox');
 
 interface K8sObject {
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec?: Record<string, unknown>;
   rules?: { resources?: string[]; verbs?: string[]; resourceNames?: string[] }[];
 }
@@ -427,6 +427,65 @@ describe('Helm chart', function () {
       /system:serviceaccount:timebox-system:tb-jit-controller/,
       'admission knows the renamed controller',
     );
+  });
+
+  it('adds commonLabels to every object and podLabels to the pods, and no selector changes', async () => {
+    const everything = [
+      'metrics.serviceMonitor.enabled=true',
+      'prometheusRule.enabled=true',
+      'slack.enabled=true',
+      'webhook.certManager.enabled=true',
+      'portal.ingress.enabled=true',
+      'portal.authMode=impersonate',
+      'portal.session.existingSecret=timebox-session',
+    ];
+    const set = (...values: string[]) => values.flatMap((v) => ['--set', v]);
+    const plain = await template(...on(...set(...everything)));
+    const labelled = await template(
+      ...on(
+        ...set(
+          ...everything,
+          'commonLabels.team=payments',
+          'commonLabels.app\\.kubernetes\\.io/name=not-timebox',
+          'podLabels.sidecar\\.istio\\.io/inject=false',
+          'podLabels.team=controllers',
+          'portal.podLabels.tier=web',
+        ),
+      ),
+    );
+    type Labelled = K8sObject & { spec?: { template?: { metadata: { labels?: unknown } } } };
+    const withoutLabels = (o: K8sObject) => {
+      const copy = structuredClone(o) as Labelled;
+      delete copy.metadata.labels;
+      if (copy.spec?.template) delete copy.spec.template.metadata.labels;
+      return copy;
+    };
+    assert.deepEqual(
+      labelled.map(withoutLabels),
+      plain.map(withoutLabels),
+      'nothing but labels changes: selectors, names and specs stay',
+    );
+    assert.ok(plain.length > 40);
+    plain.forEach((o, i) => {
+      const { team, ...rest } = labelled[i]!.metadata.labels ?? {};
+      assert.equal(team, 'payments', `${o.kind}/${o.metadata.name}`);
+      assert.deepEqual(rest, o.metadata.labels ?? {}, "the chart's own labels stay");
+    });
+    const podLabels = (name: string) =>
+      (labelled.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as Labelled).spec!
+        .template!.metadata.labels;
+    assert.deepEqual(podLabels('tb-timebox'), {
+      'app.kubernetes.io/name': 'timebox',
+      'app.kubernetes.io/instance': 'tb',
+      'sidecar.istio.io/inject': 'false',
+      team: 'controllers',
+    });
+    assert.deepEqual(podLabels('tb-timebox-portal'), {
+      'app.kubernetes.io/name': 'timebox-portal',
+      'app.kubernetes.io/instance': 'tb',
+      team: 'payments',
+      tier: 'web',
+    });
   });
 
   describe('the self-service portal', () => {

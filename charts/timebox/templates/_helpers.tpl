@@ -19,7 +19,8 @@ release's name alone when it contains the name already.
 {{- end -}}
 {{- end -}}
 
-{{- define "timebox.labels" -}}
+{{- /* The chart's own labels, without commonLabels: what the ServiceMonitor selects by. */}}
+{{- define "timebox.chartLabels" -}}
 app.kubernetes.io/name: {{ include "timebox.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
@@ -27,9 +28,65 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{- /*
+Labels from values (commonLabels, podLabels) after the chart's own, called with
+(list <the chart's own labels, YAML> <labels>...): the first list of labels
+wins over the next ones, and none replaces a label of the chart's own, on which
+the selectors depend. One line per label, each after a newline.
+*/}}
+{{- define "timebox.moreLabels" -}}
+{{- $own := index . 0 | fromYaml -}}
+{{- $more := dict -}}
+{{- range rest . }}{{ $more = merge $more (. | default dict) }}{{ end -}}
+{{- range $key, $value := $more }}
+{{- if not (hasKey $own $key) }}
+{{ $key | quote }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- /* The labels of every object of the controller's: the chart's and commonLabels. */}}
+{{- define "timebox.labels" -}}
+{{- $own := include "timebox.chartLabels" . -}}
+{{ $own }}
+{{- include "timebox.moreLabels" (list $own .Values.commonLabels) }}
+{{- end -}}
+
 {{- define "timebox.selector" -}}
 app.kubernetes.io/name: {{ include "timebox.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- /* The labels of the controller's pods: the selector's, podLabels and commonLabels. */}}
+{{- define "timebox.podLabels" -}}
+{{- $own := include "timebox.selector" . -}}
+{{ $own }}
+{{- include "timebox.moreLabels" (list $own .Values.podLabels .Values.commonLabels) }}
+{{- end -}}
+
+{{- /*
+Objects read from the chart's files (YAML documents, `---` between them), with
+commonLabels added to each; as they are when there are none. Called with
+(list $ <the files' text>).
+*/}}
+{{- define "timebox.withCommonLabels" -}}
+{{- $ctx := index . 0 -}}
+{{- $text := index . 1 -}}
+{{- if not $ctx.Values.commonLabels -}}
+{{ $text }}
+{{- else -}}
+{{- $docs := list -}}
+{{- range regexSplit "(?m)^---[ \t]*$" $text -1 -}}
+{{- $obj := fromYaml . -}}
+{{- if $obj.kind -}}
+{{- $labels := dig "metadata" "labels" dict $obj -}}
+{{- $own := toYaml $labels -}}
+{{- $_ := set $obj.metadata "labels" (merge $labels (include "timebox.moreLabels" (list $own $ctx.Values.commonLabels) | fromYaml)) -}}
+{{- $docs = append $docs (toYaml $obj) -}}
+{{- end -}}
+{{- end -}}
+{{ join "\n---\n" $docs }}
+{{- end -}}
 {{- end -}}
 
 {{- define "timebox.serviceAccount" -}}
@@ -47,12 +104,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "timebox.portal.labels" -}}
+{{- $own := include "timebox.portal.chartLabels" . -}}
+{{ $own }}
+{{- include "timebox.moreLabels" (list $own .Values.commonLabels) }}
+{{- end -}}
+
+{{- define "timebox.portal.chartLabels" -}}
 {{ include "timebox.portal.selector" . }}
 app.kubernetes.io/component: portal
 app.kubernetes.io/part-of: {{ include "timebox.name" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "timebox.portal.podLabels" -}}
+{{- $own := include "timebox.portal.selector" . -}}
+{{ $own }}
+{{- include "timebox.moreLabels" (list $own .Values.portal.podLabels .Values.commonLabels) }}
 {{- end -}}
 
 {{- define "timebox.portal.fullname" -}}
