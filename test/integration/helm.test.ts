@@ -429,6 +429,64 @@ describe('Helm chart', function () {
     );
   });
 
+  it("takes the pods' security contexts and priority class from values, as OpenShift needs", async () => {
+    interface Pod {
+      priorityClassName?: string;
+      securityContext?: Record<string, unknown>;
+      containers: { securityContext?: Record<string, unknown> }[];
+    }
+    const pods = async (...set: string[]) => {
+      const objs = await template(...on(...set.flatMap((s) => ['--set', s])));
+      return ['tb-timebox', 'tb-timebox-portal'].map(
+        (name) =>
+          (
+            objs.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec as {
+              template: { spec: Pod };
+            }
+          ).template.spec,
+      );
+    };
+    for (const pod of await pods()) {
+      assert.deepEqual(pod.securityContext, {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      assert.deepEqual(pod.containers[0]!.securityContext, {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      assert.equal(pod.priorityClassName, undefined);
+    }
+    const openShift = await pods(
+      'podSecurityContext.runAsUser=null',
+      'podSecurityContext.runAsGroup=null',
+      'portal.podSecurityContext.runAsUser=null',
+      'portal.podSecurityContext.runAsGroup=null',
+      'securityContext.privileged=false',
+      'priorityClassName=timebox-critical',
+      'portal.priorityClassName=timebox-web',
+    );
+    for (const pod of openShift) {
+      assert.deepEqual(pod.securityContext, {
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    }
+    assert.deepEqual(openShift[0]!.containers[0]!.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      privileged: false,
+    });
+    assert.deepEqual(
+      openShift.map((pod) => pod.priorityClassName),
+      ['timebox-critical', 'timebox-web'],
+    );
+  });
+
   it('adds commonLabels to every object and podLabels to the pods, and no selector changes', async () => {
     const everything = [
       'metrics.serviceMonitor.enabled=true',
@@ -796,7 +854,9 @@ describe('Helm chart', function () {
         typeof v === 'object' &&
         !Array.isArray(v) &&
         Object.keys(v).length > 0 &&
-        prefix !== 'portal.resources'
+        !['portal.resources', 'portal.podSecurityContext', 'portal.securityContext'].includes(
+          prefix,
+        )
           ? Object.entries(v).flatMap(([k, w]) => leaves(`${prefix}.${k}`, w))
           : [prefix];
       for (const path of leaves('portal', values.portal)) {
