@@ -228,6 +228,22 @@ describe('Helm chart', function () {
     );
   });
 
+  it("appends extraArgs to the operator's arguments", async () => {
+    const args = async (...set: string[]) =>
+      (
+        (await template(...set)).find((o) => o.kind === 'Deployment')!.spec as {
+          template: { spec: { containers: { args: string[] }[] } };
+        }
+      ).template.spec.containers[0]!.args;
+    const today = await args();
+    assert.deepEqual(
+      await args('--set', 'extraArgs={--log-level=debug,--gcp-endpoint=https://psc.example.com}'),
+      [...today, '--log-level=debug', '--gcp-endpoint=https://psc.example.com'],
+      "after the chart's, so the operator's last --log-level wins",
+    );
+    await assert.rejects(template('--set', 'extraArgs[0]='), /extraArgs\/0.*minLength/s);
+  });
+
   it('rejects invalid values with a message naming the value', async () => {
     await assert.rejects(
       template('--set', 'replicaCount=0'),
