@@ -384,6 +384,47 @@ describe('Helm chart', function () {
       true,
       "the grant's namespace label survives the scrape",
     );
+    assert.equal(monitor.metadata.namespace, 'timebox-system');
+    assert.equal(monitor.spec!.namespaceSelector, undefined);
+    // Where the Prometheus looks for ServiceMonitors, with its relabelings.
+    const relabel = { sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' };
+    const drop = { sourceLabels: ['__name__'], regex: 'nodejs_.*', action: 'drop' };
+    const elsewhere = (
+      await template(
+        '--set',
+        'metrics.serviceMonitor.enabled=true',
+        '--set',
+        'metrics.serviceMonitor.namespace=monitoring',
+        '--set',
+        'metrics.serviceMonitor.scrapeTimeout=10s',
+        '--set-json',
+        `metrics.serviceMonitor.relabelings=${JSON.stringify([relabel])}`,
+        '--set-json',
+        `metrics.serviceMonitor.metricRelabelings=${JSON.stringify([drop])}`,
+      )
+    ).find((o) => o.kind === 'ServiceMonitor')!;
+    assert.equal(elsewhere.metadata.namespace, 'monitoring');
+    assert.deepEqual(elsewhere.spec, {
+      namespaceSelector: { matchNames: ['timebox-system'] },
+      selector: monitor.spec!.selector,
+      endpoints: [
+        {
+          port: 'metrics',
+          path: '/metrics',
+          interval: '30s',
+          scrapeTimeout: '10s',
+          honorLabels: true,
+          relabelings: [relabel],
+          metricRelabelings: [drop],
+        },
+      ],
+    });
+    const service = two.find((o) => o.metadata.name === 'tb-timebox-metrics')!;
+    assert.deepEqual(
+      (monitor.spec as { selector: { matchLabels: unknown } }).selector.matchLabels,
+      service.metadata.labels,
+      'it selects the metrics Service',
+    );
     const pod = (objs: K8sObject[]) =>
       (
         objs.find((o) => o.kind === 'Deployment')!.spec as {
