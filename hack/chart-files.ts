@@ -6,6 +6,8 @@ import type { GeneratedFile } from '../src/api/v1alpha1/crds.ts';
  * Helm reads only files inside the chart, so the chart carries copies of the
  * CRDs, admission policies, user roles and alerting rules; they are regenerated
  * by `npm run generate`, and a test fails when a copy drifts from its source.
+ * The CRDs are files, not the chart's crds/ directory, which Helm never
+ * upgrades: templates/crds.yaml renders them.
  */
 export function chartCopies(root: string): GeneratedFile[] {
   const copy = (from: string, to: string): GeneratedFile => ({
@@ -14,7 +16,7 @@ export function chartCopies(root: string): GeneratedFile[] {
   });
   const yamls = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.yaml'));
   return [
-    ...yamls('crds').map((f) => copy(`crds/${f}`, `charts/timebox/crds/${f}`)),
+    ...yamls('crds').map((f) => copy(`crds/${f}`, `charts/timebox/files/crds/${f}`)),
     ...yamls('config/admission').map((f) =>
       copy(`config/admission/${f}`, `charts/timebox/files/admission/${f}`),
     ),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -603,6 +603,47 @@ describe('Helm chart', function () {
     });
   });
 
+  it('renders the CRDs, kept on uninstall, so that helm upgrade upgrades them (crds.enabled, crds.keep)', async () => {
+    const sources = readdirSync(join(REPO_ROOT, 'crds')).map(
+      (f) =>
+        parseAllDocuments(readFileSync(join(REPO_ROOT, 'crds', f), 'utf8'))[0]!.toJS() as K8sObject,
+    );
+    assert.ok(sources.length > 0);
+    const crds = (objs: K8sObject[]) =>
+      objs.filter((o) => o.kind === 'CustomResourceDefinition') as (K8sObject & {
+        apiVersion: string;
+        metadata: { annotations?: Record<string, string> };
+      })[];
+    // As a newcomer renders it: no --include-crds.
+    const { stdout } = await run(helm, ['template', 'tb', CHART]);
+    const rendered = crds(parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject));
+    assert.deepEqual(
+      rendered.map((o) => o.metadata.name),
+      sources.map((o) => o.metadata.name),
+    );
+    rendered.forEach((crd, i) => {
+      const source = sources[i]!;
+      assert.deepEqual(crd.spec, source.spec, crd.metadata.name);
+      assert.equal(crd.apiVersion, 'apiextensions.k8s.io/v1');
+      assert.deepEqual(crd.metadata.annotations, { 'helm.sh/resource-policy': 'keep' });
+      assert.deepEqual(
+        crd.metadata.labels,
+        {
+          ...source.metadata.labels,
+          'app.kubernetes.io/instance': 'tb',
+          'app.kubernetes.io/managed-by': 'Helm',
+          'app.kubernetes.io/version': '0.1.0',
+          'helm.sh/chart': 'timebox-0.1.0',
+        },
+        crd.metadata.name,
+      );
+    });
+    const unkept = crds(await template('--set', 'crds.keep=false'));
+    assert.equal(unkept.length, sources.length);
+    assert.ok(unkept.every((o) => o.metadata.annotations === undefined));
+    assert.deepEqual(crds(await template('--set', 'crds.enabled=false')), []);
+  });
+
   describe('the self-service portal', () => {
     interface Pod {
       serviceAccountName: string;
@@ -926,6 +967,10 @@ describe('Helm chart', function () {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);
     }
+    assert.ok(
+      !existsSync(join(CHART, 'crds')),
+      'no crds/ directory: Helm would install it once, never upgrade it',
+    );
   });
 
   describe('installed on the sandbox', () => {
@@ -986,7 +1031,6 @@ describe('Helm chart', function () {
         ns,
         '--kube-version',
         '1.35.4',
-        '--include-crds',
         '--set',
         'rbac.bindableClusterRoles={view}',
       ]);
