@@ -91,6 +91,9 @@ export function setupAccessGrantController(d: AccessGrantSetupDeps): {
           queue: lanes.revoke,
           workers: d.revokeWorkers,
           reconcile: reconcileIn('revoke'),
+          // Ending access is never given up: an error that looks final (a cloud
+          // refusing a revoke) is retried with backoff, not left until the resync.
+          retryTerminal: true,
         },
       ],
     },

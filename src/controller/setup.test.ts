@@ -110,8 +110,12 @@ describe('controller setup: which events queue which keys', () => {
       assert.deepEqual(await drain(t.grantLane), ['payments/fresh']);
       assert.deepEqual(await drain(t.revokeLane), ['payments/expired']);
       assert.deepEqual(
-        t.setup.controller.loops.map((l) => l.workers),
-        [2, 3],
+        t.setup.controller.loops.map((l) => [l.workers, l.retryTerminal ?? false]),
+        [
+          [2, false],
+          [3, true],
+        ],
+        'ending access is retried whatever the error',
       );
     });
 

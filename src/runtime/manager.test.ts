@@ -3,7 +3,7 @@ import { createLogger } from '../log/logger.ts';
 import { TerminalError } from '../providers/provider.ts';
 import { FakeClock } from './clock.ts';
 import type { LeaderCallbacks } from './leader.ts';
-import { Manager, type Cache, type Elector } from './manager.ts';
+import { Manager, type Cache, type Elector, type Loop } from './manager.ts';
 import { WorkQueue, type ReconcileResult } from './workqueue.ts';
 
 /** A cache that records when it starts and stops, and syncs when told. */
@@ -76,6 +76,7 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
   let events: string[];
   let lines: string[];
   let observed: [string, ReconcileResult][];
+  let inited: string[];
   const log = () => createLogger({ write: (l) => lines.push(l), level: 'debug' });
 
   beforeEach(() => {
@@ -83,6 +84,7 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
     events = [];
     lines = [];
     observed = [];
+    inited = [];
   });
 
   const manager = (elector?: Elector, onLost?: () => void) =>
@@ -91,12 +93,17 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
       clock,
       isTerminal: (e) => e instanceof TerminalError,
       observe: (loop, result) => observed.push([loop, result]),
+      initLoop: (loop) => inited.push(loop),
       ...(elector ? { elector } : {}),
       ...(onLost ? { onLostLeadership: onLost } : {}),
     });
 
   /** A controller whose reconciles are recorded, failing as `fail` says. */
-  const controller = (name: string, everyReplica = false, fail?: (key: string) => Error) => {
+  const controller = (
+    name: string,
+    everyReplica = false,
+    fail?: (key: string) => Error | undefined,
+  ) => {
     const queue = new WorkQueue({ clock, name });
     const seen: string[] = [];
     return {
@@ -116,7 +123,7 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
               const err = fail?.(key);
               if (err) throw err;
             },
-          },
+          } as Loop,
         ],
       },
     };
@@ -137,7 +144,9 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
     await mgr.startCaches();
     assert.equal(mgr.ready(), true);
     mgr.add('webhook', () => events.push('webhook stopped'));
+    assert.deepEqual(inited, []);
     await mgr.startControllers();
+    assert.deepEqual(inited, ['accessgrant'], 'metrics start at zero before any reconcile');
     c.queue.add('payments/a');
     await until(() => c.seen.includes('payments/a'), 'the key was reconciled');
     clock.advance(60_000);
@@ -183,6 +192,26 @@ describe('Manager (caches, controllers, leadership, ordered stop)', () => {
     );
     assert.match(lines.join('\n'), /reconcile failed for good; not retrying.*"key":"bad"/);
     assert.match(lines.join('\n'), /reconcile failed; retrying.*"key":"flaky"/);
+    await mgr.stop();
+  });
+
+  it('retries even a terminal error in a loop that must never give up (ending access)', async () => {
+    const mgr = manager();
+    const c = controller('accessgrant-revoke', false, (key) =>
+      key === 'bad' ? new TerminalError('AccessDenied', 'the cloud refused the revoke') : undefined,
+    );
+    c.registration.loops[0] = { ...c.registration.loops[0]!, retryTerminal: true };
+    mgr.addController(c.registration);
+    await mgr.startCaches();
+    await mgr.startControllers();
+    c.queue.add('bad');
+    await until(() => observed.length === 1, 'reconciled once');
+    clock.advance(1_000);
+    await until(() => observed.length === 2, 'retried with backoff');
+    assert.deepEqual(observed, [
+      ['accessgrant-revoke', 'error'],
+      ['accessgrant-revoke', 'error'],
+    ]);
     await mgr.stop();
   });
 

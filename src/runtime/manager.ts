@@ -24,6 +24,11 @@ export interface Loop {
   queue: WorkQueue;
   workers: number;
   reconcile: Handler;
+  /**
+   * Retry even errors that retrying cannot fix, with the queue's backoff: for work
+   * that must never be given up on, such as ending access.
+   */
+  retryTerminal?: boolean;
 }
 
 /** A controller as the manager runs it: its loops, and where they run. */
@@ -63,6 +68,11 @@ export interface ManagerOptions {
   isTerminal?: (err: unknown) => boolean;
   /** Every reconcile's outcome, by controller loop (the metrics). */
   observe?: (loop: string, result: ReconcileResult, seconds: number) => void;
+  /**
+   * Called once per loop as the controllers start, before any reconcile: metrics
+   * start their series at zero, so a rate sees the very first error.
+   */
+  initLoop?: (loop: string) => void;
   /** Without one, this replica leads from the start (a single replica, or tests). */
   elector?: Elector;
   /** Leadership was lost (not given up by stop()): the process should exit and restart clean. */
@@ -148,6 +158,7 @@ export class Manager {
    */
   async startControllers(): Promise<void> {
     this.started = true;
+    for (const c of this.controllers) for (const l of c.loops) this.o.initLoop?.(l.name);
     const everyReplica = this.controllers.filter((c) => c.everyReplica);
     const leaders = this.controllers.filter((c) => !c.everyReplica);
     for (const c of everyReplica) {
@@ -222,7 +233,7 @@ export class Manager {
 
   private runLoops(c: Controller): Promise<unknown> {
     return Promise.all(
-      c.loops.map((l) => runWorkers(l.queue, l.workers, l.reconcile, this.hooks(l.name, c))),
+      c.loops.map((l) => runWorkers(l.queue, l.workers, l.reconcile, this.hooks(l, c))),
     );
   }
 
@@ -231,11 +242,11 @@ export class Manager {
    * failures in the log. A terminal error is counted and dropped, not retried
    * forever; the next event re-queues the key.
    */
-  private hooks(loop: string, c: Controller): WorkerHooks {
+  private hooks(loop: Loop, c: Controller): WorkerHooks {
     const what = c.what ?? 'reconcile';
     return {
-      ...(this.o.isTerminal ? { isTerminal: this.o.isTerminal } : {}),
-      observe: (result, seconds) => this.o.observe?.(loop, result, seconds),
+      ...(this.o.isTerminal && !loop.retryTerminal ? { isTerminal: this.o.isTerminal } : {}),
+      observe: (result, seconds) => this.o.observe?.(loop.name, result, seconds),
       onError: (key, err, terminal) =>
         terminal
           ? c.log.error(`${what} failed for good; not retrying`, { key, err })
