@@ -220,6 +220,10 @@ async function wire(
       metrics.reconcileTotal.inc({ controller, result });
       metrics.reconcileDuration.observe({ controller }, seconds);
     },
+    initLoop: (controller) => {
+      for (const result of ['success', 'error', 'terminal'] as const)
+        metrics.reconcileTotal.inc({ controller, result }, 0);
+    },
     ...(elector ? { elector } : {}),
     ...(opts.onLostLeadership ? { onLostLeadership: opts.onLostLeadership } : {}),
   });

@@ -88,6 +88,18 @@ describe('metrics and health endpoints', function () {
       reconciles.join('\n'),
     );
     assert.match(during, /^timebox_workqueue_depth\{name="accessgrant"\} \d+$/m);
+    // Every loop's series exist from the start, so a rate sees the very first error.
+    for (const controller of [
+      'accessgrant',
+      'accessgrant-revoke',
+      'accesspolicy',
+      'binding-sweeper',
+    ])
+      assert.notEqual(
+        sample(during, `timebox_reconcile_total{controller="${controller}",result="terminal"}`),
+        undefined,
+        controller,
+      );
 
     await waitForPhase(cluster, ns, 'measured', 'Expired');
     const after = await eventually(
