@@ -157,7 +157,11 @@ async function loadCpuSeconds(b: Build): Promise<number> {
 async function deleteAllGrants(kc: KubeConfig): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const base = { group: GROUP, version: VERSION, namespace: 'bench', plural: ACCESS_GRANT.plural };
-  await api.deleteCollectionNamespacedCustomObject(base);
+  // With thousands of grants the call itself may time out (504) while the
+  // deletion goes on in the API server: what counts is that they are gone.
+  await api.deleteCollectionNamespacedCustomObject(base).catch((err: unknown) => {
+    if ((err as { code?: number }).code !== 504) throw err;
+  });
   for (;;) {
     const left = (await api.listNamespacedCustomObject({ ...base, limit: 1 })) as {
       items: unknown[];
@@ -220,6 +224,15 @@ export async function benchScale(
   const timing: Row[] = [];
   const writes: Row[] = [];
   const heap: Row[] = [];
+  const print = () => {
+    printTable('Memory (RSS of the operator process, from /proc)', memory);
+    printTable('Where the memory goes at N Active (from the process and its /metrics)', heap);
+    printTable('Activation and start-up', timing);
+    printTable(
+      'API writes per grant lifecycle (create → Active → expired), from the API server',
+      writes,
+    );
+  };
   try {
     for (const n of sizes) {
       for (const b of builds) {
@@ -324,15 +337,10 @@ export async function benchScale(
         await deleteAllGrants(kc);
         await op.stop();
       }
+      // The tables so far, after each N: a long run that fails later loses nothing.
+      print();
     }
   } finally {
     await sandbox.stop();
   }
-  printTable('Memory (RSS of the operator process, from /proc)', memory);
-  printTable('Where the memory goes at N Active (from the process and its /metrics)', heap);
-  printTable('Activation and start-up', timing);
-  printTable(
-    'API writes per grant lifecycle (create → Active → expired), from the API server',
-    writes,
-  );
 }
