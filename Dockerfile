@@ -27,6 +27,7 @@ EXPOSE 8080 8081
 ENV NODE_ENV=production
 # A small young generation, and V8 favouring memory over speed: measured with
 # `npm run bench -- scale`, the operator's resident memory with 2,000 active grants
-# falls from about 350 MiB to about 140 MiB, at a few percent more CPU. The old
+# falls from about 350 MiB to about 140 MiB, for more CPU per grant (about 15 ms
+# instead of 11 to 13 ms, docs/performance.md). The old
 # generation's limit comes from the chart (NODE_OPTIONS, from the memory limit).
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--optimize-for-size", "dist/main.js"]
