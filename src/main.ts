@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { WebhookOptions } from './admission/serve.ts';
 import { createLogger } from './log/logger.ts';
 import { startOperator } from './operator.ts';
-import { parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
+import { bindAddress, parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
 import { runsSandbox, startRunEnvironment } from './sandbox/environment.ts';
 import type { SandboxIssuer } from './sandbox/oidc.ts';
 import type { RunningPortal } from './portal/server.ts';
@@ -38,8 +38,9 @@ Options (each also read from the environment variable in brackets):
                                  behind new requests [TIMEBOX_REVOKE_WORKERS] (16)
   --resync-period SECONDS        how often grants are reconciled again, repairing access removed
                                  in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
-  --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080)
-  --health-probe-bind-address ADDR  /healthz and /readyz (:8081)
+  --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080; in a
+                                 sandbox 127.0.0.1:8080, loopback only)
+  --health-probe-bind-address ADDR  /healthz and /readyz (:8081; in a sandbox 127.0.0.1:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
   --providers LIST               providers besides kubernetes: aws, gcp, or aws,gcp
                                  [TIMEBOX_PROVIDERS] (none). AWS credentials come from the SDK's
@@ -144,14 +145,12 @@ async function main(): Promise<void> {
   if (!Number.isInteger(revokeWorkers) || revokeWorkers < 1)
     throw new Error(`--revoke-workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
-  const metricsAddr = parseBindAddress(
-    values['metrics-bind-address'] ?? ':8080',
-    '--metrics-bind-address',
-  );
-  const healthAddr = parseBindAddress(
-    values['health-probe-bind-address'] ?? ':8081',
-    '--health-probe-bind-address',
-  );
+  // Checked now, so a mistake is told before a sandbox starts; where to bind by
+  // default depends on whether one does (bindAddress).
+  for (const flag of ['metrics-bind-address', 'health-probe-bind-address'] as const) {
+    const given = values[flag];
+    if (given !== undefined) parseBindAddress(given, `--${flag}`);
+  }
   const providers = parseProviders(values.providers ?? env.TIMEBOX_PROVIDERS ?? '');
   const cloud = await cloudProviders(providers, {
     clock: systemClock,
@@ -333,6 +332,18 @@ async function main(): Promise<void> {
     throw err;
   }
   const op = operator;
+  const metricsAddr = bindAddress(
+    values['metrics-bind-address'],
+    8080,
+    '--metrics-bind-address',
+    sandboxed,
+  );
+  const healthAddr = bindAddress(
+    values['health-probe-bind-address'],
+    8081,
+    '--health-probe-bind-address',
+    sandboxed,
+  );
   try {
     if (metricsAddr) await serveMetrics(op.metrics.registry, metricsAddr.host, metricsAddr.port);
     if (healthAddr) await serveHealth(() => op.ready(), healthAddr.host, healthAddr.port);
@@ -345,6 +356,8 @@ async function main(): Promise<void> {
   }
   log.info('operator started', {
     identity: operator.identity,
+    metrics: metricsAddr ? `http://${metricsAddr.host}:${metricsAddr.port}/metrics` : 'off',
+    health: healthAddr ? `${healthAddr.host}:${healthAddr.port}` : 'off',
     namespace,
     leaderElection: leaderElect,
     providers: providers.join(','),

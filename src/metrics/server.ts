@@ -14,9 +14,34 @@ export function parseBindAddress(
   return { host: m[1] || '0.0.0.0', port };
 }
 
-async function listen(server: Server, host: string, port: number): Promise<Server> {
+/**
+ * Where to serve one endpoint: the flag if given, else its default port, on every
+ * interface in a cluster (the kubelet probes the pod's IP) but on loopback only in a
+ * sandbox, where nothing else needs it and a laptop should not offer it to the
+ * network.
+ */
+export function bindAddress(
+  given: string | undefined,
+  defaultPort: number,
+  flag: string,
+  sandbox: boolean,
+): { host: string; port: number } | undefined {
+  if (given !== undefined) return parseBindAddress(given, flag);
+  return { host: sandbox ? '127.0.0.1' : '0.0.0.0', port: defaultPort };
+}
+
+async function listen(server: Server, host: string, port: number, flag: string): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${port} on ${host} is taken (another Timebox, or another program): stop it, or pass ${flag} with another port (host:port, :port, or 0 to turn it off)`,
+              { cause: err },
+            )
+          : err,
+      ),
+    );
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
@@ -26,7 +51,12 @@ async function listen(server: Server, host: string, port: number): Promise<Serve
 }
 
 /** Serves /metrics. */
-export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+export function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  flag = '--metrics-bind-address',
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404).end('not found\n');
@@ -37,14 +67,19 @@ export function serveMetrics(registry: Registry, host: string, port: number): Pr
       (err: unknown) => res.writeHead(500).end(`${String(err)}\n`),
     );
   });
-  return listen(server, host, port);
+  return listen(server, host, port, flag);
 }
 
 /**
  * /healthz: the process serves requests. /readyz: its caches are synced, so it
  * could lead at once (a standby replica is ready too).
  */
-export function serveHealth(ready: () => boolean, host: string, port: number): Promise<Server> {
+export function serveHealth(
+  ready: () => boolean,
+  host: string,
+  port: number,
+  flag = '--health-probe-bind-address',
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') {
@@ -56,5 +91,5 @@ export function serveHealth(ready: () => boolean, host: string, port: number): P
       res.writeHead(404).end('not found\n');
     }
   });
-  return listen(server, host, port);
+  return listen(server, host, port, flag);
 }
