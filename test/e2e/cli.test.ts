@@ -54,6 +54,23 @@ describe('timebox CLI, end to end', function () {
     }
   }
 
+  /** Alice asks for view in the test namespace for an hour, under the test's policy. */
+  const requestView = (name: string, reason: string) =>
+    timebox(
+      ALICE,
+      'request',
+      '--policy',
+      `cli-${ns}`,
+      '--cluster-role',
+      'view',
+      '--duration',
+      '1h',
+      '--reason',
+      reason,
+      '--name',
+      name,
+    );
+
   before(async function () {
     this.timeout(CLUSTER_START_TIMEOUT_MS);
     cluster = await testCluster();
@@ -169,22 +186,7 @@ describe('timebox CLI, end to end', function () {
   });
 
   it('approves exactly the version shown, and lets an approver revoke with a reason', async () => {
-    const requestView = (name: string) =>
-      timebox(
-        ALICE,
-        'request',
-        '--policy',
-        `cli-${ns}`,
-        '--cluster-role',
-        'view',
-        '--duration',
-        '1h',
-        '--reason',
-        'INC-4212',
-        '--name',
-        name,
-      );
-    assert.equal((await requestView('reviewed')).code, 0);
+    assert.equal((await requestView('reviewed', 'INC-4212')).code, 0);
     await eventually(async () =>
       (await timebox(BOB, 'describe', 'reviewed')).stdout.includes('Pending'),
     );
@@ -371,20 +373,7 @@ describe('timebox CLI, end to end', function () {
   });
 
   it('completes the names of your grants when kubectl completes `kubectl timebox`', async () => {
-    const made = await timebox(
-      ALICE,
-      'request',
-      '--policy',
-      `cli-${ns}`,
-      '--cluster-role',
-      'view',
-      '--duration',
-      '1h',
-      '--reason',
-      'INC-7 completion',
-      '--name',
-      'alice-completes',
-    );
+    const made = await requestView('alice-completes', 'INC-7 completion');
     assert.equal(made.code, 0, made.stderr);
     // The plugin and its completion command on PATH, as npm installs them.
     const bin = join(work, 'bin');

@@ -145,7 +145,12 @@ describe('approval integrity: an approval grants exactly what was approved', fun
   });
 
   it('lets only the requester change a grant, and only to revoke it', async () => {
-    await grants(ALICE).create(requestAs(ALICE, ns, open, 'alices', { access: view(ns) }));
+    const created = await grants(ALICE).create(
+      requestAs(ALICE, ns, open, 'alices', { access: view(ns) }),
+    );
+    // The identity webhook puts the controller's finalizer on it as it is made:
+    // deleting it revokes first, from the very first moment.
+    assert.deepEqual(created.metadata.finalizers, ['timebox.dev/revoke-access']);
     // Another requester takes over the subject of Alice's pending request, or
     // withdraws it, or just touches it.
     const takeover = await refusal(

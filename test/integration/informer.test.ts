@@ -23,6 +23,18 @@ describe('Informer', function () {
     await informer?.stop();
   });
 
+  /** An informer of the test namespace's ConfigMaps. */
+  const configMaps = () => {
+    const core = cluster.admin().makeApiClient(CoreV1Api);
+    return new Informer<V1ConfigMap>(
+      'configmaps',
+      cluster.admin(),
+      `/api/v1/namespaces/${ns}/configmaps`,
+      () => core.listNamespacedConfigMap({ namespace: ns }),
+      { log: createLogger({ write: () => {} }) },
+    );
+  };
+
   it('relists: what a stalled watch missed is added, updated and deleted', async () => {
     const core = cluster.admin().makeApiClient(CoreV1Api);
     const cm = (name: string, v: string): V1ConfigMap => ({
@@ -31,13 +43,7 @@ describe('Informer', function () {
     });
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('kept', '1') });
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('gone', '1') });
-    informer = new Informer<V1ConfigMap>(
-      'configmaps',
-      cluster.admin(),
-      `/api/v1/namespaces/${ns}/configmaps`,
-      () => core.listNamespacedConfigMap({ namespace: ns }),
-      { log: createLogger({ write: () => {} }) },
-    );
+    informer = configMaps();
     const events: string[] = [];
     for (const verb of ['add', 'update', 'delete'] as const) {
       informer.on(verb, (o) => events.push(`${verb} ${o.metadata?.name}`));
@@ -79,13 +85,7 @@ describe('Informer', function () {
     await core.createNamespacedConfigMap({ namespace: ns, body: applied('listed') });
     const fromServer = await core.readNamespacedConfigMap({ name: 'listed', namespace: ns });
     assert.ok(fromServer.metadata?.managedFields?.length, 'the API server sends managedFields');
-    informer = new Informer<V1ConfigMap>(
-      'configmaps',
-      cluster.admin(),
-      `/api/v1/namespaces/${ns}/configmaps`,
-      () => core.listNamespacedConfigMap({ namespace: ns }),
-      { log: createLogger({ write: () => {} }) },
-    );
+    informer = configMaps();
     const seen = new Promise<void>((resolve) =>
       informer!.on('add', (o) => o.metadata?.name === 'watched' && resolve()),
     );
