@@ -12,8 +12,7 @@ import type { RunningPortal } from './portal/server.ts';
 import { connectWebhook, setUpSandbox, WEBHOOK_CONFIG, WEBHOOK_SECRET } from './sandbox/setup.ts';
 import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
 import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
-import { cloudProviders, parseProviders } from './providers/registry.ts';
-import { systemClock } from './runtime/clock.ts';
+import { parseProviders, PROVIDER_NAMES, providerFlags } from './providers/registry.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
 
@@ -42,13 +41,18 @@ Options (each also read from the environment variable in brackets):
                                  sandbox 127.0.0.1:8080, loopback only)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081; in a sandbox 127.0.0.1:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
-  --providers LIST               providers besides kubernetes: aws, gcp, or aws,gcp
-                                 [TIMEBOX_PROVIDERS] (none). AWS credentials come from the SDK's
-                                 default chain (IRSA, EKS Pod Identity, AWS_* variables), and
-                                 AWS_ENDPOINT_URL_IAM points it elsewhere; GCP uses Application
-                                 Default Credentials (Workload Identity)
-  --gcp-endpoint URL             another Resource Manager endpoint [TIMEBOX_GCP_ENDPOINT];
-                                 a plain http:// URL is a local emulator and gets no credentials
+  --providers LIST               providers besides kubernetes, comma-separated: ${PROVIDER_NAMES.filter((n) => n !== 'kubernetes').join(', ')}
+                                 [TIMEBOX_PROVIDERS] (none). Each takes its credentials from its
+                                 cloud's default chain (workload identity); see docs/providers.md
+${providerFlags()
+  .map((f) => {
+    const lines = `${f.help} [${f.env}]`.split('\n');
+    const flag = `--${f.name} ${f.value}`.padEnd(31);
+    return [`  ${flag}${lines[0]}`, ...lines.slice(1).map((l) => `${' '.repeat(33)}${l}`)].join(
+      '\n',
+    );
+  })
+  .join('\n')}
   --webhook-bind-address ADDR    the identity webhook (HTTPS): host:port, :port or 0 to disable (:9443)
   --webhook-cert-dir DIR         serve tls.crt/tls.key from DIR (e.g. cert-manager's Secret, reloaded
                                  when it rotates); without it the operator keeps its own CA in the
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
       providers: { type: 'string' },
-      'gcp-endpoint': { type: 'string' },
+      ...Object.fromEntries(providerFlags().map((f) => [f.name, { type: 'string' as const }])),
       'webhook-bind-address': { type: 'string' },
       'cli-name': { type: 'string' },
       'portal-url': { type: 'string' },
@@ -152,10 +156,12 @@ async function main(): Promise<void> {
     if (given !== undefined) parseBindAddress(given, `--${flag}`);
   }
   const providers = parseProviders(values.providers ?? env.TIMEBOX_PROVIDERS ?? '');
-  const cloud = await cloudProviders(providers, {
-    clock: systemClock,
-    gcpEndpoint: values['gcp-endpoint'] ?? env.TIMEBOX_GCP_ENDPOINT,
-  });
+  const flags: Record<string, string | undefined> = Object.fromEntries(
+    providerFlags().map((f) => [
+      f.name,
+      ((values as Record<string, unknown>)[f.name] as string | undefined) ?? env[f.env],
+    ]),
+  );
   const timing = {
     leaseDurationMs: seconds(
       values['lease-duration'] ?? env.TIMEBOX_LEASE_DURATION,
@@ -295,7 +301,8 @@ async function main(): Promise<void> {
       leaderElection: leaderElect,
       workers,
       revokeWorkers,
-      cloudProviders: cloud,
+      providers,
+      providerFlags: flags,
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),

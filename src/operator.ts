@@ -22,6 +22,7 @@ import {
   type AccessApproval,
   type AccessGrant,
   type AccessPolicy,
+  type Provider,
 } from './api/v1alpha1/types.ts';
 import { serveWebhook, type WebhookOptions } from './admission/serve.ts';
 import { AccessGrantController } from './controller/accessgrant.ts';
@@ -36,9 +37,11 @@ import { eventRecorder } from './kube/events.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { PooledKubeConfig } from './kube/kubeconfig.ts';
 import type { Logger } from './log/logger.ts';
-import { KubernetesProvider, rbacPort } from './providers/kubernetes/driver.ts';
+import { rbacPort } from './providers/kubernetes/driver.ts';
+import type { KubernetesCluster } from './providers/kubernetes/kind.ts';
+import { buildDrivers, parseProviders } from './providers/registry.ts';
 import { RecentDeletes } from './providers/kubernetes/recent-deletes.ts';
-import { isTerminalError, type ProviderDriver } from './providers/provider.ts';
+import { isTerminalError } from './providers/provider.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { Informer } from './runtime/informer.ts';
 import { LabelIndex } from './runtime/label-index.ts';
@@ -67,8 +70,10 @@ export interface OperatorOptions {
    * removed in a cloud by hand is restored (Kubernetes bindings are watched).
    */
   resyncPeriodMs?: number;
-  /** Drivers of the cloud providers to use besides Kubernetes (see providers/registry.ts). */
-  cloudProviders?: ProviderDriver[];
+  /** The providers to enable; Kubernetes is always among them (see providers/registry.ts). */
+  providers?: readonly Provider[];
+  /** The values of the providers' own operator flags, e.g. gcp-endpoint. */
+  providerFlags?: Record<string, string | undefined>;
   /** Called if leadership is lost; the process should exit so it restarts clean. */
   onLostLeadership?: () => void;
   /** The identity webhook, served by every replica, leader or not (off when absent). */
@@ -194,7 +199,18 @@ async function wire(
   // the cache just before may be about to delete it again (UIDs are never reused,
   // so remembering one longer is harmless).
   const deleted = new RecentDeletes(clock, 2 * 60_000);
-  const kubernetes = new KubernetesProvider(rbac, bindingsByGrant, deleted);
+  // Every provider is built the same way, through its kind; Kubernetes acts on
+  // this cluster through the operator's own caches.
+  const cluster: KubernetesCluster = {
+    kubeConfig,
+    bindings: bindingsByGrant,
+    recentDeletes: deleted,
+  };
+  const drivers = await buildDrivers(parseProviders((opts.providers ?? []).join(',')), {
+    clock,
+    flags: opts.providerFlags ?? {},
+    cluster,
+  });
   const grantLog = log.with({ controller: 'accessgrant' });
   const recorder = eventRecorder(kubeConfig, 'timebox-controller', identity, clock, grantLog);
 
@@ -243,7 +259,7 @@ async function wire(
     approvals,
     roleRules,
     writer,
-    providers: [kubernetes, ...(opts.cloudProviders ?? [])],
+    providers: drivers,
     recorder,
     clock,
     log: grantLog,

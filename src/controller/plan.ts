@@ -12,9 +12,7 @@ import {
 import type { Decision } from '../policy/decision.ts';
 import { requesterOf, sameSpec, specHash } from '../policy/evaluate.ts';
 import type { Artefact } from '../providers/provider.ts';
-import { desiredBindings } from '../providers/kubernetes/bindings.ts';
-import { desiredAwsArtefacts } from '../providers/aws/artefacts.ts';
-import { desiredGcpArtefacts } from '../providers/gcp/policy.ts';
+import { kinds } from '../providers/kinds.ts';
 import { findCondition, setCondition } from './conditions.ts';
 import { committedExpiry, expiryState } from './expiry.ts';
 
@@ -83,11 +81,7 @@ const EMPTY: Plan = {
  * question (Observed.providers).
  */
 export function desiredArtefacts(grant: AccessGrant, expiresAt: string): Artefact[] {
-  return [
-    ...desiredBindings(grant, expiresAt),
-    ...desiredAwsArtefacts(grant, expiresAt),
-    ...desiredGcpArtefacts(grant, expiresAt),
-  ];
+  return kinds.flatMap((k) => k.desired(grant, expiresAt));
 }
 
 /** Sets the phase, records the transition in history, and keeps the Ready condition in step. */

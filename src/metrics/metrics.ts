@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { KINDS, PROVIDER_NAMES } from '../providers/kinds.ts';
 import {
   ANNOTATION_EXPIRES_AT,
   ANNOTATION_GRANT,
@@ -61,7 +62,7 @@ export class Metrics {
     });
     this.providerErrors = new Counter({
       name: 'timebox_provider_errors_total',
-      help: 'Errors from access providers (Kubernetes RBAC, AWS, GCP) while granting or revoking.',
+      help: `Errors from access providers (${KINDS.map((k) => k.title).join(', ')}) while granting or revoking.`,
       labelNames: ['provider'],
       registers,
     });
@@ -137,7 +138,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const provider of ['kubernetes', 'aws', 'gcp'])
+        for (const provider of PROVIDER_NAMES)
           for (const failSafe of ['true', 'false']) this.set({ provider, fail_safe: failSafe }, 0);
         for (const g of sources.grants()) {
           if (g.status?.phase !== 'Active') continue;

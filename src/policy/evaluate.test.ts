@@ -120,7 +120,7 @@ describe('policy evaluation', () => {
       grant({ access: [{ kubernetes: { clusterRole: 'admin', namespaces: ['payments'] } }] }),
       policy(),
       'AccessNotAllowed',
-      /spec\.access\[0\] \(kubernetes clusterRole admin in payments\)/,
+      /spec\.access\[0\] \(kubernetes: ClusterRole admin in namespaces payments\)/,
     ],
     [
       'a namespace outside the allow-list',
@@ -136,7 +136,7 @@ describe('policy evaluation', () => {
       grant({ access: [{ kubernetes: { clusterRole: 'view', clusterWide: true } }] }),
       policy(),
       'AccessNotAllowed',
-      /cluster-wide/,
+      /CLUSTER-WIDE/,
     ],
     [
       'an AWS principal outside the patterns',
@@ -169,7 +169,7 @@ describe('policy evaluation', () => {
       }),
       policy(),
       'AccessNotAllowed',
-      /aws arn:aws:iam::aws:policy\/ReadOnlyAccess for .*\(AttachPolicy\)/,
+      /aws: policy arn:aws:iam::aws:policy\/ReadOnlyAccess for .*\(mode AttachPolicy\)/,
     ],
     [
       'an AWS group the policy does not list',
@@ -197,7 +197,7 @@ describe('policy evaluation', () => {
         ],
       }),
       'AccessNotAllowed',
-      /group arn:aws:iam::111122223333:group\/admins/,
+      /membership of arn:aws:iam::111122223333:group\/admins/,
     ],
     [
       'a GCP role outside the allow-list',

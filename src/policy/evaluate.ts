@@ -14,7 +14,10 @@ import {
   type Principals,
   DEFAULT_MAX_SCHEDULE_AHEAD,
 } from '../api/v1alpha1/types.ts';
+import { describeTarget } from '../api/v1alpha1/describe.ts';
+import { entryOf } from '../providers/kinds.ts';
 import type { Decision } from './decision.ts';
+import { anyGlob } from './glob.ts';
 import { describeRisks, type RoleRisk } from './escalation.ts';
 
 /** Who asked for a grant, as vouched for by admission (config/admission). */
@@ -81,36 +84,7 @@ export function sameSpec(recorded: string, spec: AccessGrantSpec): boolean {
   return recorded.length === 16 ? hash.startsWith(recorded) : recorded === hash;
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const globSource = (pattern: string) => pattern.split('*').map(escapeRegExp).join('.*');
-
-/** `*` matches any run of characters; everything else literally. */
-export function globMatch(pattern: string, value: string): boolean {
-  return new RegExp(`^${globSource(pattern)}$`).test(value);
-}
-
-/**
- * Whether `value` is `user`'s own according to `template`, where `{user}` stands
- * for the user name and `{localPart}` for its part before any `@`, both taken
- * literally (a user named `*` matches only `*`); `*` elsewhere is a glob.
- */
-export function templateMatch(template: string, user: string, value: string): boolean {
-  const localPart = user.split('@')[0] ?? user;
-  const source = template
-    .split(/(\{user\}|\{localPart\})/)
-    .map((part) =>
-      part === '{user}'
-        ? escapeRegExp(user)
-        : part === '{localPart}'
-          ? escapeRegExp(localPart)
-          : globSource(part),
-    )
-    .join('');
-  return new RegExp(`^${source}$`).test(value);
-}
-
-const anyGlob = (patterns: string[] | undefined, value: string) =>
-  (patterns ?? []).some((p) => globMatch(p, value));
+export { globMatch, templateMatch } from './glob.ts';
 
 function inPrincipals(p: Principals | undefined, user: string, groups: string[]): boolean {
   return (p?.users ?? []).includes(user) || (p?.groups ?? []).some((g) => groups.includes(g));
@@ -150,27 +124,11 @@ export function ineligibleApprover(
   return undefined;
 }
 
-function describeTarget(t: AccessTarget): string {
-  if (t.kubernetes) {
-    const k = t.kubernetes;
-    const role = k.role ? `role ${k.role}` : `clusterRole ${k.clusterRole}`;
-    const where = k.clusterWide ? 'cluster-wide' : `in ${(k.namespaces ?? []).join(', ')}`;
-    return `kubernetes ${role} ${where}`;
-  }
-  if (t.aws) {
-    const mode = t.aws.mode ?? 'InlinePolicy';
-    const what = t.aws.groupArn ? `group ${t.aws.groupArn}` : t.aws.policyArn;
-    return `aws ${what} for ${t.aws.principalArn} (${mode})`;
-  }
-  if (t.gcp) return `gcp ${t.gcp.role} on ${t.gcp.resource} for ${t.gcp.member}`;
-  return 'an empty entry';
-}
-
 /**
- * Pure: whether one access entry of a grant is inside the policy's allow-list.
- * Cloud identities are bounded like subjects: under selfOnly only the requester's
- * own principal (aws.selfPrincipalArns, gcp user:<requester>), otherwise the ones
- * the entry lists; an absent list allows nothing beyond the requester's own.
+ * Pure: whether one access entry of a grant is inside the policy's allow-list:
+ * some allow-list entry of the same provider allows it, by that provider's rules
+ * (src/providers/<name>/kind.ts). Cloud identities are bounded like subjects:
+ * under selfOnly only the requester's own, otherwise the ones the entry lists.
  */
 export function targetAllowed(
   t: AccessTarget,
@@ -178,42 +136,12 @@ export function targetAllowed(
   grantNamespace: string,
   requester: string,
 ): boolean {
-  const selfOnly = policy.spec.selfOnly === true;
+  const e = entryOf(t);
+  if (!e) return false;
+  const ctx = { namespace: grantNamespace, requester, selfOnly: policy.spec.selfOnly === true };
   return policy.spec.access.some((allow) => {
-    if (t.kubernetes && allow.kubernetes) {
-      const k = t.kubernetes;
-      const a = allow.kubernetes;
-      const roleOk = k.role
-        ? (a.roles ?? []).includes(k.role)
-        : (a.clusterRoles ?? []).includes(k.clusterRole ?? '');
-      if (!roleOk) return false;
-      if (k.clusterWide) return a.clusterWide === true;
-      // Without a namespace list, an entry allows only the grant's own namespace.
-      const allowed = a.namespaces ?? [grantNamespace];
-      return (k.namespaces ?? []).every((ns) => allowed.includes('*') || allowed.includes(ns));
-    }
-    if (t.aws && allow.aws) {
-      const x = t.aws;
-      const a = allow.aws;
-      // Modes whose expiry AWS does not enforce must be allowed explicitly.
-      const modeOk = (a.modes ?? ['InlinePolicy']).includes(x.mode ?? 'InlinePolicy');
-      const grantedOk = x.groupArn
-        ? anyGlob(a.groupArns, x.groupArn)
-        : anyGlob(a.policyArns, x.policyArn ?? '');
-      const principalOk = selfOnly
-        ? (a.selfPrincipalArns ?? []).some((tpl) => templateMatch(tpl, requester, x.principalArn))
-        : anyGlob(a.principalArns, x.principalArn);
-      return modeOk && grantedOk && principalOk;
-    }
-    if (t.gcp && allow.gcp) {
-      const own = t.gcp.member === `user:${requester}`;
-      return (
-        anyGlob(allow.gcp.resources, t.gcp.resource) &&
-        anyGlob(allow.gcp.roles, t.gcp.role) &&
-        (own || (!selfOnly && anyGlob(allow.gcp.members, t.gcp.member)))
-      );
-    }
-    return false;
+    const a = (allow as Record<string, unknown>)[e.kind.name];
+    return a !== undefined && e.kind.allows(e.entry, a, ctx);
   });
 }
 
@@ -328,15 +256,21 @@ const requesterListed: PolicyCheck = ({ requester, policy }) => {
 const subjectAllowed: PolicyCheck = ({ grant, policy, requester }) =>
   subjectCheck(grant, policy, requester.user);
 
-// A GCP member is an identity too: under selfOnly it must be the requester's.
+// A cloud identity (a GCP member, ...) is an identity too: under selfOnly it
+// must be the requester's, as each provider tells (notSelf).
 const cloudIdentityIsSelf: PolicyCheck = ({ grant, policy, requester }) => {
   if (!policy.spec.selfOnly) return undefined;
-  const i = grant.spec.access.findIndex((t) => t.gcp && t.gcp.member !== `user:${requester.user}`);
-  if (i < 0) return undefined;
-  return deny(
-    'NotSelf',
-    `AccessPolicy '${policy.metadata.name}' is selfOnly: spec.access[${i}].gcp.member must be user:${requester.user}, not ${grant.spec.access[i]!.gcp!.member}`,
-  );
+  for (const [i, t] of grant.spec.access.entries()) {
+    const e = entryOf(t);
+    const why = e?.kind.notSelf?.(e.entry, requester.user);
+    if (why) {
+      return deny(
+        'NotSelf',
+        `AccessPolicy '${policy.metadata.name}' is selfOnly: spec.access[${i}].${why}`,
+      );
+    }
+  }
+  return undefined;
 };
 
 // Absent means nothing: a policy that does not state its namespaces allows none.

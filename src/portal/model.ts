@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { requestFor } from '../policy/request.ts';
+import { AWS_MODES, type AwsMode } from '../providers/aws/api.ts';
 import {
   ANNOTATION_REQUESTED_BY,
-  AWS_MODES,
   type AccessGrant,
   type AccessPolicy,
   type AccessTarget,
-  type AwsMode,
   type Principals,
 } from '../api/v1alpha1/types.ts';
 

@@ -252,7 +252,7 @@ describe('AccessPolicy and AccessApproval', function () {
         'outside',
         { access: [{ kubernetes: { clusterRole: 'admin', namespaces: [ns] } }] },
         'AccessNotAllowed',
-        /spec\.access\[0\] \(kubernetes clusterRole admin/,
+        /spec\.access\[0\] \(kubernetes: ClusterRole admin/,
       ],
       [
         'too-long',

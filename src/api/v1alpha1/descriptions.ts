@@ -1,3 +1,5 @@
+import { PROVIDER_NAMES } from '../../providers/kinds.ts';
+
 /**
  * What `kubectl explain` says about the fields whose schema in schema.ts does not
  * describe them inline: shared shapes (conditions, Secret references, principals)
@@ -44,7 +46,7 @@ export const DESCRIPTIONS: Record<string, Record<string, string>> = {
     'status.expiresAt': 'When access ends; never later than activatedAt + duration.',
     'status.endedAt': 'When access ended (expiry, revocation or failure).',
     'status.targets': 'Each thing granted (binding, policy, IAM binding) and its state.',
-    'status.targets[].provider': 'kubernetes, aws or gcp.',
+    'status.targets[].provider': `Which provider granted it: ${PROVIDER_NAMES.join(', ')}.`,
     'status.targets[].ref': 'What it is, e.g. RoleBinding payments/timebox-alice-1a2b3c4d.',
     'status.targets[].state': 'Pending, Active, Revoked or Failed.',
     'status.targets[].failSafe':

@@ -3,7 +3,6 @@ import {
   APPROVAL_VIAS,
   ACCESS_GRANT,
   ACCESS_POLICY,
-  AWS_MODES,
   DECISIONS,
   DEFAULT_EXPIRING_SOON_LEAD,
   DEFAULT_MAX_SCHEDULE_AHEAD,
@@ -15,6 +14,7 @@ import {
 } from './types.ts';
 import { DURATION_PATTERN, MAX_DURATION, MIN_DURATION } from './duration.ts';
 import { describe, DESCRIPTIONS } from './descriptions.ts';
+import { kinds, PROVIDER_NAMES } from '../../providers/kinds.ts';
 
 /**
  * OpenAPI schemas of the CRDs: the single source of truth. crds/ is generated
@@ -37,7 +37,6 @@ const rule = (r: string, message: string, extra: Schema = {}): Schema => ({
 });
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const PATH_SEGMENT = '^[^/%]+$';
 
 const subject: Schema = {
   type: 'object',
@@ -64,103 +63,22 @@ const subject: Schema = {
   ],
 };
 
-const kubernetesAccess: Schema = {
-  type: 'object',
-  description:
-    'Kubernetes RBAC: a RoleBinding per namespace, or a ClusterRoleBinding when clusterWide is true.',
-  properties: {
-    clusterRole: str(253, { minLength: 1, pattern: PATH_SEGMENT }),
-    role: str(253, { minLength: 1, pattern: PATH_SEGMENT }),
-    namespaces: {
-      type: 'array',
-      maxItems: 64,
-      'x-kubernetes-list-type': 'set',
-      items: str(63, { pattern: DNS_LABEL }),
-    },
-    clusterWide: { type: 'boolean' },
-  },
-  'x-kubernetes-validations': [
-    rule('has(self.clusterRole) != has(self.role)', 'set exactly one of clusterRole or role'),
-    rule(
-      '!(has(self.clusterWide) && self.clusterWide) || (has(self.clusterRole) && !has(self.namespaces))',
-      'clusterWide: true needs clusterRole and no namespaces (it creates a ClusterRoleBinding)',
-    ),
-    rule(
-      '(has(self.clusterWide) && self.clusterWide) || (has(self.namespaces) && size(self.namespaces) > 0)',
-      'namespaces must list at least one namespace unless clusterWide is true',
-    ),
-  ],
-};
+/** `a, b or c`, as the messages list the providers. */
+const inWords = (xs: readonly string[]): string =>
+  xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}` : (xs[0] ?? '');
 
-const awsAccess: Schema = {
-  type: 'object',
-  description:
-    'AWS IAM: the permissions of policyArn (or membership of groupArn), given to principalArn until expiry.',
-  required: ['principalArn'],
-  properties: {
-    principalArn: str(2048, {
-      pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\\w+=,.@/-]+$',
-      description: 'An IAM role or user, e.g. arn:aws:iam::111122223333:role/alice.',
-    }),
-    policyArn: str(2048, {
-      pattern: '^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$',
-      description: 'A managed policy, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.',
-    }),
-    groupArn: str(2048, {
-      pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:group/[\\w+=,.@/-]+$',
-      description:
-        'An IAM group (GroupMembership mode), e.g. arn:aws:iam::111122223333:group/oncall.',
-    }),
-    mode: {
-      type: 'string',
-      enum: [...AWS_MODES],
-      default: 'InlinePolicy',
-      description:
-        'InlinePolicy: a copy of the policy bounded by aws:CurrentTime, which AWS itself ends at expiry (fail-safe). AttachPolicy: the managed policy attached, for policies over the 10,240-character inline limit. GroupMembership: the user added to groupArn. The last two are not fail-safe: only Timebox removes them.',
-    },
-  },
-  'x-kubernetes-validations': [
-    rule(
-      "has(self.mode) && self.mode == 'GroupMembership' ? (has(self.groupArn) && !has(self.policyArn)) : (has(self.policyArn) && !has(self.groupArn))",
-      'set policyArn for the InlinePolicy and AttachPolicy modes, or groupArn (and no policyArn) for mode GroupMembership',
-    ),
-    rule(
-      "!has(self.mode) || self.mode != 'GroupMembership' || self.principalArn.contains(':user/')",
-      'mode GroupMembership needs an IAM user as principalArn (roles cannot join groups)',
-    ),
-  ],
-};
+/** Exactly one provider's entry per access entry (grant) and per allow-list entry (policy). */
+const oneProvider = (): Schema =>
+  rule(
+    `${kinds.map((k) => `(has(self.${k.name}) ? 1 : 0)`).join(' + ')} == 1`,
+    `each access entry must set exactly one of ${inWords(PROVIDER_NAMES)}`,
+  );
 
-const gcpAccess: Schema = {
-  type: 'object',
-  description: 'GCP IAM: a conditional role binding on resource that ends at expiry.',
-  required: ['resource', 'role', 'member'],
-  properties: {
-    resource: str(1024, {
-      pattern: '^(projects|folders|organizations)/[A-Za-z0-9._:-]+$',
-      description: 'projects/<id>, folders/<id> or organizations/<id>.',
-    }),
-    role: str(1024, {
-      pattern:
-        '^(roles|projects/[A-Za-z0-9._:-]+/roles|organizations/[0-9]+/roles)/[A-Za-z0-9_.]+$',
-      description: 'A predefined or custom role, e.g. roles/cloudsql.viewer.',
-    }),
-    member: str(1024, {
-      pattern: '^(user|group|serviceAccount|domain|principal|principalSet):.+$',
-      description: 'An IAM member, e.g. user:alice@example.com.',
-    }),
-  },
-};
-
+/** An access entry of a grant: one provider's, each provider's fragment from its kind. */
 const accessTarget: Schema = {
   type: 'object',
-  properties: { kubernetes: kubernetesAccess, aws: awsAccess, gcp: gcpAccess },
-  'x-kubernetes-validations': [
-    rule(
-      '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
-      'each access entry must set exactly one of kubernetes, aws or gcp',
-    ),
-  ],
+  properties: Object.fromEntries(kinds.map((k) => [k.name, k.schema.access])),
+  'x-kubernetes-validations': [oneProvider()],
 };
 
 const condition: Schema = {
@@ -219,7 +137,7 @@ const accessGrantStatus: Schema = {
         type: 'object',
         required: ['provider', 'ref', 'state', 'failSafe'],
         properties: {
-          provider: { type: 'string', enum: ['kubernetes', 'aws', 'gcp'] },
+          provider: { type: 'string', enum: [...PROVIDER_NAMES] },
           ref: str(1024),
           state: { type: 'string', enum: ['Pending', 'Active', 'Revoked', 'Failed'] },
           failSafe: { type: 'boolean' },
@@ -457,74 +375,8 @@ export const accessPolicySchema: Schema = resourceSchema(
         description: 'The allow-list: every access entry of a grant must match one of these.',
         items: {
           type: 'object',
-          properties: {
-            kubernetes: {
-              type: 'object',
-              properties: {
-                clusterRoles: names(256, str(253, { pattern: PATH_SEGMENT })),
-                roles: names(256, str(253, { pattern: PATH_SEGMENT })),
-                namespaces: {
-                  ...names(256, str(63, { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$' })),
-                  description:
-                    "Namespaces RoleBindings may target ('*' for any); the grant's own namespace when absent.",
-                },
-                clusterWide: { type: 'boolean', description: 'Allow ClusterRoleBindings.' },
-              },
-            },
-            aws: {
-              type: 'object',
-              properties: {
-                principalArns: names(
-                  256,
-                  str(2048, { description: 'Glob: * matches any characters.' }),
-                ),
-                policyArns: names(256, str(2048)),
-                groupArns: names(256, str(2048)),
-                modes: {
-                  ...names(3, { type: 'string', enum: [...AWS_MODES] }),
-                  description:
-                    'Modes grants may use. Absent: only InlinePolicy, whose expiry AWS enforces itself.',
-                },
-                selfPrincipalArns: {
-                  ...names(
-                    16,
-                    str(512, {
-                      'x-kubernetes-validations': [
-                        rule(
-                          "self.contains('{user}') || self.contains('{localPart}')",
-                          'a selfPrincipalArns entry must contain {user} (the requester) or {localPart} (its part before @), e.g. arn:aws:iam::111122223333:role/{user}',
-                        ),
-                        rule(
-                          "!self.matches('[*][{]|[}][*]')",
-                          'a selfPrincipalArns entry must not put * next to {user} or {localPart}: role/*{user} would let user al match role/alice',
-                        ),
-                      ],
-                    }),
-                  ),
-                  description:
-                    "Each requester's own principals, as templates: {user} stands for the requester's user name and {localPart} for its part before @, e.g. arn:aws:iam::111122223333:role/{user}. Required for AWS access under selfOnly.",
-                },
-              },
-            },
-            gcp: {
-              type: 'object',
-              properties: {
-                resources: names(256, str(1024)),
-                roles: names(256, str(1024)),
-                members: {
-                  ...names(256, str(1024)),
-                  description:
-                    "Members a grant may name besides the requester's own user:<requester> (glob); none when absent.",
-                },
-              },
-            },
-          },
-          'x-kubernetes-validations': [
-            rule(
-              '(has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) == 1',
-              'each access entry must set exactly one of kubernetes, aws or gcp',
-            ),
-          ],
+          properties: Object.fromEntries(kinds.map((k) => [k.name, k.schema.allow])),
+          'x-kubernetes-validations': [oneProvider()],
         },
       },
       maxDuration: durationField('The longest duration a grant may ask for.'),
@@ -584,12 +436,7 @@ export const accessPolicySchema: Schema = resourceSchema(
         ],
       },
     },
-    'x-kubernetes-validations': [
-      rule(
-        '!has(self.selfOnly) || !self.selfOnly || self.access.all(a, !has(a.aws) || (has(a.aws.selfPrincipalArns) && size(a.aws.selfPrincipalArns) > 0))',
-        "selfOnly cannot be checked for AWS without knowing each requester's own principal: set aws.selfPrincipalArns, e.g. ['arn:aws:iam::111122223333:role/{user}'] ({user} is the requester's user name)",
-      ),
-    ],
+    'x-kubernetes-validations': kinds.flatMap((k) => k.schema.policyRules ?? []),
   },
   { status: accessPolicyStatus },
 );

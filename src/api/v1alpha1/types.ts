@@ -1,5 +1,7 @@
 /** TypeScript shapes of the timebox.dev/v1alpha1 API. The names are part of the contract. */
 
+import type { AccessEntries, AllowEntries, ProviderName } from '../../providers/kinds.ts';
+
 export const GROUP = 'timebox.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -37,44 +39,11 @@ export interface Subject {
   namespace?: string;
 }
 
-export interface KubernetesAccess {
-  clusterRole?: string;
-  role?: string;
-  namespaces?: string[];
-  clusterWide?: boolean;
-}
-
 /**
- * How an AWS target gives access:
- * - InlinePolicy (default): a copy of the managed policy's statements as an inline
- *   policy of the grant, bounded by `DateLessThan aws:CurrentTime` (fail-safe);
- * - AttachPolicy: the managed policy attached to the principal (for policies too
- *   large to copy); not fail-safe, and shared by overlapping grants;
- * - GroupMembership: the user added to an IAM group; not fail-safe, shared likewise.
+ * One access entry: exactly one provider's entry, e.g. `kubernetes`, `aws`. Each
+ * provider declares its entry's shape in src/providers/<name>/ (see kinds.ts).
  */
-export const AWS_MODES = ['InlinePolicy', 'AttachPolicy', 'GroupMembership'] as const;
-export type AwsMode = (typeof AWS_MODES)[number];
-
-export interface AwsAccess {
-  principalArn: string;
-  /** InlinePolicy and AttachPolicy modes. */
-  policyArn?: string;
-  /** GroupMembership mode. */
-  groupArn?: string;
-  mode?: AwsMode;
-}
-
-export interface GcpAccess {
-  resource: string;
-  role: string;
-  member: string;
-}
-
-export interface AccessTarget {
-  kubernetes?: KubernetesAccess;
-  aws?: AwsAccess;
-  gcp?: GcpAccess;
-}
+export type AccessTarget = AccessEntries;
 
 export interface AccessGrantSpec {
   subject: Subject;
@@ -103,7 +72,8 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export type Provider = 'kubernetes' | 'aws' | 'gcp';
+/** A registered provider's name (src/providers/kinds.ts). */
+export type Provider = ProviderName;
 export type TargetState = 'Pending' | 'Active' | 'Revoked' | 'Failed';
 
 export interface TargetStatus {
@@ -211,42 +181,8 @@ export interface Principals {
   groups?: string[];
 }
 
-export interface KubernetesAllow {
-  clusterRoles?: string[];
-  roles?: string[];
-  /** Namespaces RoleBindings may target; `*` matches any. */
-  namespaces?: string[];
-  /** Whether ClusterRoleBindings (clusterWide: true) are allowed. */
-  clusterWide?: boolean;
-}
-
-export interface AwsAllow {
-  /** Glob patterns (`*` matches any run of characters). */
-  principalArns?: string[];
-  policyArns?: string[];
-  groupArns?: string[];
-  /** Modes grants may use; only the fail-safe InlinePolicy when absent. */
-  modes?: AwsMode[];
-  /**
-   * Which principal is each requester's own, as templates where `{user}` stands
-   * for the requester's user name, e.g. `arn:aws:iam::111122223333:role/{user}`.
-   * A selfOnly policy with AWS access must set it: that is how selfOnly covers AWS.
-   */
-  selfPrincipalArns?: string[];
-}
-
-export interface GcpAllow {
-  resources?: string[];
-  roles?: string[];
-  /** Glob patterns for members besides the requester's own `user:<requester>`; none when absent. */
-  members?: string[];
-}
-
-export interface AccessAllow {
-  kubernetes?: KubernetesAllow;
-  aws?: AwsAllow;
-  gcp?: GcpAllow;
-}
+/** One allow-list entry: exactly one provider's, shaped as that provider declares it. */
+export type AccessAllow = AllowEntries;
 
 export interface ApprovalRules {
   mode: 'Auto' | 'Manual';

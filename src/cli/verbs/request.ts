@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import {
-  AWS_MODES,
   isTerminal,
   type AccessPolicy,
   type AccessGrant,
   type AccessTarget,
-  type AwsMode,
 } from '../../api/v1alpha1/types.ts';
+import { kinds } from '../../providers/kinds.ts';
 import { httpStatus } from '../../kube/errors.ts';
 import { precheck } from '../../policy/precheck.ts';
 import { requestFor } from '../../policy/request.ts';
@@ -51,60 +50,27 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // Each provider reads its own options (src/providers/<name>/kind.ts).
   const access: AccessTarget[] = [];
-  const clusterRole = v['cluster-role'] as string | undefined;
-  const role = v.role as string | undefined;
-  if (clusterRole && role) throw new UsageError('give --cluster-role or --role, not both');
-  if (clusterRole || role) {
-    const targets = (v['target-namespace'] as string[] | undefined) ?? [ctx.namespace];
-    access.push({
-      kubernetes: {
-        ...(clusterRole ? { clusterRole } : { role: role! }),
-        ...(v['cluster-wide'] ? { clusterWide: true } : { namespaces: targets }),
-      },
-    });
-  }
-  if (v['aws-principal'] || v['aws-policy'] || v['aws-group'] || v['aws-mode']) {
-    const mode =
-      (v['aws-mode'] as string | undefined) ?? (v['aws-group'] ? 'GroupMembership' : undefined);
-    if (mode !== undefined && !(AWS_MODES as readonly string[]).includes(mode)) {
-      throw new UsageError(`--aws-mode must be one of ${AWS_MODES.join(', ')}, got '${mode}'`);
+  for (const kind of kinds) {
+    let entry: unknown;
+    try {
+      entry = kind.cli?.parse(v, { namespace: ctx.namespace });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
     }
-    const group = mode === 'GroupMembership';
-    if (!v['aws-principal'] || (group ? !v['aws-group'] : !v['aws-policy'])) {
-      throw new UsageError(
-        group
-          ? 'AWS group membership needs --aws-principal (a user ARN) and --aws-group'
-          : 'AWS access needs both --aws-principal and --aws-policy',
-      );
-    }
-    access.push({
-      aws: {
-        principalArn: v['aws-principal'] as string,
-        ...(group
-          ? { groupArn: v['aws-group'] as string }
-          : { policyArn: v['aws-policy'] as string }),
-        ...(mode ? { mode: mode as AwsMode } : {}),
-      },
-    });
-  }
-  if (v['gcp-resource'] || v['gcp-role'] || v['gcp-member']) {
-    if (!v['gcp-resource'] || !v['gcp-role'] || !v['gcp-member']) {
-      throw new UsageError('GCP access needs --gcp-resource, --gcp-role and --gcp-member');
-    }
-    access.push({
-      gcp: {
-        resource: v['gcp-resource'] as string,
-        role: v['gcp-role'] as string,
-        member: v['gcp-member'] as string,
-      },
-    });
+    if (entry !== undefined) access.push({ [kind.name]: entry } as AccessTarget);
   }
   if (access.length === 0) {
     throw new UsageError(
-      'say what you need: --cluster-role/--role, --aws-principal/--aws-policy or --gcp-*',
+      `say what you need: ${kinds
+        .flatMap((k) => (k.cli ? [Object.keys(k.cli.options)[0]!] : []))
+        .map((o) => `--${o}`)
+        .join(', ')}, ... (see --help)`,
     );
   }
+  const clusterRole = v['cluster-role'] as string | undefined;
+  const role = v.role as string | undefined;
   const me = await whoAmI(ctx.kc);
   const target = clusterRole ?? role ?? 'access';
   const name =
@@ -171,23 +137,16 @@ async function request(ctx: Ctx, v: Record<string, unknown>): Promise<void> {
 export const requestVerb: Verb = {
   name: 'request',
   summary: 'ask for access under a policy',
-  usage: `request --policy POLICY (--cluster-role ROLE | --role ROLE) --duration 2h --reason TEXT
-                  [--target-namespace NS ...] [--cluster-wide]
-                  [--aws-principal ARN (--aws-policy ARN [--aws-mode AttachPolicy] | --aws-group ARN)]
-                  [--gcp-resource R --gcp-role ROLE --gcp-member M] [--name NAME] [--start-at TIME]
-                  [--wait [--timeout 10m]]`,
+  usage: `request --policy POLICY --duration 2h --reason TEXT
+${kinds.flatMap((k) => (k.cli ? [`                  ${k.cli.usage}`] : [])).join('\n')}
+                  [--name NAME] [--start-at TIME] [--wait [--timeout 10m]]`,
   help: `Asks for access for yourself, in the namespace of -n. It first checks what you
 ask against the policy, with the controller's own evaluation, and makes nothing
 the policy would deny (exit 3). --wait waits until the grant is Active, and exits 3
 if it is denied or fails; --timeout bounds the wait (default 10m).
 
   --policy NAME            the AccessPolicy that allows this access
-  --cluster-role ROLE      a ClusterRole, bound in --target-namespace (or -n), or
-  --role ROLE              a namespaced Role
-  --target-namespace NS    where the role applies (repeatable; default: -n)
-  --cluster-wide           the ClusterRole cluster-wide, if the policy allows it
-  --aws-principal ARN      with --aws-policy ARN (--aws-mode AttachPolicy), or --aws-group ARN
-  --gcp-resource R         with --gcp-role ROLE and --gcp-member user:you@example.com
+${kinds.flatMap((k) => (k.cli ? [k.cli.help] : [])).join('\n')}
   --duration D             e.g. 30m, 2h, 1h30m; at most the policy's maxDuration
   --reason TEXT            why (some policies require it)
   --start-at TIME          a window that starts later (RFC 3339)
@@ -200,17 +159,7 @@ Examples:
     --aws-policy arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess --duration 1h --reason 'audit export'`,
   options: {
     policy: { type: 'string' },
-    'cluster-role': { type: 'string' },
-    role: { type: 'string' },
-    'target-namespace': { type: 'string', multiple: true },
-    'cluster-wide': { type: 'boolean' },
-    'aws-principal': { type: 'string' },
-    'aws-policy': { type: 'string' },
-    'aws-group': { type: 'string' },
-    'aws-mode': { type: 'string' },
-    'gcp-resource': { type: 'string' },
-    'gcp-role': { type: 'string' },
-    'gcp-member': { type: 'string' },
+    ...Object.fromEntries(kinds.flatMap((k) => Object.entries(k.cli?.options ?? {}))),
     duration: { type: 'string' },
     reason: { type: 'string' },
     name: { type: 'string' },
@@ -221,7 +170,7 @@ Examples:
   values: {
     policy: 'policy',
     'target-namespace': 'namespace',
-    'aws-mode': AWS_MODES,
+    ...Object.fromEntries(kinds.flatMap((k) => Object.entries(k.cli?.values ?? {}))),
   },
   run: (ctx, v) => request(ctx, v),
 };

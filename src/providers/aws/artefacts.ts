@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AccessGrant, AwsMode } from '../../api/v1alpha1/types.ts';
+import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import type { AwsMode } from './api.ts';
 import type { Artefact } from '../provider.ts';
 import { awsTime, inlinePolicyName } from './policy.ts';
 

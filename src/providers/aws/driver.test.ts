@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { AccessGrant, AwsAccess } from '../../api/v1alpha1/types.ts';
+import type { AccessGrant } from '../../api/v1alpha1/types.ts';
+import type { AwsAccess } from './api.ts';
 import { TerminalError } from '../provider.ts';
 import { activeGrant } from '../fixtures.ts';
 import { desiredAwsArtefacts, standingKey } from './artefacts.ts';
