@@ -15,6 +15,7 @@ const out = process.argv[2] ?? 'dist';
  */
 const EXTERNAL = [
   '@aws-sdk/*',
+  '@azure/*',
   '@google-cloud/*',
   'google-auth-library',
   'google-gax',

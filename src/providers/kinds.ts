@@ -1,4 +1,5 @@
 import { awsKind } from './aws/kind.ts';
+import { azureKind } from './azure/kind.ts';
 import { gcpKind } from './gcp/kind.ts';
 import type { ProviderKind } from './kind.ts';
 import { kubernetesKind } from './kubernetes/kind.ts';
@@ -8,7 +9,7 @@ import { kubernetesKind } from './kubernetes/kind.ts';
  * documented. This list is the only place that names them: adding a provider is
  * its folder and one line here.
  */
-export const KINDS = [kubernetesKind, awsKind, gcpKind] as const;
+export const KINDS = [kubernetesKind, awsKind, gcpKind, azureKind] as const;
 
 type Kinds = (typeof KINDS)[number];
 type EntryOf<K> = K extends ProviderKind<string, infer E, unknown> ? E : never;

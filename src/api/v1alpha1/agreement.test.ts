@@ -71,6 +71,7 @@ const grantSpec: DeepRequired<AccessGrantSpec> = {
       kubernetes: { clusterRole: 'view', role: 'r', namespaces: ['ns'], clusterWide: false },
       aws: { principalArn: 'a', policyArn: 'b', groupArn: 'c', mode: 'InlinePolicy' },
       gcp: { resource: 'r', role: 'x', member: 'm' },
+      azure: { scope: 's', role: 'Reader', principalId: 'p', mode: 'Schedule' },
     },
   ],
 };
@@ -107,6 +108,13 @@ const policySpec: DeepRequired<AccessPolicySpec> = {
         selfPrincipalArns: ['s'],
       },
       gcp: { resources: ['r'], roles: ['x'], members: ['m'] },
+      azure: {
+        scopes: ['s'],
+        roles: ['Reader'],
+        modes: ['Schedule'],
+        principalIds: ['p'],
+        selfPrincipalIds: ['{user}'],
+      },
     },
   ],
   maxDuration: '4h',
