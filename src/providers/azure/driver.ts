@@ -253,7 +253,14 @@ export class AzureProvider implements ProviderDriver {
         throw err;
       });
       const mine = held?.claims.get(b.claim);
-      if (mine === undefined) continue;
+      if (mine === undefined) {
+        // Azure ended the schedule at the claim's end (expiresAt, to the second),
+        // as it was asked to: nothing to repair in the last moments before expiry.
+        // Once the grant itself has expired, nothing is held any more.
+        const expired = Date.parse(grant.status?.expiresAt ?? '') <= this.clock.now().getTime();
+        if (b.mode === 'Schedule' && this.ended(b) && !expired) found.push(c);
+        continue;
+      }
       // The access lasts until the schedule ends, whatever the claim says.
       const until =
         b.mode === 'Schedule' && held!.endDateTime && held!.endDateTime < b.expiresAt
@@ -267,6 +274,8 @@ export class AzureProvider implements ProviderDriver {
   async grant(_grant: AccessGrant, artefact: Artefact): Promise<void> {
     const b = artefact.body as AzureBody;
     const what = `role ${b.role} at ${b.scope} for ${b.principalId}`;
+    // A schedule cannot be asked to end in the past; it has ended as it should.
+    if (b.mode === 'Schedule' && this.ended(b)) return;
     try {
       const roleId = await this.port.roleDefinitionId(b.scope, b.role);
       await this.serially(key(b, roleId), async () => {
@@ -305,6 +314,11 @@ export class AzureProvider implements ProviderDriver {
       claims.delete(b.claim);
       await this.write(b, roleId, claims, true);
     });
+  }
+
+  /** Whether a Schedule-mode claim's end has come. */
+  private ended(b: AzureBody): boolean {
+    return Date.parse(b.expiresAt) <= this.clock.now().getTime();
   }
 
   /** What is held for this principal, role and scope, with the claims on it; undefined when nothing. */
