@@ -36,6 +36,7 @@ export class Metrics {
   readonly revocationLag: Histogram;
   readonly providerErrors: Counter<'provider'>;
   readonly notifications: Counter<'channel' | 'event' | 'result'>;
+  readonly auditEvents: Counter<'result'>;
 
   constructor(sources: MetricSources, clock: Clock) {
     const registers = [this.registry];
@@ -71,6 +72,14 @@ export class Metrics {
       labelNames: ['channel', 'event', 'result'],
       registers,
     });
+    this.auditEvents = new Counter({
+      name: 'timebox_audit_events_total',
+      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued).',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['received', 'attributed', 'unattributed', 'dropped'])
+      this.auditEvents.inc({ result }, 0);
     new Gauge({
       name: 'timebox_grants',
       help: 'AccessGrants by phase and policy.',
