@@ -23,9 +23,9 @@ import { describe, DESCRIPTIONS } from './descriptions.ts';
  * Every string and list is bounded so that the API server's CEL cost estimator
  * accepts the validation rules.
  */
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
-const str = (maxLength: number, extra: Schema = {}): Schema => ({
+export const str = (maxLength: number, extra: Schema = {}): Schema => ({
   type: 'string',
   maxLength,
   ...extra,
@@ -262,7 +262,7 @@ const accessGrantStatus: Schema = {
 };
 
 /** The top level of a custom resource's schema: its spec, status and object-level rules. */
-function resourceSchema(
+export function resourceSchema(
   spec: Schema,
   extra: { status?: Schema; validations?: Schema[] } = {},
 ): Schema {
@@ -766,7 +766,7 @@ interface KindNames {
   shortNames: readonly string[];
 }
 
-function crd(
+export function crd(
   names: KindNames,
   scope: 'Namespaced' | 'Cluster',
   schema: Schema,
@@ -805,7 +805,7 @@ function crd(
   };
 }
 
-const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+export const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export function accessGrantCRD(): Schema {
   return crd(
