@@ -74,11 +74,11 @@ export class Metrics {
     });
     this.auditEvents = new Counter({
       name: 'timebox_audit_events_total',
-      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued).',
+      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued); unauthorized counts posts refused for want of the token.',
       labelNames: ['result'],
       registers,
     });
-    for (const result of ['received', 'attributed', 'unattributed', 'dropped'])
+    for (const result of ['received', 'attributed', 'unattributed', 'dropped', 'unauthorized'])
       this.auditEvents.inc({ result }, 0);
     new Gauge({
       name: 'timebox_grants',

@@ -121,6 +121,7 @@ const policySpec: DeepRequired<AccessPolicySpec> = {
     validFor: '1h',
   },
   maxScheduleAhead: '168h',
+  idleTimeout: '30m',
   allowPersistentEscalation: false,
   notify: [{ channel: 'c', events: ['Requested'], expiringSoonLead: '5m' }],
 };

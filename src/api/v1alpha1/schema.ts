@@ -534,6 +534,21 @@ export const accessPolicySchema: Schema = resourceSchema(
         ),
         default: DEFAULT_MAX_SCHEDULE_AHEAD,
       },
+      idleTimeout: {
+        ...durationField(
+          'Revoke an active grant early (reason Idle) when its access has not been used this long, since activation or its last request, as the audit events Timebox receives show. Only while the audit intake is known to receive: an outage never revokes anyone as idle. At least 10s; see docs/activity.md.',
+        ),
+        'x-kubernetes-validations': [
+          rule(
+            `self.matches('${DURATION_PATTERN}') && self != ''`,
+            'must be hours, minutes and seconds in that order, e.g. 30m or 1h',
+          ),
+          rule(
+            `!self.matches('${DURATION_PATTERN}') || self == '' || duration(self) >= duration('10s')`,
+            'idleTimeout must be at least 10s: Timebox learns of requests in batches a few seconds late',
+          ),
+        ],
+      },
       requireReason: { type: 'boolean' },
       notify: {
         type: 'array',
