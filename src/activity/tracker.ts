@@ -45,7 +45,7 @@ interface Pending {
   delta: ActivityDelta;
 }
 
-/** How stale the grant index may be before it is rebuilt from the cache. */
+/** Without change notices (invalidate), how stale the grant index may be. */
 const INDEX_TTL_MS = 1_000;
 
 /**
@@ -60,6 +60,7 @@ export class ActivityTracker {
   private readonly ignore: ReadonlySet<string>;
   private index: GrantIndex | undefined;
   private indexBuiltMs = -Infinity;
+  private dirty = true;
   private pending = new Map<string, Pending>();
   private readonly lastUsed = new Map<string, number>();
   private readonly idled = new Set<string>();
@@ -101,11 +102,17 @@ export class ActivityTracker {
 
   private grantIndex(): GrantIndex {
     const now = this.o.clock.now().getTime();
-    if (!this.index || now - this.indexBuiltMs > INDEX_TTL_MS) {
+    if (!this.index || this.dirty || now - this.indexBuiltMs > INDEX_TTL_MS) {
       this.index = GrantIndex.of(this.o.grants());
       this.indexBuiltMs = now;
+      this.dirty = false;
     }
     return this.index;
+  }
+
+  /** A grant changed (activated, ended): the next event sees it, not the one a second later. */
+  invalidate(): void {
+    this.dirty = true;
   }
 
   processAudit(e: AuditEvent): boolean {

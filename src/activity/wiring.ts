@@ -48,7 +48,7 @@ export interface Activity {
 export function activity(
   deps: {
     kubeConfig: KubeConfig;
-    grants: Pick<Informer<AccessGrant>, 'list'>;
+    grants: Pick<Informer<AccessGrant>, 'list' | 'on'>;
     clock: Clock;
     log: Logger;
     metrics: Pick<Metrics, 'auditEvents'>;
@@ -80,6 +80,8 @@ export function activity(
     ...(opts.flushIntervalMs ? { flushIntervalMs: opts.flushIntervalMs } : {}),
     ...(opts.healthWindowMs ? { healthWindowMs: opts.healthWindowMs } : {}),
   });
+  for (const verb of ['add', 'update', 'delete'] as const)
+    deps.grants.on(verb, () => tracker.invalidate());
   const sources: AuditSource[] = [];
   if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
   const idleMessages = new Map<string, string>();
