@@ -1,5 +1,8 @@
 import type { AuditEvent } from './audit-event.ts';
 
+/** The longest one slice of processing holds the event loop. */
+const SLICE_MS = 5;
+
 export type IntakeResult = 'received' | 'attributed' | 'unattributed' | 'dropped';
 
 /** Where the intake counts what it did (timebox_audit_events_total in production). */
@@ -73,9 +76,12 @@ export class AuditIntake {
   drain(): void {
     this.scheduled = false;
     const end = Math.min(this.queue.length, this.head + this.o.batch);
+    // A slice also ends after SLICE_MS, so slow events cannot hold the loop either.
+    const deadline = performance.now() + SLICE_MS;
     let attributed = 0;
     let unattributed = 0;
     for (; this.head < end; this.head++) {
+      if ((this.head & 63) === 0 && performance.now() > deadline) break;
       const e = this.queue[this.head]!;
       let counted = false;
       try {
