@@ -57,6 +57,8 @@ describe('grant activity from the sandbox API server', function () {
         '--sandbox',
         `--metrics-bind-address=127.0.0.1:${metricsPort}`,
         '--health-probe-bind-address=0',
+        // Not the default 9443: other runs on this machine may hold it.
+        `--webhook-bind-address=:${await freePort()}`,
         // Records written every second, so the test waits seconds, not half a minute.
         '--activity-flush-interval=1',
       ],
