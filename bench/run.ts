@@ -1,3 +1,4 @@
+import { benchAudit } from './audit.ts';
 import { benchExpiry } from './expiry.ts';
 import { benchGcp } from './gcp.ts';
 import { benchGrants } from './grants.ts';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   soak: () => benchSoak(),
   portal: () => benchPortal(),
   scale: () => benchScale(),
+  audit: () => benchAudit(),
 };
 
 const only = process.argv.slice(2);

@@ -13,6 +13,8 @@ import { connectWebhook, setUpSandbox, WEBHOOK_CONFIG, WEBHOOK_SECRET } from './
 import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
 import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
 import { parseProviders, PROVIDER_NAMES, providerFlags } from './providers/registry.ts';
+import type { ActivityOptions } from './activity/wiring.ts';
+import { prepareSandboxAudit, type SandboxAudit } from './sandbox/audit.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
 
@@ -62,6 +64,14 @@ ${providerFlags()
                                  (default: the Service's <name>.<namespace>.svc names)
   --webhook-config NAME          the MutatingWebhookConfiguration to keep the caBundle of (${WEBHOOK_CONFIG})
   --webhook-secret NAME          the Secret, in --namespace, for the self-managed CA (${WEBHOOK_SECRET})
+  --audit-webhook-bind-address ADDR  serve the API server's audit webhook backend (HTTPS) for grant
+                                 activity: host:port or :port (off; in a sandbox, on, configured)
+  --audit-webhook-cert-dir DIR   its tls.crt and tls.key
+  --audit-webhook-token-file FILE  the bearer token the API server's audit webhook kubeconfig presents;
+                                 posts without it are refused
+  --audit-log-path FILE          follow an API server's JSON audit log instead (or as well)
+  --activity-flush-interval SECONDS  how often each grant's AccessActivity is written
+                                 [TIMEBOX_ACTIVITY_FLUSH_INTERVAL] (30)
   --cli-name NAME                how messages tell people to approve: NAME approve ... [TIMEBOX_CLI_NAME] (timebox)
   --portal-url URL               the self-service portal, linked from notifications [TIMEBOX_PORTAL_URL]
   --slack-api-url URL            Slack's Web API base URL [TIMEBOX_SLACK_API_URL] (https://slack.com/api/)
@@ -87,6 +97,46 @@ function notificationOptions(
       ...(portalUrl ? { portalUrl } : {}),
     },
     ...(slackApiUrl ? { slackApiUrl } : {}),
+  };
+}
+
+/** Where grant activity comes from: flags, or in a sandbox the webhook it was started with. */
+function activityOptions(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  sandbox: SandboxAudit | undefined,
+): ActivityOptions | undefined {
+  const flushIntervalMs = seconds(
+    (values['activity-flush-interval'] as string | undefined) ??
+      env.TIMEBOX_ACTIVITY_FLUSH_INTERVAL,
+    '--activity-flush-interval',
+  );
+  const given = values['audit-webhook-bind-address'] as string | undefined;
+  const addr = given ? parseBindAddress(given, '--audit-webhook-bind-address') : undefined;
+  let webhook: ActivityOptions['webhook'];
+  if (addr) {
+    const certDir = values['audit-webhook-cert-dir'] as string | undefined;
+    const tokenFile = values['audit-webhook-token-file'] as string | undefined;
+    if (!certDir || !tokenFile) {
+      throw new Error(
+        "--audit-webhook-bind-address needs --audit-webhook-cert-dir (tls.crt, tls.key) and --audit-webhook-token-file (the token in the API server's audit webhook kubeconfig)",
+      );
+    }
+    webhook = { host: addr.host, port: addr.port, certDir, tokenFile };
+  } else if (sandbox) {
+    webhook = {
+      host: '127.0.0.1',
+      port: sandbox.port,
+      certDir: sandbox.certDir,
+      tokenFile: sandbox.tokenFile,
+    };
+  }
+  const logFile = values['audit-log-path'] as string | undefined;
+  if (!webhook && !logFile) return undefined;
+  return {
+    ...(webhook ? { webhook } : {}),
+    ...(logFile ? { logFile } : {}),
+    ...(flushIntervalMs ? { flushIntervalMs } : {}),
   };
 }
 
@@ -128,6 +178,11 @@ async function main(): Promise<void> {
       'webhook-hosts': { type: 'string' },
       'webhook-config': { type: 'string' },
       'webhook-secret': { type: 'string' },
+      'audit-webhook-bind-address': { type: 'string' },
+      'audit-webhook-cert-dir': { type: 'string' },
+      'audit-webhook-token-file': { type: 'string' },
+      'audit-log-path': { type: 'string' },
+      'activity-flush-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -192,11 +247,17 @@ async function main(): Promise<void> {
       ).startSandboxSignIn(resolve(SANDBOX_DIR), (m) => log.debug(m))
     : undefined;
   const issuer: SandboxIssuer | undefined = signIn?.issuer;
+  // A sandbox's API server sends its audit events to the operator: the files it
+  // reads at start are made first.
+  const sandboxAudit = runsSandbox(values.sandbox)
+    ? await prepareSandboxAudit(resolve(SANDBOX_DIR))
+    : undefined;
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {
     log: (msg) => log.info(msg),
     forceSandbox: values.sandbox,
     people: DEMO_PEOPLE,
     ...(signIn ? { oidc: signIn.oidc } : {}),
+    ...(sandboxAudit ? { auditWebhook: sandboxAudit } : {}),
   }).catch(async (err: unknown) => {
     await issuer?.stop();
     throw err;
@@ -290,6 +351,8 @@ async function main(): Promise<void> {
         },
   };
 
+  const activity = activityOptions(values, env, sandboxed ? sandboxAudit : undefined);
+
   const notify = notificationOptions(values, env);
   // Notifications link to the sandbox's portal unless told of another.
   if (portal && notify.act && !notify.act.portalUrl)
@@ -306,6 +369,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),
+      ...(activity ? { activity } : {}),
       notifications: notify,
       ...(slackAddr
         ? {

@@ -50,6 +50,7 @@ import { Lifecycle } from './runtime/lifecycle.ts';
 import { Manager } from './runtime/manager.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 import type { SlackServerOptions } from './notify/slack-server.ts';
+import { activity as grantActivity, type ActivityOptions } from './activity/wiring.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -82,6 +83,8 @@ export interface OperatorOptions {
   notifications?: NotificationsOptions;
   /** Slack's button clicks and /timebox, served by every replica (off when absent). */
   slack?: SlackServerOptions;
+  /** Grant activity from audit events (off unless a source is given). */
+  activity?: ActivityOptions;
 }
 
 export interface Operator {
@@ -253,6 +256,19 @@ async function wire(
     },
     clock,
   );
+  const activityOn = Boolean(opts.activity?.webhook || opts.activity?.logFile);
+  const activity = activityOn
+    ? grantActivity(
+        { kubeConfig, grants, clock, log, metrics },
+        {
+          // The operator's own requests are nobody's activity.
+          ignoreUsers: [
+            `system:serviceaccount:${opts.namespace ?? 'timebox-system'}:timebox-controller`,
+          ],
+          ...opts.activity,
+        },
+      )
+    : undefined;
   const controller = new AccessGrantController({
     grants,
     policies,
@@ -264,6 +280,9 @@ async function wire(
     clock,
     log: grantLog,
     metrics,
+    ...(activity
+      ? { idle: (g: AccessGrant, p: AccessPolicy | undefined) => activity.idle(g, p) }
+      : {}),
   });
   const grantSetup = setupAccessGrantController({
     grants,
@@ -361,6 +380,7 @@ async function wire(
     clusterRoles,
     roles,
     notify.informer,
+    ...(activity ? [activity.informer] : []),
   );
   await mgr.startCaches();
   log.info('caches synced', {
@@ -375,6 +395,11 @@ async function wire(
       })
     : undefined;
   if (webhook) mgr.add('webhook', () => webhook.stop());
+  if (activity) {
+    // Every replica takes audit events in: the API server's batches reach any of them.
+    mgr.add('activity', () => activity.stop());
+    await activity.start();
+  }
   // Slack is a convenience: a missing signing secret or a taken port is logged and
   // retried, and never keeps the controllers (and so revocation) from starting.
   let slack: Awaited<ReturnType<typeof import('./notify/slack-server.ts').serveSlack>> | undefined;

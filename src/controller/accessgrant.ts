@@ -4,6 +4,7 @@ import {
   type AccessGrant,
   type AccessPolicy,
 } from '../api/v1alpha1/types.ts';
+import type { IdleVerdict } from '../activity/idle.ts';
 import { isNotFound } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -38,6 +39,8 @@ export interface AccessGrantControllerDeps {
   clock: Clock;
   log: Logger;
   metrics?: Pick<Metrics, 'revocationLag' | 'providerErrors'>;
+  /** Whether an active grant went unused for its policy's idleTimeout (grant activity). */
+  idle?: (grant: AccessGrant, policy: AccessPolicy | undefined) => IdleVerdict | undefined;
 }
 
 const MAX_STEPS = 5;
@@ -222,6 +225,7 @@ export class AccessGrantController {
     const granted = grant.status?.expiresAt !== undefined;
     const risks = this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : [];
     const policyCheck = granted ? checkPolicy(grant, policy, risks, WHILE_ACTIVE) : undefined;
+    const idle = this.deps.idle?.(grant, policy);
     return {
       artefacts,
       providers: this.deps.providers.map((p) => p.name),
@@ -234,6 +238,7 @@ export class AccessGrantController {
         risks,
       ),
       ...(policyCheck ? { policyCheck } : {}),
+      ...(idle ? { idle } : {}),
     };
   }
 

@@ -441,6 +441,33 @@ describe('plan', () => {
     }
   });
 
+  it('revokes an idle grant (reason Idle), and otherwise wakes when it would become idle', () => {
+    const g = grant({ status: { ...ACTIVE, specHash: undefined } });
+    const message =
+      "access revoked: idle for 30m (the policy's idleTimeout), not used since activation";
+    const idle = plan(
+      g,
+      observed(g, ACTIVE.expiresAt, { idle: { idle: true, message } }),
+      clock.now(),
+    );
+    assert.equal(idle.status?.phase, 'Revoked');
+    assert.equal(idle.status?.conditions?.[0]?.reason, 'Idle');
+    assert.equal(idle.status?.history?.at(-1)?.reason, 'Idle');
+    assert.deepEqual(
+      idle.events.map((e) => e.reason),
+      ['Idle'],
+    );
+    assert.equal(idle.revoke.length, 2);
+    const busy = plan(
+      g,
+      observed(g, ACTIVE.expiresAt, { idle: { idle: false, recheckAfterMs: 60_000 } }),
+      clock.now(),
+    );
+    assert.equal(busy.status?.phase ?? 'Active', 'Active');
+    assert.equal(busy.requeueAfterMs, 60_000);
+    assert.equal(busy.revoke.length, 0);
+  });
+
   it('records who asked, the spec hash and the approvals while pending, and wakes for the timeout', () => {
     const g = grant({ status: { phase: 'Pending' } });
     g.metadata.annotations = { 'timebox.dev/requested-by': 'alice@example.com' };

@@ -9,6 +9,7 @@ import {
   type Provider,
   type TargetStatus,
 } from '../api/v1alpha1/types.ts';
+import type { IdleVerdict } from '../activity/idle.ts';
 import type { Decision } from '../policy/decision.ts';
 import { requesterOf, sameSpec, specHash } from '../policy/evaluate.ts';
 import type { Artefact } from '../providers/provider.ts';
@@ -32,6 +33,8 @@ export interface Observed {
    * (edited or deleted); undefined while it still does.
    */
   policyCheck?: Decision;
+  /** For an active grant under a policy with idleTimeout: whether it went unused. */
+  idle?: IdleVerdict;
 }
 
 export interface PlannedEvent {
@@ -344,6 +347,10 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     return end(grant, observed, 'Revoked', 'NoLongerApproved', message, now, desired);
   }
 
+  if (observed.idle?.idle) {
+    return end(grant, observed, 'Revoked', 'Idle', observed.idle.message, now, desired);
+  }
+
   const unavailable = desired.filter((a) => !observed.providers.includes(a.provider));
   if (unavailable.length > 0) {
     const missing = [...new Set(unavailable.map((a) => a.provider))];
@@ -393,7 +400,8 @@ export function plan(grant: AccessGrant, observed: Observed, now: Date): Plan {
     revoke,
     status: statusIfChanged(grant, next),
     events,
-    requeueAfterMs: msLeft,
+    // The idle check is a timer too: when the grant would become idle.
+    requeueAfterMs: Math.min(msLeft, observed.idle?.recheckAfterMs ?? Infinity),
   };
 }
 

@@ -1,3 +1,4 @@
+import { ACCESS_ACTIVITY, type AccessActivity } from '../api/v1alpha1/activity.ts';
 import {
   CustomObjectsApi,
   PatchStrategy,
@@ -93,6 +94,8 @@ export interface TimeboxClient {
   grants: NamespacedClient<AccessGrant>;
   approvals: NamespacedClient<AccessApproval>;
   policies: ClusterClient<AccessPolicy>;
+  /** Each grant's activity record, named after it (read-only for people). */
+  activities: NamespacedClient<AccessActivity>;
 }
 
 export function timeboxClient(kc: KubeConfig): TimeboxClient {
@@ -101,5 +104,6 @@ export function timeboxClient(kc: KubeConfig): TimeboxClient {
     grants: namespaced<AccessGrant>(api, ACCESS_GRANT),
     approvals: namespaced<AccessApproval>(api, ACCESS_APPROVAL),
     policies: clusterScoped<AccessPolicy>(api, ACCESS_POLICY),
+    activities: namespaced<AccessActivity>(api, ACCESS_ACTIVITY),
   };
 }

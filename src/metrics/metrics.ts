@@ -37,6 +37,7 @@ export class Metrics {
   readonly revocationLag: Histogram;
   readonly providerErrors: Counter<'provider'>;
   readonly notifications: Counter<'channel' | 'event' | 'result'>;
+  readonly auditEvents: Counter<'result'>;
 
   constructor(sources: MetricSources, clock: Clock) {
     const registers = [this.registry];
@@ -72,6 +73,14 @@ export class Metrics {
       labelNames: ['channel', 'event', 'result'],
       registers,
     });
+    this.auditEvents = new Counter({
+      name: 'timebox_audit_events_total',
+      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued); unauthorized counts posts refused for want of the token.',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['received', 'attributed', 'unattributed', 'dropped', 'unauthorized'])
+      this.auditEvents.inc({ result }, 0);
     new Gauge({
       name: 'timebox_grants',
       help: 'AccessGrants by phase and policy.',

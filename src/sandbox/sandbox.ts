@@ -8,6 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { auditWebhookFlags } from './audit.ts';
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from './binaries.ts';
 import { ImpersonatingKubeConfig, type Identity } from './impersonation.ts';
 import { freePort } from './ports.ts';
@@ -108,6 +109,11 @@ export interface SandboxOptions {
   apiserverFlags?: string[];
   /** Write an audit log of every write request (JSON lines) to `<dir>/audit.log`. */
   auditLog?: boolean;
+  /**
+   * Send every completed request (Metadata level) to an audit webhook: the
+   * operator's grant activity intake (see prepareSandboxAudit).
+   */
+  auditWebhook?: { configFile: string; policyFile: string };
   /** Startup timeout for each component. */
   timeoutMs?: number;
   /**
@@ -290,11 +296,18 @@ export class Sandbox {
 
       const certDir = join(dir, 'certs');
       const auditFlags: string[] = [];
+      if (opts.auditWebhook) {
+        // One policy for both backends: the activity policy covers the writes too.
+        auditFlags.push(
+          `--audit-policy-file=${opts.auditWebhook.policyFile}`,
+          ...auditWebhookFlags(opts.auditWebhook),
+        );
+      }
       if (opts.auditLog) {
         const policy = join(dir, 'audit-policy.yaml');
         writeFileSync(policy, AUDIT_POLICY);
+        if (!opts.auditWebhook) auditFlags.push(`--audit-policy-file=${policy}`);
         auditFlags.push(
-          `--audit-policy-file=${policy}`,
           `--audit-log-path=${join(dir, 'audit.log')}`,
           '--audit-log-format=json',
           '--audit-log-maxsize=0',

@@ -5,6 +5,8 @@ import {
   accessPolicySchema,
   notificationChannelSchema,
 } from './schema.ts';
+import { accessActivitySchema } from './activity-schema.ts';
+import type { AccessActivitySpec, AccessActivityStatus } from './activity.ts';
 import type {
   AccessApprovalSpec,
   AccessGrantSpec,
@@ -127,6 +129,7 @@ const policySpec: DeepRequired<AccessPolicySpec> = {
     validFor: '1h',
   },
   maxScheduleAhead: '168h',
+  idleTimeout: '30m',
   allowPersistentEscalation: false,
   notify: [{ channel: 'c', events: ['Requested'], expiringSoonLead: '5m' }],
 };
@@ -161,6 +164,36 @@ const channelStatus: DeepRequired<NotificationChannelStatus> = {
   observedGeneration: 1,
 };
 
+const request = {
+  at,
+  provider: 'kubernetes' as const,
+  verb: 'patch',
+  resource: 'deployments.apps',
+  namespace: 'payments',
+  name: 'checkout',
+  code: 200,
+};
+const activitySpec: DeepRequired<AccessActivitySpec> = { grantRef: { name: 'g', uid: 'u' } };
+const activityStatus: DeepRequired<AccessActivityStatus> = {
+  requests: 1,
+  firstUsed: at,
+  lastUsed: at,
+  counts: [{ provider: 'kubernetes', verb: 'get', resource: 'pods', namespace: 'p', count: 1 }],
+  otherRequests: 0,
+  writes: [request],
+  writesOmitted: 0,
+  denied: [request],
+  deniedOmitted: 0,
+  rightSizing: {
+    roles: ['ClusterRole edit'],
+    used: [{ resource: 'pods', verbs: ['get'], used: ['get'] }],
+    unusedResources: ['secrets'],
+    omitted: 0,
+    summary: 's',
+  },
+  updatedAt: at,
+};
+
 const props = (s: unknown) => (s as Schema).properties!;
 
 describe('the API types and the CRD schema', () => {
@@ -172,6 +205,8 @@ describe('the API types and the CRD schema', () => {
     ['AccessApproval.spec', approvalSpec, props(accessApprovalSchema).spec!],
     ['NotificationChannel.spec', channelSpec, props(notificationChannelSchema).spec!],
     ['NotificationChannel.status', channelStatus, props(notificationChannelSchema).status!],
+    ['AccessActivity.spec', activitySpec, props(accessActivitySchema).spec!],
+    ['AccessActivity.status', activityStatus, props(accessActivitySchema).status!],
   ];
   for (const [what, sample, schema] of cases) {
     it(`declare the same fields for ${what}`, () => agree(sample, schema, what));

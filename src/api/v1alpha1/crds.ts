@@ -5,6 +5,7 @@ import {
   accessPolicyCRD,
   notificationChannelCRD,
 } from './schema.ts';
+import { accessActivityCRD } from './activity-schema.ts';
 
 export interface GeneratedFile {
   path: string;
@@ -15,14 +16,18 @@ const HEADER = '# Generated from src/api/v1alpha1 by `npm run generate`. Do not 
 
 /** The CRD manifests as committed under crds/. */
 export function crdFiles(): GeneratedFile[] {
-  return [accessGrantCRD(), accessPolicyCRD(), accessApprovalCRD(), notificationChannelCRD()].map(
-    (crd) => {
-      const name = (crd.metadata as { name: string }).name;
-      const [plural, ...group] = name.split('.');
-      return {
-        path: `crds/${group.join('.')}_${plural}.yaml`,
-        content: HEADER + stringify(crd, { lineWidth: 0 }),
-      };
-    },
-  );
+  return [
+    accessGrantCRD(),
+    accessPolicyCRD(),
+    accessApprovalCRD(),
+    notificationChannelCRD(),
+    accessActivityCRD(),
+  ].map((crd) => {
+    const name = (crd.metadata as { name: string }).name;
+    const [plural, ...group] = name.split('.');
+    return {
+      path: `crds/${group.join('.')}_${plural}.yaml`,
+      content: HEADER + stringify(crd, { lineWidth: 0 }),
+    };
+  });
 }

@@ -6,6 +6,7 @@ import {
   accessPolicyCRD,
   notificationChannelCRD,
 } from './schema.ts';
+import { accessActivityCRD } from './activity-schema.ts';
 
 type Node = { description?: string; properties?: Record<string, Node>; items?: Node };
 
@@ -30,6 +31,7 @@ describe('kubectl explain', () => {
       accessPolicyCRD(),
       accessApprovalCRD(),
       notificationChannelCRD(),
+      accessActivityCRD(),
     ]) {
       const c = crd as {
         spec: { names: { kind: string }; versions: { schema: { openAPIV3Schema: Node } }[] };

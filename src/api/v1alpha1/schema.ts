@@ -23,9 +23,9 @@ import { kinds, PROVIDER_NAMES } from '../../providers/kinds.ts';
  * Every string and list is bounded so that the API server's CEL cost estimator
  * accepts the validation rules.
  */
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
-const str = (maxLength: number, extra: Schema = {}): Schema => ({
+export const str = (maxLength: number, extra: Schema = {}): Schema => ({
   type: 'string',
   maxLength,
   ...extra,
@@ -180,7 +180,7 @@ const accessGrantStatus: Schema = {
 };
 
 /** The top level of a custom resource's schema: its spec, status and object-level rules. */
-function resourceSchema(
+export function resourceSchema(
   spec: Schema,
   extra: { status?: Schema; validations?: Schema[] } = {},
 ): Schema {
@@ -385,6 +385,21 @@ export const accessPolicySchema: Schema = resourceSchema(
           `How far after its creation a grant's startAt may be (default ${DEFAULT_MAX_SCHEDULE_AHEAD}); later ones are Denied.`,
         ),
         default: DEFAULT_MAX_SCHEDULE_AHEAD,
+      },
+      idleTimeout: {
+        ...durationField(
+          'Revoke an active grant early (reason Idle) when its access has not been used this long, since activation or its last request, as the audit events Timebox receives show. Only while the audit intake is known to receive: an outage never revokes anyone as idle. At least 10s; see docs/activity.md.',
+        ),
+        'x-kubernetes-validations': [
+          rule(
+            `self.matches('${DURATION_PATTERN}') && self != ''`,
+            'must be hours, minutes and seconds in that order, e.g. 30m or 1h',
+          ),
+          rule(
+            `!self.matches('${DURATION_PATTERN}') || self == '' || duration(self) >= duration('10s')`,
+            'idleTimeout must be at least 10s: Timebox learns of requests in batches a few seconds late',
+          ),
+        ],
       },
       requireReason: { type: 'boolean' },
       notify: {
@@ -613,7 +628,7 @@ interface KindNames {
   shortNames: readonly string[];
 }
 
-function crd(
+export function crd(
   names: KindNames,
   scope: 'Namespaced' | 'Cluster',
   schema: Schema,
@@ -652,7 +667,7 @@ function crd(
   };
 }
 
-const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+export const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export function accessGrantCRD(): Schema {
   return crd(

@@ -242,6 +242,11 @@ export interface AccessPolicySpec {
   allowPersistentEscalation?: boolean;
   /** Who is told what about this policy's grants. */
   notify?: NotifyRule[];
+  /**
+   * Revoke an active grant (reason Idle) unused for this long since activation or
+   * its last request, as the audit events show (see docs/activity.md).
+   */
+  idleTimeout?: string;
 }
 
 /** One NotificationChannel and the events it hears about. */

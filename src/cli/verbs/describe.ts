@@ -1,12 +1,16 @@
 import { describeTarget } from '../../api/v1alpha1/describe.ts';
 import { isTerminal } from '../../api/v1alpha1/types.ts';
 import { specHash } from '../../policy/evaluate.ts';
+import { describeActivity } from '../../activity/describe.ts';
 import { grants, print, PROG, UsageError, until, type Ctx } from '../context.ts';
 import type { Verb } from '../verb.ts';
 
 async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
   if (!name) throw new UsageError("describe needs the grant's NAME");
   const g = await grants(ctx).get(name);
+  // Someone who may read the grant but not its record still sees the grant.
+  const activity = await ctx.client.activities.get(ctx.namespace, name).catch(() => undefined);
+  const record = activity?.spec.grantRef.uid === g.metadata.uid ? activity : undefined;
   print(ctx, g, () => {
     const s = g.status ?? {};
     const ready = s.conditions?.find((c) => c.type === 'Ready');
@@ -40,6 +44,7 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
       ...(s.history ?? []).map(
         (h) => `  - ${h.at} ${h.phase} (${h.reason})${h.message ? `: ${h.message}` : ''}`,
       ),
+      ...(s.activatedAt ? ['Activity:', ...describeActivity(record?.status)] : []),
     ];
     if (s.phase === 'Pending' && s.specHash) {
       lines.push(
@@ -52,7 +57,7 @@ async function describe(ctx: Ctx, name: string | undefined): Promise<void> {
 
 export const describeVerb: Verb = {
   name: 'describe',
-  summary: 'one grant in words: state, access, approvals, history',
+  summary: 'one grant in words: state, access, approvals, history, activity',
   usage: 'describe NAME',
   help: `Shows a grant in words, with its spec hash (what an approval binds to) and, while
 it waits, the exact command that approves this version.

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { ApiException } from '@kubernetes/client-node';
+import type { AccessActivity } from '../api/v1alpha1/activity.ts';
+import { createLogger } from '../log/logger.ts';
+import { FakeClock } from '../runtime/clock.ts';
+import { activeGrant, anEvent } from './fixtures.ts';
+import type { IntakeResult } from './intake.ts';
+import { ActivityTracker, type ActivityStore } from './tracker.ts';
+
+class FakeStore implements ActivityStore {
+  readonly objects = new Map<string, AccessActivity>();
+  writes = 0;
+  conflictOnce = false;
+  fail = false;
+  private rv = 0;
+  get(ns: string, name: string) {
+    return Promise.resolve(structuredClone(this.objects.get(`${ns}/${name}`)));
+  }
+  create(a: AccessActivity) {
+    return this.put(a, undefined);
+  }
+  replace(a: AccessActivity) {
+    return this.put(a, a.metadata.resourceVersion);
+  }
+  private put(a: AccessActivity, rv: string | undefined): Promise<void> {
+    if (this.fail) return Promise.reject(new Error('API server unavailable'));
+    const key = `${a.metadata.namespace}/${a.metadata.name}`;
+    const have = this.objects.get(key);
+    if (this.conflictOnce || (rv !== undefined && have?.metadata.resourceVersion !== rv)) {
+      this.conflictOnce = false;
+      // Someone else wrote in between: another replica's flush.
+      if (have)
+        this.objects.set(key, {
+          ...have,
+          metadata: { ...have.metadata, resourceVersion: String(++this.rv) },
+        });
+      return Promise.reject(new ApiException(409, 'Conflict', '{}', {}));
+    }
+    this.writes++;
+    this.objects.set(key, {
+      ...structuredClone(a),
+      metadata: { ...a.metadata, resourceVersion: String(++this.rv) },
+    });
+    return Promise.resolve();
+  }
+}
+
+function setup() {
+  const clock = new FakeClock('2026-11-25T09:30:00Z');
+  const store = new FakeStore();
+  const counts: Record<IntakeResult, number> = {
+    received: 0,
+    attributed: 0,
+    unattributed: 0,
+    dropped: 0,
+  };
+  const grant = activeGrant();
+  const tracker = new ActivityTracker({
+    grants: () => [grant],
+    cached: (ns, name) => store.objects.get(`${ns}/${name}`),
+    store,
+    clock,
+    log: createLogger({ level: 'error' }),
+    counters: { inc: (r, n) => (counts[r] += n) },
+    capacity: 100,
+    flushIntervalMs: 30_000,
+  });
+  return { clock, store, counts, grant, tracker };
+}
+
+describe('activity tracker', () => {
+  it('writes one record per grant per flush, however many requests', async () => {
+    const { store, tracker, counts } = setup();
+    tracker.offer(Array.from({ length: 50 }, () => anEvent()));
+    tracker.intake.drain();
+    await tracker.flush();
+    assert.equal(store.writes, 1);
+    const rec = store.objects.get('payments/alice-debug');
+    assert.equal(rec?.status?.requests, 50);
+    assert.equal(rec?.spec.grantRef.uid, 'uid-alice-debug');
+    assert.deepEqual(
+      rec?.metadata.ownerReferences?.map((o) => `${o.kind}/${o.name}/${o.uid}`),
+      ['AccessGrant/alice-debug/uid-alice-debug'],
+    );
+    assert.equal(counts.attributed, 50);
+    await tracker.flush();
+    assert.equal(store.writes, 1, 'nothing new, nothing written');
+  });
+
+  it('merges into what another replica wrote (compare-and-swap, retried on conflict)', async () => {
+    const { store, tracker } = setup();
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    await tracker.flush();
+    tracker.offer([anEvent(), anEvent()]);
+    tracker.intake.drain();
+    store.conflictOnce = true;
+    await tracker.flush();
+    assert.equal(store.objects.get('payments/alice-debug')?.status?.requests, 3);
+  });
+
+  it('keeps what it could not write for the next flush', async () => {
+    const { store, tracker } = setup();
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    store.fail = true;
+    await tracker.flush();
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    store.fail = false;
+    await tracker.flush();
+    assert.equal(store.objects.get('payments/alice-debug')?.status?.requests, 2);
+  });
+
+  it('starts afresh over a record left by an older grant of the same name', async () => {
+    const { store, tracker } = setup();
+    store.objects.set('payments/alice-debug', {
+      metadata: { name: 'alice-debug', namespace: 'payments', resourceVersion: '7' },
+      spec: { grantRef: { name: 'alice-debug', uid: 'older' } },
+      status: { requests: 999 },
+    });
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    await tracker.flush();
+    const rec = store.objects.get('payments/alice-debug');
+    assert.equal(rec?.status?.requests, 1);
+    assert.equal(rec?.spec.grantRef.uid, 'uid-alice-debug');
+  });
+
+  it('knows the last use, its own or recorded by another replica', async () => {
+    const { store, tracker, grant } = setup();
+    assert.equal(tracker.lastUsedMs(grant), undefined);
+    tracker.offer([anEvent({ at: '2026-11-25T09:20:00Z' })]);
+    tracker.intake.drain();
+    assert.equal(tracker.lastUsedMs(grant), Date.parse('2026-11-25T09:20:00Z'));
+    store.objects.set('payments/alice-debug', {
+      metadata: { name: 'alice-debug', namespace: 'payments' },
+      spec: { grantRef: { name: 'alice-debug', uid: 'uid-alice-debug' } },
+      status: { lastUsed: '2026-11-25T09:25:00Z' },
+    });
+    assert.equal(tracker.lastUsedMs(grant), Date.parse('2026-11-25T09:25:00Z'));
+  });
+
+  it('a denied attempt is recorded but is not a use', () => {
+    const { tracker, grant } = setup();
+    tracker.offer([
+      anEvent({
+        responseStatus: { code: 403 },
+        annotations: { 'authorization.k8s.io/decision': 'forbid' },
+      }),
+    ]);
+    tracker.intake.drain();
+    assert.equal(tracker.lastUsedMs(grant), undefined);
+  });
+
+  it('watches only while events keep arriving', () => {
+    const { tracker, clock } = setup();
+    assert.equal(tracker.watchedSince(), undefined);
+    tracker.offer([anEvent()]);
+    const since = clock.now().getTime();
+    clock.advance(60_000);
+    tracker.offer([anEvent()]);
+    assert.equal(tracker.watchedSince(), since);
+    clock.advance(121_000);
+    assert.equal(tracker.watchedSince(), undefined, 'a gap: blind');
+    tracker.offer([anEvent()]);
+    assert.equal(tracker.watchedSince(), clock.now().getTime(), 'watching again from now');
+  });
+
+  it('flushes every interval on its timer', async () => {
+    const { tracker, clock, store } = setup();
+    tracker.start();
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    clock.advance(30_000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.writes, 1);
+    await tracker.stop();
+  });
+});

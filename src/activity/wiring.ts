@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+} from '@kubernetes/client-node';
+import { ACCESS_ACTIVITY, type AccessActivity } from '../api/v1alpha1/activity.ts';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+import { GROUP, VERSION, type AccessGrant, type AccessPolicy } from '../api/v1alpha1/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { Informer } from '../runtime/informer.ts';
+import { idleVerdict, type IdleVerdict } from './idle.ts';
+import { AuditLogFile } from './logfile.ts';
+import type { AuditSource } from './source.ts';
+import { activityStore } from './store.ts';
+import { ActivityTracker } from './tracker.ts';
+import { startAuditWebhook } from './webhook.ts';
+
+export interface ActivityOptions {
+  /** The audit webhook backend, served over HTTPS with a bearer token. */
+  webhook?: { host: string; port: number; certDir: string; tokenFile: string };
+  /** An API server's JSON audit log to follow. */
+  logFile?: string;
+  flushIntervalMs?: number;
+  healthWindowMs?: number;
+  /** Users whose requests never count: the operator's own. */
+  ignoreUsers?: string[];
+}
+
+export interface Activity {
+  informer: Informer<AccessActivity>;
+  tracker: ActivityTracker;
+  /** For the grant controller: idleness of an active grant under an idleTimeout. */
+  idle(grant: AccessGrant, policy: AccessPolicy | undefined): IdleVerdict | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Grant activity: the sources of audit events, the tracker that attributes them
+ * and keeps each grant's AccessActivity, and the idle check. Runs on every
+ * replica: whichever one the API server's batches reach records them, and the
+ * records are merged with compare-and-swap.
+ */
+export function activity(
+  deps: {
+    kubeConfig: KubeConfig;
+    grants: Pick<Informer<AccessGrant>, 'list' | 'on'>;
+    clock: Clock;
+    log: Logger;
+    metrics: Pick<Metrics, 'auditEvents'>;
+  },
+  opts: ActivityOptions,
+): Activity {
+  const log = deps.log.with({ component: 'activity' });
+  const custom = deps.kubeConfig.makeApiClient(CustomObjectsApi);
+  const informer = new Informer<AccessActivity>(
+    ACCESS_ACTIVITY.plural,
+    deps.kubeConfig,
+    `/apis/${GROUP}/${VERSION}/${ACCESS_ACTIVITY.plural}`,
+    async () =>
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_ACTIVITY.plural,
+      })) as KubernetesListObject<AccessActivity>,
+    { log, clock: deps.clock },
+  );
+  const tracker = new ActivityTracker({
+    grants: () => deps.grants.list(),
+    cached: (ns, name) => informer.get(name, ns),
+    store: activityStore(deps.kubeConfig),
+    clock: deps.clock,
+    log,
+    counters: { inc: (result, n) => deps.metrics.auditEvents.inc({ result }, n) },
+    ...(opts.ignoreUsers ? { ignoreUsers: opts.ignoreUsers } : {}),
+    ...(opts.flushIntervalMs ? { flushIntervalMs: opts.flushIntervalMs } : {}),
+    ...(opts.healthWindowMs ? { healthWindowMs: opts.healthWindowMs } : {}),
+  });
+  for (const verb of ['add', 'update', 'delete'] as const)
+    deps.grants.on(verb, () => tracker.invalidate());
+  const sources: AuditSource[] = [];
+  if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
+  const idleMessages = new Map<string, string>();
+  let stopWebhook: (() => Promise<void>) | undefined;
+  return {
+    informer,
+    tracker,
+    idle(grant, policy) {
+      const timeout = policy?.spec.idleTimeout;
+      const uid = grant.metadata.uid ?? '';
+      // Once found idle, a grant stays idle while its revocation is recorded.
+      const was = idleMessages.get(uid);
+      if (was) return { idle: true, message: was };
+      if (!timeout || grant.status?.phase !== 'Active') return undefined;
+      const activatedAtMs = Date.parse(grant.status.activatedAt ?? '');
+      if (Number.isNaN(activatedAtMs)) return undefined;
+      const v = idleVerdict({
+        timeoutMs: parseDuration(timeout),
+        timeout,
+        activatedAtMs,
+        lastUsedMs: tracker.lastUsedMs(grant),
+        watchedSinceMs: tracker.watchedSince(),
+        nowMs: deps.clock.now().getTime(),
+      });
+      if (v.idle) idleMessages.set(uid, v.message);
+      return v;
+    },
+    async start() {
+      tracker.start();
+      for (const s of sources) await s.start((events) => tracker.offer(events));
+      if (opts.webhook) {
+        const w = opts.webhook;
+        const [certPem, keyPem, token] = await Promise.all([
+          readFile(join(w.certDir, 'tls.crt'), 'utf8'),
+          readFile(join(w.certDir, 'tls.key'), 'utf8'),
+          readFile(w.tokenFile, 'utf8'),
+        ]);
+        const server = await startAuditWebhook({
+          host: w.host,
+          port: w.port,
+          certificate: { certPem, keyPem },
+          token: token.trim(),
+          onEvents: (events) => tracker.offer(events),
+          onRefused: () => deps.metrics.auditEvents.inc({ result: 'unauthorized' }),
+          log,
+        });
+        stopWebhook = () => server.close();
+      }
+    },
+    async stop() {
+      await stopWebhook?.();
+      for (const s of sources) await s.stop();
+      await tracker.stop();
+    },
+  };
+}
