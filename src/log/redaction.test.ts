@@ -171,6 +171,33 @@ describe('log redaction', () => {
         assert.doesNotMatch(out, /cloudresourcemanager/);
       });
 
+      it('hides a secret used as a key, and logs what it can of objects that throw', () => {
+        const hostile = new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error(`no keys for ${OPAQUE}`);
+            },
+          },
+        );
+        const out = run(format, (log) =>
+          log.info('odd shapes', {
+            users: new Map([[`Bearer ${OPAQUE}`, 'alice']]),
+            hostile,
+            getter: Object.defineProperty({}, 'x', {
+              enumerable: true,
+              get: () => {
+                throw new Error(JWT);
+              },
+            }),
+            kept: 'yes',
+          }),
+        );
+        assertNoSecret(out);
+        assert.match(out, /Unserializable/);
+        assert.match(out, /kept/);
+      });
+
       it('hides what is nested too deep to walk', () => {
         let deep: Record<string, unknown> = { value: `token: ${OPAQUE}`, jwt: JWT };
         for (let i = 0; i < 50; i++) deep = { next: deep };

@@ -31,6 +31,15 @@ export function serialize(value: unknown): unknown {
 }
 
 function walk(value: unknown, depth: number, ancestors: object[]): unknown {
+  try {
+    return walkUnsafe(value, depth, ancestors);
+  } catch {
+    // A Proxy, or a toJSON or iterator that throws: logging must not fail the caller.
+    return '[Unserializable]';
+  }
+}
+
+function walkUnsafe(value: unknown, depth: number, ancestors: object[]): unknown {
   switch (typeof value) {
     case 'string':
       return scrub(value);
@@ -64,13 +73,7 @@ function walk(value: unknown, depth: number, ancestors: object[]): unknown {
   if (obj instanceof Map) return entries([...obj.entries()], depth, inner);
   // URL and the like say what they are in their toJSON; it is walked like the rest.
   const toJSON = (obj as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') {
-    try {
-      return walk(toJSON.call(obj), depth + 1, inner);
-    } catch {
-      return '[Unserializable]';
-    }
-  }
+  if (typeof toJSON === 'function') return walk(toJSON.call(obj), depth + 1, inner);
   return entries(ownEntries(obj), depth, inner);
 }
 
@@ -90,7 +93,8 @@ function entries(list: [unknown, unknown][], depth: number, ancestors: object[])
   const named = list.find(([k]) => k === 'name')?.[1];
   const secretPair = typeof named === 'string' && isSecretKey(named);
   for (const [k, v] of list.slice(0, MAX_ITEMS)) {
-    const key = String(k);
+    // A Map's keys are data too (a token mapped to its user, say).
+    const key = scrub(String(k));
     out[key] =
       isSecretKey(key) || (secretPair && key === 'value')
         ? REDACTED
@@ -140,6 +144,14 @@ function frames(stack: string | undefined): string {
     .join('\n');
 }
 
+function readable<T>(read: () => T): T | string {
+  try {
+    return read();
+  } catch {
+    return '[Unreadable]';
+  }
+}
+
 function error(e: Error, depth: number, ancestors: object[]): LoggedError {
   const type = e.constructor?.name && e.constructor.name !== 'Object' ? e.constructor.name : e.name;
   const out: LoggedError = { type, message: '' };
@@ -151,8 +163,9 @@ function error(e: Error, depth: number, ancestors: object[]): LoggedError {
     const at = frames(e.stack);
     out.stack = `${type}: ${out.message}${at ? '\n' + at : ''}`;
   } else {
-    out.message = scrub(String(e.message));
-    if (typeof e.stack === 'string') out.stack = scrub(e.stack);
+    out.message = scrub(readable(() => String(e.message)));
+    const stack = readable(() => e.stack);
+    if (typeof stack === 'string') out.stack = scrub(stack);
     // What Node.js and SDKs add (code, errno, syscall, address, statusCode…): scalars
     // only, since their objects (a request's config, a response) carry headers.
     for (const [k, v] of ownEntries(e)) {
