@@ -60,8 +60,16 @@ const RULES: [RegExp, string][] = [
   [/(\b[a-z][a-z\d+.-]*:\/\/[^\s/:@"'<>]*):[^\s/@"'<>]+@/gi, `$1:${REDACTED}@`],
 ];
 
+/**
+ * What every rule above needs to find in a text before it can match: most texts
+ * logged have none of it, and are then passed over with one test, not eight.
+ */
+const MAYBE_SECRET =
+  /private[_ -]?key|authorization|cookie|x-api-key|token|passw|secret|api[_-]?key|credential|signature|bearer|basic|eyJ|xox|xapp|hooks\.slack\.com|:\/\/[^\s/:@"'<>]*:/i;
+
 /** The text with every secret it visibly carries replaced by [REDACTED]. */
 export function scrub(text: string): string {
+  if (!MAYBE_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;

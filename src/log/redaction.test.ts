@@ -136,7 +136,7 @@ describe('log redaction', () => {
           log.info('shapes', {
             list: [[{ password: DB_PASSWORD }], `postgres://app:${DB_PASSWORD}@db:5432/timebox`],
             map: new Map<string, unknown>([['client_secret', CLIENT_SECRET]]),
-            set: new Set([`api_key=${OPAQUE}`]),
+            set: new Set([`api_key=${OPAQUE}`, `private_key=${PEM_BODY}`]),
             client: new Client(),
             cyclic,
             custom: { toJSON: () => ({ refreshToken: OPAQUE }) },
