@@ -3,7 +3,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WebhookOptions } from './admission/serve.ts';
-import { createLogger } from './log/logger.ts';
+import { createLogger, logOptions } from './log/logger.ts';
 import { startOperator } from './operator.ts';
 import { bindAddress, parseBindAddress, serveHealth, serveMetrics } from './metrics/server.ts';
 import { runsSandbox, startRunEnvironment } from './sandbox/environment.ts';
@@ -43,6 +43,8 @@ Options (each also read from the environment variable in brackets):
                                  sandbox 127.0.0.1:8080, loopback only)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081; in a sandbox 127.0.0.1:8081)
   --log-level debug|info|warn|error   [TIMEBOX_LOG_LEVEL] (info)
+  --log-format json|text         JSON lines, or one line of text per record
+                                 [TIMEBOX_LOG_FORMAT] (text on a terminal, else json)
   --providers LIST               providers besides kubernetes, comma-separated: ${PROVIDER_NAMES.filter((n) => n !== 'kubernetes').join(', ')}
                                  [TIMEBOX_PROVIDERS] (none). Each takes its credentials from its
                                  cloud's default chain (workload identity); see docs/providers.md
@@ -163,6 +165,7 @@ async function main(): Promise<void> {
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       providers: { type: 'string' },
       ...Object.fromEntries(providerFlags().map((f) => [f.name, { type: 'string' as const }])),
       'webhook-bind-address': { type: 'string' },
@@ -191,11 +194,12 @@ async function main(): Promise<void> {
     return;
   }
   const env = process.env;
-  const level = values['log-level'] ?? env.TIMEBOX_LOG_LEVEL ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new Error(`--log-level must be debug, info, warn or error, got '${level}'`);
-  }
-  const log = createLogger({ level: level as 'info' });
+  const log = createLogger(
+    logOptions(
+      values['log-level'] ?? env.TIMEBOX_LOG_LEVEL,
+      values['log-format'] ?? env.TIMEBOX_LOG_FORMAT,
+    ),
+  );
   const namespace = values.namespace ?? env.TIMEBOX_NAMESPACE ?? 'timebox-system';
   const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
   if (!Number.isInteger(workers) || workers < 1)

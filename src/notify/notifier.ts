@@ -159,7 +159,7 @@ export class Notifier {
     const message = err instanceof Error ? err.message : String(err);
     const reason = err instanceof ChannelError ? err.reason : 'DeliveryFailed';
     this.d.health.failed(d.channel, reason, message);
-    this.d.log.warn('notification failed; retrying', { grant: key, ...d, err: message });
+    this.d.log.warn('notification failed; retrying', { grant: key, ...d, err });
     // A refused credential or a missing Secret is retried too, but rarely: someone
     // has to fix the channel first, and then deliveries resume by themselves.
     const broken = err instanceof ChannelError || (err instanceof DeliveryError && !err.retryable);

@@ -353,7 +353,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
         login,
       );
     } catch (err) {
-      o.log.warn('a sign-in failed its checks', { err: (err as Error).message });
+      o.log.warn('a sign-in failed its checks', { err });
       return c.html(
         signInPage(
           login.returnTo,
@@ -377,7 +377,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
         status === 401
           ? 'the cluster does not accept sign-ins from this issuer; its API server must trust the issuer with this client ID as audience (see docs/portal.md)'
           : (err as Error).message;
-      o.log.warn('the cluster refused a signed-in person', { err: msg });
+      o.log.warn('the cluster refused a signed-in person', { reason: msg, err });
       return c.html(signInPage(login.returnTo, `Signed in, but ${msg}.`).text, 403);
     }
     const name =

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../log/logger.ts';
+import { createLogger, logOptions } from '../log/logger.ts';
 import { parseBindAddress } from '../metrics/server.ts';
 import type { AuthMode } from './person.ts';
 import { readSessionKey, startPortal } from './server.ts';
@@ -37,6 +37,7 @@ environment variable in brackets.
   --kubeconfig FILE         a kubeconfig for the API server (and the portal's identity in
                             impersonate mode)
   --log-level LEVEL         debug, info, warn or error [TIMEBOX_LOG_LEVEL] (info)
+  --log-format FORMAT       json or text [TIMEBOX_LOG_FORMAT] (text on a terminal, else json)
   -h, --help`;
 
 /** The API server to talk to: given, else the kubeconfig or the pod's service account. */
@@ -84,6 +85,7 @@ export async function runPortal(
         'api-ca': { type: 'string' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -98,11 +100,10 @@ export async function runPortal(
   const v = values as Record<string, string | undefined>;
   const pick = (flag: string, name: string, fallback?: string) => v[flag] ?? env[name] ?? fallback;
   try {
-    const level = pick('log-level', 'TIMEBOX_LOG_LEVEL', 'info')!;
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-      throw new Error(`--log-level must be debug, info, warn or error, got '${level}'`);
-    }
-    const log = createLogger({ level: level as 'info' }, { component: 'portal' });
+    const log = createLogger(
+      logOptions(pick('log-level', 'TIMEBOX_LOG_LEVEL'), pick('log-format', 'TIMEBOX_LOG_FORMAT')),
+      { component: 'portal' },
+    );
     const mode = pick('auth-mode', 'TIMEBOX_PORTAL_AUTH_MODE', 'token');
     if (mode !== 'token' && mode !== 'impersonate') {
       throw new Error(`--auth-mode must be token or impersonate, got '${mode}'`);

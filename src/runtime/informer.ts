@@ -168,10 +168,7 @@ export class Informer<T extends KubernetesObject> {
         if (this.startFailure === undefined) break;
         this.log?.warn('initial list failed; retrying', {
           informer: this.name,
-          err:
-            this.startFailure instanceof Error
-              ? this.startFailure.message
-              : String(this.startFailure),
+          err: this.startFailure,
           retryInMs: delay,
         });
         await new Promise<void>((resolve) => this.clock.after(delay, resolve));
@@ -218,7 +215,7 @@ export class Informer<T extends KubernetesObject> {
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
     this.log?.warn('watch failed; restarting', {
       informer: this.name,
-      err: err instanceof Error ? err.message : String(err),
+      err,
       retryInMs: delay,
     });
     this.restartTimer?.cancel();

@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/kube/manifests.ts';
+import type { LoggedError } from '../../src/log/serialize.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import {
@@ -94,6 +103,36 @@ describe('production build', function () {
       await api.patch(ns, 'bundled', { spec: { revoked: true } });
       await waitForPhase(cluster, ns, 'bundled', 'Revoked', 20_000);
       assert.equal(await canListPods(cluster, 'alice@example.com', ns), false);
+    });
+
+    it("logs JSON lines, with the API server's refusal as its code and message", async () => {
+      // Someone with no RBAC at all: every list the operator makes is refused.
+      const work = mkdtempSync(join(root, 'kube-'));
+      const kubeconfig = kubeconfigAs(cluster, 'nobody@example.com', work);
+      const refused = OperatorProcess.start('refused', kubeconfig, [], {}, join(out, 'main.js'));
+      try {
+        await refused.waitForLog(/initial list failed; retrying/);
+      } finally {
+        await refused.stop();
+      }
+      const records = refused.logs
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: string; ts: string; msg: string; err?: LoggedError });
+      for (const r of records) {
+        assert.ok(['debug', 'info', 'warn', 'error'].includes(r.level), JSON.stringify(r));
+        assert.equal(new Date(r.ts).toISOString(), r.ts);
+      }
+      const err = records.find((r) => r.msg === 'initial list failed; retrying')?.err;
+      assert.equal(err?.type, 'ApiException', JSON.stringify(err));
+      assert.equal(err.code, 403);
+      assert.equal(err.reason, 'Forbidden');
+      assert.match(err.message, /is forbidden: User "nobody@example.com" cannot list/);
+      assert.match(err.stack ?? '', /^ApiException: .*forbidden.*\n\s+at /);
+      // Not the response it came in, nor the credential the request carried.
+      assert.doesNotMatch(refused.logs, /HTTP-Code|audit-id|"details"/i);
+      const token = /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))?.[1];
+      assert.ok(token && !refused.logs.includes(token));
     });
   });
 });
