@@ -14,6 +14,7 @@ import { DEMO_PEOPLE, demoInstructions, installDemo } from './sandbox/demo.ts';
 import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
 import { cloudProviders, parseProviders } from './providers/registry.ts';
 import { systemClock } from './runtime/clock.ts';
+import { parseDuration } from './api/v1alpha1/duration.ts';
 import { onTerminationSignals, stopInSteps, type StopStep } from './runtime/shutdown.ts';
 import { killAllProcesses, runningProcesses, stopInOrder } from './sandbox/process.ts';
 import type { ClusterEnvironment } from './sandbox/environment.ts';
@@ -47,6 +48,10 @@ Options (each also read from the environment variable in brackets):
                                  behind new requests [TIMEBOX_REVOKE_WORKERS] (16)
   --resync-period SECONDS        how often grants are reconciled again, repairing access removed
                                  in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
+  --ended-grant-retention DURATION  delete grants this long after they ended (Expired, Revoked,
+                                 Denied, Failed), with their approvals, e.g. 720h; 0 or empty
+                                 keeps them [TIMEBOX_ENDED_GRANT_RETENTION] (off). A grant
+                                 annotated timebox.dev/retain: "true" is kept
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080; in a
                                  sandbox 127.0.0.1:8080, loopback only)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081; in a sandbox 127.0.0.1:8081)
@@ -103,6 +108,18 @@ function seconds(v: string | undefined, flag: string): number | undefined {
   return n * 1000;
 }
 
+/** --ended-grant-retention: a duration, or 0 or nothing for off. */
+function retention(v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === '0') return undefined;
+  try {
+    return parseDuration(v) || undefined;
+  } catch {
+    throw new Error(
+      `--ended-grant-retention must be a duration such as 720h (30 days), 24h or 90m, or 0 to keep ended grants; got '${v}'`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -115,6 +132,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       'revoke-workers': { type: 'string' },
       'resync-period': { type: 'string' },
+      'ended-grant-retention': { type: 'string' },
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
@@ -179,6 +197,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(revokeWorkers) || revokeWorkers < 1)
     throw new Error(`--revoke-workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
+  const endedGrantRetentionMs = retention(
+    values['ended-grant-retention'] ?? env.TIMEBOX_ENDED_GRANT_RETENTION,
+  );
   // Checked now, so a mistake is told before a sandbox starts; where to bind by
   // default depends on whether one does (bindAddress).
   for (const flag of ['metrics-bind-address', 'health-probe-bind-address'] as const) {
@@ -320,6 +341,7 @@ async function main(): Promise<void> {
       leaderElection: leaderElect,
       workers,
       revokeWorkers,
+      ...(endedGrantRetentionMs ? { endedGrantRetentionMs } : {}),
       cloudProviders: cloud,
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),

@@ -36,6 +36,7 @@ export class Metrics {
   readonly revocationLag: Histogram;
   readonly providerErrors: Counter<'provider'>;
   readonly notifications: Counter<'channel' | 'event' | 'result'>;
+  readonly endedGrantsDeleted: Counter<'phase'>;
 
   constructor(sources: MetricSources, clock: Clock) {
     const registers = [this.registry];
@@ -69,6 +70,12 @@ export class Metrics {
       name: 'timebox_notifications_total',
       help: 'Notification deliveries by NotificationChannel and event; result is sent, failed (retried) or stale (too late to send).',
       labelNames: ['channel', 'event', 'result'],
+      registers,
+    });
+    this.endedGrantsDeleted = new Counter({
+      name: 'timebox_ended_grants_deleted_total',
+      help: 'Ended grants deleted by the retention (--ended-grant-retention), by the phase they ended in.',
+      labelNames: ['phase'],
       registers,
     });
     new Gauge({
