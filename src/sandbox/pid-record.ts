@@ -35,7 +35,9 @@ export function readPidRecord(file: string): PidRecord[] {
  * names before starting again on the same data.
  */
 export async function killRecorded(file: string, log: (msg: string) => void): Promise<void> {
-  for (const r of readPidRecord(file)) {
+  // Last started first, as stop() does: a controller-manager whose API server is
+  // gone would exit by itself, unrecorded.
+  for (const r of readPidRecord(file).reverse()) {
     const cmd = commandLine(r.pid);
     // Only a process still running our binary: the pid may have been reused.
     if (!cmd || !isRunning(r.pid) || basename(cmd[0] ?? '') !== r.binary) continue;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 
 export interface ManagedProcess {
@@ -33,22 +33,25 @@ export function startProcess(
   logFile: string,
   opts: StartOptions = {},
 ): ManagedProcess {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.detached ?? false,
-  });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  // The child writes its log file itself, not through a pipe to this process:
+  // a pipe whose reader is gone (this host SIGKILLed) would kill a chatty child
+  // with SIGPIPE at its next line and leave a quiet one running, at random.
+  const log = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      stdio: ['ignore', log, log],
+      detached: opts.detached ?? false,
+    });
+  } finally {
+    closeSync(log);
+  }
   if (child.pid === undefined) {
     throw new Error(`could not start ${name} (${command})`);
   }
   const exited = new Promise<number | string>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      log.end();
-      resolve(code ?? signal ?? 'unknown');
-    });
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   // A rejected `exited` must never crash the host process; callers observe it when they await.
   exited.catch(() => undefined);

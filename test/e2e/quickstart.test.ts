@@ -51,7 +51,14 @@ describe("the README's quick start, as copied", function () {
 
     const main = spawn(
       process.execPath,
-      ['src/main.ts', '--sandbox', '--metrics-bind-address=0', '--health-probe-bind-address=0'],
+      [
+        'src/main.ts',
+        '--sandbox',
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=0',
+        // Another sandbox on this machine may hold the default port.
+        '--webhook-bind-address=127.0.0.1:0',
+      ],
       {
         cwd: work,
         stdio: ['ignore', 'pipe', 'pipe'],
