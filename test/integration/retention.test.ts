@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { Identity } from '../../src/sandbox/impersonation.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { isNotFound } from '../../src/kube/errors.ts';
+import { REPO_ROOT } from '../../src/kube/manifests.ts';
 import { ANNOTATION_RETAIN } from '../../src/controller/retention.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
@@ -145,5 +147,25 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
     assert.equal((await api.get(ns, 'retained')).status?.phase, 'Expired');
     assert.equal((await api.get(ns, 'active')).status?.phase, 'Active');
     assert.equal((await api.get(ns, 'forged')).status?.phase, 'Pending');
+  });
+});
+
+describe('--ended-grant-retention', () => {
+  it('refuses what is not a duration, saying what to write, before starting anything', async () => {
+    const main = join(REPO_ROOT, 'src', 'main.ts');
+    for (const bad of ['30d', '-1h', 'soon']) {
+      const err = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [main, `--ended-grant-retention=${bad}`],
+          (e, _o, stderr) => resolve({ code: e ? (child.exitCode ?? 1) : 0, stderr }),
+        );
+      });
+      assert.equal(err.code, 1, bad);
+      assert.match(
+        err.stderr,
+        new RegExp(`--ended-grant-retention must be a duration such as 720h .*got '${bad}'`),
+      );
+    }
   });
 });
