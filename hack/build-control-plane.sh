@@ -30,17 +30,55 @@ fi
 command -v go >/dev/null || { log "Go is required to build the control plane (https://go.dev/doc/install)"; exit 1; }
 
 mkdir -p "$BIN_DIR"
-# Two test processes may race to build; the second waits for the first.
-exec 9>"$BIN_DIR/.lock"
-flock 9
+# Two builds (two test runs, npm start beside npm test) may race; the second waits
+# for the first, and says so rather than looking stuck: it names the holder,
+# which records itself in .lock.owner once it has the lock.
+LOCK="$BIN_DIR/.lock"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  owner="$(cat "$LOCK.owner" 2>/dev/null || true)"
+  log "waiting for another build of the control plane (${owner:-pid unknown}, in $BIN_DIR) to finish"
+  waited=$SECONDS
+  flock 9
+  log "the other build finished after $((SECONDS - waited))s"
+fi
 todo="$(missing)"
 if [[ -z "$todo" ]]; then
   echo "$BIN_DIR"
   exit 0
 fi
+echo "pid $$, building since $(date -u +%H:%M:%SZ)" >"$LOCK.owner"
 
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+heartbeat=''
+trap 'rm -rf "$WORK"; [[ -z "$heartbeat" ]] || kill "$heartbeat" 2>/dev/null || true' EXIT
+
+# Progress: which binary, n of m, and how long each took. A build of
+# kube-apiserver prints nothing for minutes, so a heartbeat says it is alive.
+read -ra todo_list <<<"$todo"
+total=${#todo_list[@]}
+n=0
+step() {
+  n=$((n + 1))
+  step_name="$1"
+  step_start=$SECONDS
+  log "building $step_name ($n of $total)${2:+: $2}"
+  if [[ -n "$heartbeat" ]]; then kill "$heartbeat" 2>/dev/null || true; fi
+  (
+    # Not the lock's holder: were this script killed, the lock must go with it.
+    # Nor, through sleep, of stderr: a reader waits for every writer to close it.
+    exec 9>&-
+    while sleep "${TIMEBOX_BUILD_HEARTBEAT_SECONDS:-60}" >/dev/null 2>&1 && kill -0 $$ 2>/dev/null; do
+      log "still building $step_name ($n of $total), $((SECONDS - step_start))s so far"
+    done
+  ) &
+  heartbeat=$!
+}
+step_done() {
+  kill "$heartbeat" 2>/dev/null || true
+  heartbeat=''
+  log "built $step_name ($n of $total) in $((SECONDS - step_start))s"
+}
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" GOWORK=off
 
 build_etcd() {
@@ -64,9 +102,10 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 SRC
-  log "building etcd $ETCD_VERSION"
+  step etcd "$ETCD_VERSION"
   (cd "$dir" && go build -trimpath -o "$BIN_DIR/etcd.tmp" .)
   mv "$BIN_DIR/etcd.tmp" "$BIN_DIR/etcd"
+  step_done
 }
 
 build_kube() {
@@ -74,6 +113,7 @@ build_kube() {
   mkdir -p "$dir"
   minor="${K8S_VERSION#v1.}"
   minor="${minor%%.*}"
+  log "downloading k8s.io/kubernetes $K8S_VERSION from the Go module proxy"
   # k8s.io/kubernetes points each staging module at ./staging/...; a consumer has to
   # replace each with its published v0.X counterpart.
   mod_file="$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
@@ -91,11 +131,13 @@ build_kube() {
   } >"$dir/go.mod"
   local pkg=k8s.io/component-base/version
   local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-  local b
+  local b note="$K8S_VERSION; the first Kubernetes binary also compiles what the others share, the longest step"
   for b in "$@"; do
-    log "building $b $K8S_VERSION (first time only; this takes a while)"
+    step "$b" "$note"
+    note="$K8S_VERSION"
     (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$BIN_DIR/$b.tmp" "k8s.io/kubernetes/cmd/$b")
     mv "$BIN_DIR/$b.tmp" "$BIN_DIR/$b"
+    step_done
   done
 }
 
@@ -104,5 +146,6 @@ for b in $todo; do
   if [[ "$b" == etcd ]]; then build_etcd; else kube_todo+=("$b"); fi
 done
 if [[ ${#kube_todo[@]} -gt 0 ]]; then build_kube "${kube_todo[@]}"; fi
-log "control plane binaries ready in $BIN_DIR"
+log "control plane binaries ready in $BIN_DIR ($total built in ${SECONDS}s)"
+rm -f "$LOCK.owner"
 echo "$BIN_DIR"

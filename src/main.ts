@@ -15,8 +15,19 @@ import { startMailpitProcess, type MailpitProcess } from './sandbox/mailpit.ts';
 import { parseProviders, PROVIDER_NAMES, providerFlags } from './providers/registry.ts';
 import type { ActivityOptions } from './activity/wiring.ts';
 import { prepareSandboxAudit, type SandboxAudit } from './sandbox/audit.ts';
+import { systemClock } from './runtime/clock.ts';
+import { parseDuration } from './api/v1alpha1/duration.ts';
+import { onTerminationSignals, stopInSteps, type StopStep } from './runtime/shutdown.ts';
+import { killAllProcesses, runningProcesses, stopInOrder } from './sandbox/process.ts';
+import type { ClusterEnvironment } from './sandbox/environment.ts';
 
 const SANDBOX_DIR = '.timebox/sandbox';
+/** Everything stops within this (operator, portal, Mailpit, the control plane), or is SIGKILLed. */
+const SHUTDOWN_MS = 6_000;
+/** The operator's share: one waiting on a dead API server must not take the control plane's. */
+const OPERATOR_STOP_MS = 3_000;
+/** After the deadline, a last resort for anything in this process that still hangs. */
+const BACKSTOP_MS = 2_000;
 
 const USAGE = `Usage: timebox-operator [options]
 
@@ -39,6 +50,10 @@ Options (each also read from the environment variable in brackets):
                                  behind new requests [TIMEBOX_REVOKE_WORKERS] (16)
   --resync-period SECONDS        how often grants are reconciled again, repairing access removed
                                  in a cloud by hand [TIMEBOX_RESYNC_PERIOD] (600)
+  --ended-grant-retention DURATION  delete grants this long after they ended (Expired, Revoked,
+                                 Denied, Failed), with their approvals, e.g. 720h; 0 or empty
+                                 keeps them [TIMEBOX_ENDED_GRANT_RETENTION] (off). A grant
+                                 annotated timebox.dev/retain: "true" is kept
   --metrics-bind-address ADDR    /metrics: host:port, :port or 0 to disable (:8080; in a
                                  sandbox 127.0.0.1:8080, loopback only)
   --health-probe-bind-address ADDR  /healthz and /readyz (:8081; in a sandbox 127.0.0.1:8081)
@@ -150,6 +165,18 @@ function seconds(v: string | undefined, flag: string): number | undefined {
   return n * 1000;
 }
 
+/** --ended-grant-retention: a duration, or 0 or nothing for off. */
+function retention(v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === '0') return undefined;
+  try {
+    return parseDuration(v) || undefined;
+  } catch {
+    throw new Error(
+      `--ended-grant-retention must be a duration such as 720h (30 days), 24h or 90m, or 0 to keep ended grants; got '${v}'`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -162,6 +189,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       'revoke-workers': { type: 'string' },
       'resync-period': { type: 'string' },
+      'ended-grant-retention': { type: 'string' },
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'log-level': { type: 'string' },
@@ -200,6 +228,31 @@ async function main(): Promise<void> {
       values['log-format'] ?? env.TIMEBOX_LOG_FORMAT,
     ),
   );
+  const parts: Parts = {};
+  let stopped: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopped ??= stopInSteps(stopSteps(parts), Date.now() + SHUTDOWN_MS, systemClock, log));
+  let signalled = false;
+  const shutdown = async (reason: string, code = 0): Promise<void> => {
+    if (signalled) {
+      // A second Ctrl-C: the operator asked twice, so stop waiting.
+      log.warn('stopping at once', { signal: reason });
+      killAllProcesses();
+      process.exit(code || 130);
+    }
+    signalled = true;
+    log.info('shutting down', { signal: reason });
+    setTimeout(() => {
+      log.error(`still stopping after ${SHUTDOWN_MS + BACKSTOP_MS} ms; killing what is left`);
+      killAllProcesses();
+      process.exit(code || 1);
+    }, SHUTDOWN_MS + BACKSTOP_MS).unref();
+    await stopAll();
+    process.exit(code);
+  };
+  // Installed before anything starts: the sandbox's processes run in process
+  // groups of their own, so no signal reaches them but through this.
+  onTerminationSignals((signal) => void shutdown(signal));
   const namespace = values.namespace ?? env.TIMEBOX_NAMESPACE ?? 'timebox-system';
   const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
   if (!Number.isInteger(workers) || workers < 1)
@@ -208,6 +261,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(revokeWorkers) || revokeWorkers < 1)
     throw new Error(`--revoke-workers must be a positive integer`);
   const leaderElect = (values['leader-elect'] ?? 'true') !== 'false';
+  const endedGrantRetentionMs = retention(
+    values['ended-grant-retention'] ?? env.TIMEBOX_ENDED_GRANT_RETENTION,
+  );
   // Checked now, so a mistake is told before a sandbox starts; where to bind by
   // default depends on whether one does (bindAddress).
   for (const flag of ['metrics-bind-address', 'health-probe-bind-address'] as const) {
@@ -256,24 +312,24 @@ async function main(): Promise<void> {
   const sandboxAudit = runsSandbox(values.sandbox)
     ? await prepareSandboxAudit(resolve(SANDBOX_DIR))
     : undefined;
+  parts.issuer = issuer;
+  const failed = async (err: unknown): Promise<never> => {
+    await stopAll();
+    // Stopping for a signal fails what was still starting: shutdown() exits, not this.
+    if (signalled) await new Promise(() => {});
+    throw err;
+  };
   const cluster = await startRunEnvironment(resolve(SANDBOX_DIR), {
     log: (msg) => log.info(msg),
     forceSandbox: values.sandbox,
     people: DEMO_PEOPLE,
+    detached: true,
     ...(signIn ? { oidc: signIn.oidc } : {}),
     ...(sandboxAudit ? { auditWebhook: sandboxAudit } : {}),
-  }).catch(async (err: unknown) => {
-    await issuer?.stop();
-    throw err;
-  });
+  }).catch(failed);
+  parts.cluster = cluster;
   let mailpit: MailpitProcess | undefined;
   let portal: RunningPortal | undefined;
-  const stopCluster = async () => {
-    await portal?.stop();
-    await mailpit?.stop();
-    await cluster.stop();
-    await issuer?.stop();
-  };
   const sandboxed = cluster.kind === 'sandbox' && cluster.kubeconfigPath !== undefined;
   let operatorConfig: KubeConfig = cluster.admin();
   try {
@@ -285,15 +341,19 @@ async function main(): Promise<void> {
         dir: resolve(SANDBOX_DIR),
         // Loopback only, and it takes any login: nothing to protect over plain SMTP.
         args: ['--smtp-auth-allow-insecure'],
+        detached: true,
+        log: (msg) => log.info(msg),
       }).catch((err: unknown) => {
         log.warn('no Mailpit: the demo channel will not deliver', { err });
         return undefined;
       });
+      parts.mailpit = mailpit;
       await installDemo(cluster.admin(), mailpit?.smtpPort);
       if (issuer) {
         // The self-service portal, as the demo people sign in to it.
         const { startSandboxPortal } = await import('./sandbox/portal.ts');
         portal = await startSandboxPortal(resolve(SANDBOX_DIR), issuer, cluster.admin(), log);
+        parts.portal = portal;
       }
       log.info('the operator runs as its service account, with the RBAC of config/rbac', {
         user: 'system:serviceaccount:timebox-system:timebox-controller',
@@ -317,21 +377,8 @@ async function main(): Promise<void> {
       );
     }
   } catch (err) {
-    await stopCluster();
-    throw err;
+    await failed(err);
   }
-
-  let stopping = false;
-  const shutdown = async (signal: string, code = 0): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    await operator?.stop().catch((err: unknown) => log.error('stop failed', { err }));
-    await stopCluster();
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   const service = values['webhook-service'] ?? 'timebox-webhook';
   const webhook: WebhookOptions | undefined = webhookAddr && {
@@ -370,6 +417,7 @@ async function main(): Promise<void> {
       revokeWorkers,
       providers,
       providerFlags: flags,
+      ...(endedGrantRetentionMs ? { endedGrantRetentionMs } : {}),
       ...Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)),
       onLostLeadership: () => void shutdown('lost leadership', 1),
       ...(webhook ? { webhook } : {}),
@@ -390,6 +438,7 @@ async function main(): Promise<void> {
           }
         : {}),
     });
+    parts.operator = operator;
     if (sandboxed && operator.webhookPort)
       await connectWebhook(cluster.admin(), operator.webhookPort);
     if (sandboxed) {
@@ -403,10 +452,9 @@ async function main(): Promise<void> {
       );
     }
   } catch (err) {
-    await stopCluster();
-    throw err;
+    await failed(err);
   }
-  const op = operator;
+  const op = operator!;
   const metricsAddr = bindAddress(
     values['metrics-bind-address'],
     8080,
@@ -423,14 +471,14 @@ async function main(): Promise<void> {
     if (metricsAddr) await serveMetrics(op.metrics.registry, metricsAddr.host, metricsAddr.port);
     if (healthAddr) await serveHealth(() => op.ready(), healthAddr.host, healthAddr.port);
   } catch (err) {
-    await op.stop();
-    await stopCluster();
-    throw new Error(`cannot serve metrics or health probes: ${(err as Error).message}`, {
-      cause: err,
-    });
+    await failed(
+      new Error(`cannot serve metrics or health probes: ${(err as Error).message}`, {
+        cause: err,
+      }),
+    );
   }
   log.info('operator started', {
-    identity: operator.identity,
+    identity: op.identity,
     metrics: metricsAddr ? `http://${metricsAddr.host}:${metricsAddr.port}/metrics` : 'off',
     health: healthAddr ? `${healthAddr.host}:${healthAddr.port}` : 'off',
     namespace,
@@ -439,6 +487,35 @@ async function main(): Promise<void> {
   });
   // Keep the event loop alive until a signal arrives.
   setInterval(() => {}, 1 << 30);
+}
+
+/** What main has started, filled in as it starts, so a signal at any moment stops just that. */
+interface Parts {
+  issuer?: SandboxIssuer;
+  cluster?: ClusterEnvironment;
+  mailpit?: MailpitProcess;
+  portal?: RunningPortal;
+  operator?: { stop(): Promise<void> };
+}
+
+/**
+ * The order things stop in: the operator first (a client of the API server),
+ * then what serves people, then the control plane, last started first. The last
+ * step ends any child the others did not know of yet (one mid-start when the
+ * signal came).
+ */
+function stopSteps(parts: Parts): StopStep[] {
+  return [
+    { name: 'operator', budgetMs: OPERATOR_STOP_MS, stop: () => parts.operator?.stop() },
+    { name: 'portal', budgetMs: 1_000, stop: () => parts.portal?.stop() },
+    { name: 'Mailpit', budgetMs: 2_000, stop: (ms) => parts.mailpit?.stop(ms) },
+    { name: 'control plane', stop: (ms) => parts.cluster?.stop(ms) },
+    { name: 'OIDC issuer', budgetMs: 1_000, stop: () => parts.issuer?.stop() },
+    {
+      name: 'child processes',
+      stop: (ms) => stopInOrder(runningProcesses(), Date.now() + ms),
+    },
+  ];
 }
 
 main().catch((err: unknown) => {

@@ -30,7 +30,9 @@ import { setupAccessGrantController } from './controller/accessgrant-setup.ts';
 import { AccessPolicyController, policyWriter } from './controller/accesspolicy.ts';
 import { setupAccessPolicyController } from './controller/accesspolicy-setup.ts';
 import type { RbacRule, RoleRules } from './policy/escalation.ts';
-import { grantWriter } from './controller/grants.ts';
+import { grantWriter, retentionDeleter } from './controller/grants.ts';
+import { RetentionController } from './controller/retention.ts';
+import { setupRetention } from './controller/retention-setup.ts';
 import { BindingSweeper } from './controller/sweeper.ts';
 import { setupSweeper } from './controller/sweeper-setup.ts';
 import { eventRecorder } from './kube/events.ts';
@@ -75,6 +77,11 @@ export interface OperatorOptions {
   providers?: readonly Provider[];
   /** The values of the providers' own operator flags, e.g. gcp-endpoint. */
   providerFlags?: Record<string, string | undefined>;
+  /**
+   * Delete grants this long after they ended (a terminal phase), with their
+   * approvals; off when absent or 0. See RetentionController.
+   */
+  endedGrantRetentionMs?: number;
   /** Called if leadership is lost; the process should exit so it restarts clean. */
   onLostLeadership?: () => void;
   /** The identity webhook, served by every replica, leader or not (off when absent). */
@@ -301,6 +308,29 @@ async function wire(
   mgr.addController(grantSetup.controller);
   // Clouds cannot be watched: a periodic resync is how drift there is found.
   mgr.resync(opts.resyncPeriodMs ?? 10 * 60_000, grantSetup.resync);
+
+  if (opts.endedGrantRetentionMs) {
+    const retentionLog = log.with({ controller: 'accessgrant-retention' });
+    mgr.addController(
+      setupRetention({
+        retention: new RetentionController({
+          grants,
+          approvals,
+          bindingsLeft: (uid) => bindingsOf(uid).length > 0,
+          deleter: retentionDeleter(kubeConfig),
+          recorder,
+          clock,
+          log: retentionLog,
+          retentionMs: opts.endedGrantRetentionMs,
+          deleted: metrics.endedGrantsDeleted,
+        }),
+        grants,
+        bindings: [roleBindings, clusterRoleBindings],
+        clock,
+        log: retentionLog,
+      }),
+    );
+  }
 
   const policyLog = log.with({ controller: 'accesspolicy' });
   mgr.addController(

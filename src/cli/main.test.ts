@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EXIT, run } from './main.ts';
 
 /** The CLI as a script sees it: exit code, and what it printed on each stream. */
@@ -50,5 +55,24 @@ describe('timebox CLI: verbs, their options and help', () => {
     assert.match(verb.err, /unknown command 'aprove'; did you mean approve\?\nsee timebox --help$/);
     // Options may come first, as with kubectl.
     assert.match((await cli('-n', 'payments', 'ls', '--bogus')).err, /unknown option --bogus/);
+  });
+});
+
+describe('timebox CLI run as a script', () => {
+  it('runs from a checkout reached through a symlink, or whose path has a space', async () => {
+    const src = dirname(dirname(fileURLToPath(import.meta.url)));
+    const dir = mkdtempSync(join(tmpdir(), 'timebox cli '));
+    try {
+      symlinkSync(src, join(dir, 'src'));
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [join(dir, 'src', 'cli', 'main.ts'), '--help'], (e, out) =>
+          e ? reject(e) : resolve(out),
+        ),
+      );
+      // It once compared URLs, did nothing, and exited 0.
+      assert.match(stdout, /just-in-time access with Timebox/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

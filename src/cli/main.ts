@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { timeboxClient } from '../kube/client.ts';
@@ -287,8 +289,23 @@ export async function run(
   }
 }
 
+/**
+ * Whether this module is the script Node.js was asked to run. Compared as real
+ * paths: a checkout under a symlink, or one whose path a URL must escape (a
+ * space), made a plain `file://${argv[1]}` comparison fail, and every command
+ * then silently did nothing and exited 0.
+ */
+function runDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
 // Run directly (`node src/cli/main.ts`); installed, bin/timebox.mjs checks the
 // Node.js version first and calls run().
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (runDirectly()) {
   process.exitCode = await run(process.argv.slice(2));
 }

@@ -5,13 +5,16 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import {
+  ACCESS_APPROVAL,
   ACCESS_GRANT,
   API_VERSION,
   GROUP,
   VERSION,
+  type AccessApproval,
   type AccessGrant,
   type AccessGrantStatus,
 } from '../api/v1alpha1/types.ts';
+import type { RetentionDeleter } from './retention.ts';
 
 /** Writes to AccessGrants. Every write carries the resourceVersion it was planned from. */
 export interface GrantWriter {
@@ -60,6 +63,34 @@ export function grantWriter(kc: KubeConfig): GrantWriter {
         namespace,
         name,
       })) as AccessGrant;
+    },
+  };
+}
+
+/**
+ * The ended-grant retention's deletes. Each is preconditioned on the UID, so a
+ * newer object of the same name is never deleted, and a grant's also on the
+ * resourceVersion it was judged from: a grant changed since fails with 409.
+ */
+export function retentionDeleter(kc: KubeConfig): RetentionDeleter {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const del = (plural: string, o: AccessGrant | AccessApproval, resourceVersion?: string) =>
+    api.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural,
+      namespace: o.metadata?.namespace ?? '',
+      name: o.metadata?.name ?? '',
+      body: {
+        preconditions: { uid: o.metadata?.uid, ...(resourceVersion ? { resourceVersion } : {}) },
+      },
+    }) as Promise<unknown>;
+  return {
+    async deleteGrant(grant) {
+      await del(ACCESS_GRANT.plural, grant, grant.metadata.resourceVersion);
+    },
+    async deleteApproval(approval) {
+      await del(ACCESS_APPROVAL.plural, approval);
     },
   };
 }

@@ -38,6 +38,7 @@ export class Metrics {
   readonly providerErrors: Counter<'provider'>;
   readonly notifications: Counter<'channel' | 'event' | 'result'>;
   readonly auditEvents: Counter<'result'>;
+  readonly endedGrantsDeleted: Counter<'phase'>;
 
   constructor(sources: MetricSources, clock: Clock) {
     const registers = [this.registry];
@@ -81,6 +82,12 @@ export class Metrics {
     });
     for (const result of ['received', 'attributed', 'unattributed', 'dropped', 'unauthorized'])
       this.auditEvents.inc({ result }, 0);
+    this.endedGrantsDeleted = new Counter({
+      name: 'timebox_ended_grants_deleted_total',
+      help: 'Ended grants deleted by the retention (--ended-grant-retention), by the phase they ended in.',
+      labelNames: ['phase'],
+      registers,
+    });
     new Gauge({
       name: 'timebox_grants',
       help: 'AccessGrants by phase and policy.',

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
 
 export interface ControlPlaneBinaries {
   etcd: string;
@@ -48,14 +46,40 @@ export async function ensureControlPlaneBinaries(
     return b;
   }
   log('checking control plane binaries (the first run builds them from source: 10-20 minutes)');
-  const { stdout } = await run('bash', [BUILD_SCRIPT], {
-    maxBuffer: 64 * 1024 * 1024,
-    env: process.env,
-  }).catch((err: Error & { stderr?: string }) => {
-    throw new Error(`building the control plane failed: ${err.message}\n${err.stderr ?? ''}`);
+  const stdout = await runBuild(log).catch((err: Error) => {
+    throw new Error(`building the control plane failed: ${err.message}`);
   });
   const dir = stdout.trim().split('\n').pop() ?? '';
   const b = fromDir(dir);
   if (!complete(b)) throw new Error(`control plane build did not produce binaries in '${dir}'`);
   return b;
+}
+
+/**
+ * Runs the build script, passing on each line of its progress (which binary,
+ * n of m, how long; that it waits for another build's lock) as it comes,
+ * rather than one line for the 10-20 minutes a first build takes. Resolves
+ * with its stdout; a failure carries the end of its output.
+ */
+function runBuild(log: (msg: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [BUILD_SCRIPT], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const lines: string[] = [];
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 50) lines.shift();
+      const progress = /^\[build-control-plane\] (.*)$/.exec(line);
+      if (progress) log(progress[1]!);
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`exit ${code ?? signal}\n${lines.join('\n')}`));
+    });
+  });
 }

@@ -15,7 +15,8 @@ export interface ClusterEnvironment {
   admin(): KubeConfig;
   /** Acts as another identity through impersonation; the admin must be allowed to impersonate. */
   as(identity: Identity): KubeConfig;
-  stop(): Promise<void>;
+  /** Stops what this environment started, within `withinMs` where it started processes. */
+  stop(withinMs?: number): Promise<void>;
 }
 
 /** The kubeconfig files kubectl would read, if any of them exist. */
@@ -82,7 +83,7 @@ function fromSandbox(sandbox: Sandbox): ClusterEnvironment {
     sandbox,
     admin: () => sandbox.adminConfig(),
     as: (identity) => sandbox.configFor(identity),
-    stop: () => sandbox.stop(),
+    stop: (withinMs) => sandbox.stop(withinMs),
   };
 }
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../kube/manifests.ts';
 import { freePort } from './ports.ts';
+import { killRecorded, writePidRecord } from './pid-record.ts';
 import { startProcess, stopProcess, tail } from './process.ts';
 
 const run = promisify(execFile);
@@ -17,7 +18,8 @@ export interface MailpitProcess {
   smtpPort: number;
   /** The web UI and the HTTP API (`/api/v1/...`). */
   webUrl: string;
-  stop(): Promise<void>;
+  /** Stops it: SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** The Mailpit binary, built from the Go module proxy on first use (hack/install-mailpit.sh). */
@@ -45,13 +47,23 @@ function smtpAnswers(port: number, implicitTls: boolean): Promise<boolean> {
 /**
  * Starts Mailpit on free loopback ports, accepting any SMTP login, and waits
  * until it answers over HTTP and SMTP. `args` adds flags (TLS, chaos); `dir`
- * holds its database and log (a temporary directory, removed on stop, when absent).
+ * holds its database, log and pid record (a temporary directory, removed on
+ * stop, when absent); `detached` runs it in a process group of its own (see
+ * StartOptions).
  */
 export async function startMailpitProcess(
-  opts: { dir?: string; args?: string[]; implicitTls?: boolean } = {},
+  opts: {
+    dir?: string;
+    args?: string[];
+    implicitTls?: boolean;
+    detached?: boolean;
+    log?: (msg: string) => void;
+  } = {},
 ): Promise<MailpitProcess> {
   const bin = await mailpitBinary();
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'timebox-mailpit-')));
+  const pidFile = join(dir, 'mailpit-pid.json');
+  await killRecorded(pidFile, opts.log ?? (() => {}));
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
   const logFile = join(dir, 'mailpit.log');
   const proc = startProcess(
@@ -71,10 +83,13 @@ export async function startMailpitProcess(
       ...(opts.args ?? []),
     ],
     logFile,
+    { detached: opts.detached ?? false },
   );
+  writePidRecord(pidFile, [proc]);
   const webUrl = `http://127.0.0.1:${httpPort}`;
-  const stop = async () => {
-    await stopProcess(proc);
+  const stop = async (graceMs?: number) => {
+    await stopProcess(proc, graceMs);
+    writePidRecord(pidFile, []);
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + START_TIMEOUT_MS;

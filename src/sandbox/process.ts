@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 
 export interface ManagedProcess {
@@ -11,43 +11,106 @@ export interface ManagedProcess {
   readonly exited: Promise<number | string>;
 }
 
+export interface StartOptions {
+  /**
+   * Start the child in a process group of its own, so a terminal's Ctrl-C (a
+   * SIGINT to the whole foreground group) or a SIGTERM to the host's group
+   * reaches only the host, which then stops its children in order. Only for a
+   * host that stops them on every signal itself (src/main.ts): others would
+   * leave them running.
+   */
+  detached?: boolean;
+}
+
+/** Every child started here and not yet exited, in start order. */
+const running: ManagedProcess[] = [];
+
 /** Spawns a long-running child with stdout and stderr appended to a log file. */
 export function startProcess(
   name: string,
   command: string,
   args: string[],
   logFile: string,
+  opts: StartOptions = {},
 ): ManagedProcess {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  // The child writes its log file itself, not through a pipe to this process:
+  // a pipe whose reader is gone (this host SIGKILLed) would kill a chatty child
+  // with SIGPIPE at its next line and leave a quiet one running, at random.
+  const log = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      stdio: ['ignore', log, log],
+      detached: opts.detached ?? false,
+    });
+  } finally {
+    closeSync(log);
+  }
   if (child.pid === undefined) {
     throw new Error(`could not start ${name} (${command})`);
   }
   const exited = new Promise<number | string>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      log.end();
-      resolve(code ?? signal ?? 'unknown');
-    });
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   // A rejected `exited` must never crash the host process; callers observe it when they await.
   exited.catch(() => undefined);
-  return { name, pid: child.pid, child, logFile, exited };
+  const proc = { name, pid: child.pid, child, logFile, exited };
+  running.push(proc);
+  void exited
+    .finally(() => {
+      const i = running.indexOf(proc);
+      if (i >= 0) running.splice(i, 1);
+    })
+    .catch(() => undefined);
+  return proc;
+}
+
+function hasExited(proc: ManagedProcess): boolean {
+  return proc.child.exitCode !== null || proc.child.signalCode !== null;
 }
 
 /** Asks a process to stop, and kills it if it has not exited within the grace period. */
 export async function stopProcess(proc: ManagedProcess, graceMs = 10_000): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  if (hasExited(proc)) return;
   proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), Math.max(0, graceMs));
   try {
     await Promise.race([proc.exited, once(proc.child, 'exit')]);
   } finally {
     clearTimeout(timer);
   }
 }
+
+/**
+ * Stops the given processes one after the other, in the order given, all within
+ * one deadline (a Date.now() value): each gets SIGTERM and what is left of the
+ * time, then SIGKILL. A process that hangs in its graceful shutdown (an API
+ * server whose etcd is gone) so costs the others their grace, never the bound.
+ */
+export async function stopInOrder(procs: ManagedProcess[], deadline: number): Promise<void> {
+  for (const p of procs) await stopProcess(p, deadline - Date.now());
+}
+
+/** Every child started here that is still running, last started first: the order to stop them in. */
+export function runningProcesses(): ManagedProcess[] {
+  return running.filter((p) => !hasExited(p)).reverse();
+}
+
+/** SIGKILLs every child started here at once: when the host exits without stopping them. */
+export function killAllProcesses(): void {
+  for (const p of running) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+// Whatever way the host exits, short of SIGKILL, no child outlives it; after a
+// SIGKILL, the next start ends them from their pid record (pid-record.ts).
+process.on('exit', killAllProcesses);
 
 export function isRunning(pid: number): boolean {
   try {

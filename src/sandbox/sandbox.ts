@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -12,13 +12,14 @@ import { auditWebhookFlags } from './audit.ts';
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from './binaries.ts';
 import { ImpersonatingKubeConfig, type Identity } from './impersonation.ts';
 import { freePort } from './ports.ts';
+import { killRecorded, writePidRecord } from './pid-record.ts';
 import {
-  commandLine,
-  isRunning,
   startProcess,
+  stopInOrder,
   stopProcess,
   tail,
   type ManagedProcess,
+  type StartOptions,
 } from './process.ts';
 
 export const SANDBOX_ADMIN = 'timebox-sandbox-admin';
@@ -128,14 +129,16 @@ export interface SandboxOptions {
    * start, so the issuer must be up first.
    */
   oidc?: SandboxOidcTrust;
+  /**
+   * Run the components in process groups of their own (see StartOptions): for a
+   * host that stops the sandbox on every signal itself, as `npm start` does.
+   */
+  detached?: boolean;
   log?: (msg: string) => void;
 }
 
-interface PidRecord {
-  name: string;
-  pid: number;
-  binary: string;
-}
+/** How long stop() gives the components, all together, before it SIGKILLs what is left. */
+export const SANDBOX_STOP_MS = 10_000;
 
 interface HttpResult {
   status: number;
@@ -189,7 +192,7 @@ export class Sandbox {
   private readonly token: string;
   private processes: ManagedProcess[];
   private readonly removeDir: boolean;
-  private readonly exitHook: () => void;
+  private readonly startOptions: StartOptions;
   private stopped = false;
 
   private constructor(init: {
@@ -202,6 +205,7 @@ export class Sandbox {
     processes: ManagedProcess[];
     removeDir: boolean;
     startupMs: number;
+    startOptions: StartOptions;
   }) {
     this.dir = init.dir;
     this.server = init.server;
@@ -212,17 +216,8 @@ export class Sandbox {
     this.processes = init.processes;
     this.removeDir = init.removeDir;
     this.startupMs = init.startupMs;
-    // If the host process exits without calling stop(), do not leave the children behind.
-    this.exitHook = () => {
-      for (const p of this.processes) {
-        try {
-          p.child.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    };
-    process.once('exit', this.exitHook);
+    this.startOptions = init.startOptions;
+    // If the host exits without calling stop(), process.ts's exit hook SIGKILLs the children.
   }
 
   static async start(opts: SandboxOptions = {}): Promise<Sandbox> {
@@ -233,7 +228,9 @@ export class Sandbox {
     const dir = resolve(opts.dir ?? (await mkdtemp(join(tmpdir(), 'timebox-sandbox-'))));
     const removeDir = opts.keepDir === undefined ? opts.dir === undefined : !opts.keepDir;
     mkdirSync(join(dir, 'certs'), { recursive: true });
-    await killStale(dir, log);
+    const pidFile = join(dir, 'pids.json');
+    await killRecorded(pidFile, log);
+    const startOptions: StartOptions = { detached: opts.detached ?? false };
 
     const saKey = join(dir, 'certs', 'sa.key');
     const saPub = join(dir, 'certs', 'sa.pub');
@@ -263,7 +260,7 @@ export class Sandbox {
     const processes: ManagedProcess[] = [];
     const fail = async (err: unknown): Promise<never> => {
       for (const p of processes.reverse()) await stopProcess(p, 2_000);
-      writePids(dir, []);
+      writePidRecord(pidFile, []);
       throw err;
     };
 
@@ -287,9 +284,10 @@ export class Sandbox {
           '--log-level=warn',
         ],
         join(dir, 'etcd.log'),
+        startOptions,
       );
       processes.push(etcd);
-      writePids(dir, processes);
+      writePidRecord(pidFile, processes);
       await waitFor('etcd', etcd, timeoutMs, async () =>
         (await get(`${etcdUrl}/health`)).body.includes('"health":"true"'),
       );
@@ -348,9 +346,10 @@ export class Sandbox {
           ...(opts.apiserverFlags ?? []),
         ],
         join(dir, 'kube-apiserver.log'),
+        startOptions,
       );
       processes.push(apiserver);
-      writePids(dir, processes);
+      writePidRecord(pidFile, processes);
       const caFile = join(certDir, 'apiserver.crt');
       await waitFor('kube-apiserver', apiserver, timeoutMs, async () => {
         if (!existsSync(caFile)) return false;
@@ -383,9 +382,10 @@ export class Sandbox {
           '--profiling=false',
         ],
         join(dir, 'kube-controller-manager.log'),
+        startOptions,
       );
       processes.push(kcm);
-      writePids(dir, processes);
+      writePidRecord(pidFile, processes);
       await waitFor('kube-controller-manager', kcm, timeoutMs, async () => {
         const res = await get(`${server}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, {
           ca: caData,
@@ -406,6 +406,7 @@ export class Sandbox {
         processes,
         removeDir,
         startupMs,
+        startOptions,
       });
     } catch (err) {
       return fail(err);
@@ -441,9 +442,9 @@ export class Sandbox {
     old.child.kill('SIGKILL');
     await old.exited;
     const [command, ...args] = old.child.spawnargs;
-    const fresh = startProcess(name, command!, args, old.logFile);
+    const fresh = startProcess(name, command!, args, old.logFile, this.startOptions);
     this.processes = this.processes.map((p, j) => (j === i ? fresh : p));
-    writePids(this.dir, this.processes);
+    writePidRecord(join(this.dir, 'pids.json'), this.processes);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ready = await get(`${this.server}/readyz`, { ca: this.caData, token: this.token }).then(
@@ -468,13 +469,17 @@ export class Sandbox {
     return new ImpersonatingKubeConfig(this.adminConfig(), identity);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the components in reverse start order, so no component logs a storm of
+   * errors about the one below it, all within `withinMs`: what is still running
+   * then is SIGKILLed (an API server whose etcd is gone may never finish its
+   * graceful shutdown).
+   */
+  async stop(withinMs = SANDBOX_STOP_MS): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    // In reverse start order, so no component logs a storm of errors about the one below it.
-    for (const p of [...this.processes].reverse()) await stopProcess(p);
-    process.removeListener('exit', this.exitHook);
-    writePids(this.dir, []);
+    await stopInOrder([...this.processes].reverse(), Date.now() + withinMs);
+    writePidRecord(join(this.dir, 'pids.json'), []);
     if (this.removeDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -526,34 +531,4 @@ function kubeconfigYaml(server: string, ca: Buffer, token: string, user = SANDBO
     'current-context: timebox-sandbox',
     '',
   ].join('\n');
-}
-
-function writePids(dir: string, procs: ManagedProcess[]): void {
-  const records: PidRecord[] = procs.map((p) => ({
-    name: p.name,
-    pid: p.pid,
-    binary: basename(p.child.spawnfile),
-  }));
-  writeFileSync(join(dir, 'pids.json'), JSON.stringify(records));
-}
-
-/** A sandbox whose host was killed (e.g. SIGKILL) leaves its children; end them before reusing the dir. */
-async function killStale(dir: string, log: (msg: string) => void): Promise<void> {
-  const file = join(dir, 'pids.json');
-  if (!existsSync(file)) return;
-  let records: PidRecord[];
-  try {
-    records = JSON.parse(readFileSync(file, 'utf8')) as PidRecord[];
-  } catch {
-    return;
-  }
-  for (const r of records) {
-    const cmd = commandLine(r.pid);
-    // Only a process still running our binary: the pid may have been reused.
-    if (!cmd || !isRunning(r.pid) || basename(cmd[0] ?? '') !== r.binary) continue;
-    log(`stopping ${r.name} (pid ${r.pid}) left over from an earlier run`);
-    process.kill(r.pid, 'SIGKILL');
-    for (let i = 0; i < 100 && isRunning(r.pid); i++) await sleep(50);
-  }
-  writePids(dir, []);
 }

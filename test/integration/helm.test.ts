@@ -27,7 +27,12 @@ interface K8sObject {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec?: Record<string, unknown>;
-  rules?: { resources?: string[]; verbs?: string[]; resourceNames?: string[] }[];
+  rules?: {
+    apiGroups?: string[];
+    resources?: string[];
+    verbs?: string[];
+    resourceNames?: string[];
+  }[];
 }
 
 describe('Helm chart', function () {
@@ -242,6 +247,39 @@ describe('Helm chart', function () {
       "after the chart's, so the operator's last --log-level wins",
     );
     await assert.rejects(template('--set', 'extraArgs[0]='), /extraArgs\/0.*minLength/s);
+  });
+
+  it('deletes ended grants only when endedGrantRetention is set, and only then may delete them', async () => {
+    const rendered = async (...set: string[]) => {
+      const objs = await template(...set);
+      const args = (
+        objs.find((o) => o.kind === 'Deployment')!.spec as {
+          template: { spec: { containers: { args: string[] }[] } };
+        }
+      ).template.spec.containers[0]!.args;
+      const role = objs.find(
+        (o) => o.kind === 'ClusterRole' && o.metadata.name === 'tb-timebox-controller',
+      )!;
+      return {
+        flag: args.filter((a) => a.startsWith('--ended-grant-retention')),
+        deletes: role
+          .rules!.filter((r) => r.apiGroups?.includes('timebox.dev') && r.verbs?.includes('delete'))
+          .map((r) => [r.resources, r.verbs]),
+      };
+    };
+    for (const off of [[], ['--set', 'endedGrantRetention=0']])
+      assert.deepEqual(await rendered(...off), { flag: [], deletes: [] }, `off: ${off.join(' ')}`);
+    assert.deepEqual(await rendered('--set', 'endedGrantRetention=720h'), {
+      flag: ['--ended-grant-retention=720h'],
+      deletes: [
+        [['accessgrants'], ['delete']],
+        [['accessapprovals'], ['delete', 'deletecollection']],
+      ],
+    });
+    await assert.rejects(
+      template('--set', 'endedGrantRetention=30d'),
+      /endedGrantRetention.*does not match pattern/s,
+    );
   });
 
   it('rejects invalid values with a message naming the value', async () => {
