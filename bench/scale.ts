@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../src/kube/manifests.ts';
 import { freePort } from '../src/sandbox/ports.ts';
 import { connectWebhook } from '../src/sandbox/setup.ts';
 import { ImpersonatingKubeConfig } from '../src/sandbox/impersonation.ts';
+import { activateBare, holdLease } from './floor.ts';
 import { benchCluster, createBenchGrant, trackGrants, writeCounts } from './grants.ts';
 import { printTable } from './table.ts';
 
@@ -72,6 +73,31 @@ function procStats(pid: number): { rss: number; hwm: number; cpuS: number } {
   };
 }
 
+/**
+ * Where a process's resident memory is, from /proc/<pid>/smaps: pages of the
+ * Node.js binary itself (clean file pages: shared by every Node.js process on the
+ * machine, and dropped under pressure rather than swapped), and anonymous memory
+ * (the V8 heap, malloc, thread stacks), which is the process's own.
+ */
+function residentBreakdown(pid: number): { binary: number; anonymous: number } {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  let binary = 0;
+  let anonymous = 0;
+  let mapping = '';
+  for (const line of smaps.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      mapping = head[1] ?? '';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && mapping === process.execPath) binary += Number(rss[1]) * 1024;
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anon) anonymous += Number(anon[1]) * 1024;
+  }
+  return { binary, anonymous };
+}
+
 class OperatorUnderTest {
   readonly child: ChildProcess;
   readonly startedAt = Date.now();
@@ -79,14 +105,14 @@ class OperatorUnderTest {
   readonly healthPort: number;
   readonly webhookPort: number;
   logs = '';
-  constructor(b: Build, kubeconfig: string, ports: number[]) {
+  constructor(b: Build, kubeconfig: string, ports: number[], leaderElect: boolean) {
     [this.metricsPort, this.healthPort, this.webhookPort] = ports as [number, number, number];
     this.child = spawn(
       process.execPath,
       [
         ...(b.nodeFlags ?? '').split(/\s+/).filter(Boolean),
         b.main,
-        '--leader-elect=false',
+        `--leader-elect=${leaderElect}`,
         `--metrics-bind-address=127.0.0.1:${this.metricsPort}`,
         `--health-probe-bind-address=127.0.0.1:${this.healthPort}`,
         // The identity webhook, as in a cluster: the API server calls it on every create.
@@ -105,15 +131,23 @@ class OperatorUnderTest {
     this.child.stdout?.on('data', (d: Buffer) => (this.logs = (this.logs + d).slice(-20_000)));
     this.child.stderr?.on('data', (d: Buffer) => (this.logs = (this.logs + d).slice(-20_000)));
   }
-  static async start(b: Build, kubeconfig: string): Promise<OperatorUnderTest> {
-    return new OperatorUnderTest(b, kubeconfig, [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ]);
+  static async start(
+    b: Build,
+    kubeconfig: string,
+    leaderElect = false,
+  ): Promise<OperatorUnderTest> {
+    return new OperatorUnderTest(
+      b,
+      kubeconfig,
+      [await freePort(), await freePort(), await freePort()],
+      leaderElect,
+    );
   }
   stats() {
     return procStats(this.child.pid!);
+  }
+  resident() {
+    return residentBreakdown(this.child.pid!);
   }
   /** Resolves once /readyz answers 200 (caches synced), with how long that took. */
   async ready(timeoutMs = 120_000): Promise<number> {
@@ -174,6 +208,76 @@ async function deleteAllGrants(kc: KubeConfig): Promise<void> {
     }
     await sleep(500);
   }
+}
+
+/**
+ * N grants created as a burst, 50 at a time, by the requester, each with a window
+ * that ends at `endsAt`.
+ */
+async function createBurst(
+  requester: KubeConfig,
+  n: number,
+  endsAt: number,
+  uidToName: Map<string, string>,
+): Promise<void> {
+  const names = Array.from({ length: n }, (_, i) => `s${String(i).padStart(5, '0')}`);
+  for (let i = 0; i < n; i += 50) {
+    await Promise.all(
+      names.slice(i, i + 50).map(async (name) => {
+        const g = await createBenchGrant(requester, name, {
+          startAt: new Date(endsAt - 3600_000).toISOString(),
+        });
+        uidToName.set(g.metadata.uid ?? '', name);
+      }),
+    );
+  }
+}
+
+/**
+ * The same burst, activated by a client with no logic (bench/floor.ts) instead of
+ * the operator, whose replica only serves the identity webhook: the floor that the
+ * API server and the machine set for "all Active after the last create".
+ */
+async function floorRow(
+  b: Build,
+  kc: KubeConfig,
+  requester: KubeConfig,
+  kubeconfig: string,
+  n: number,
+  concurrency: number,
+): Promise<Row> {
+  const lease = await holdLease(kc);
+  const op = await OperatorUnderTest.start(b, kubeconfig, true);
+  await op.ready();
+  await connectWebhook(kc, op.webhookPort);
+  const t = await trackGrants(kc);
+  const bare = await activateBare(kc, concurrency);
+  const t0 = Date.now();
+  const endsAt = t0 + Number(process.env.BENCH_BUDGET_MS ?? Math.max(60_000, n * 40));
+  await createBurst(requester, n, endsAt, t.uidToName);
+  const lastCreate = Date.now();
+  while (t.activeSeen.size < n && Date.now() < endsAt - 1_000) await sleep(200);
+  const activeAll = t.activeSeen.size === n ? Date.now() : NaN;
+  // The measurement holds only if the operator stayed a follower throughout.
+  if (/^timebox_leader_is_leader 1/m.test(await op.metrics()))
+    throw new Error('the operator took the Lease the bench holds: the floor is not measured');
+  bare.stop();
+  t.stop();
+  // The operator leads from here: it revokes the bare client's bindings as the
+  // grants are deleted, and removes their finalizers.
+  await lease.release();
+  await deleteAllGrants(kc);
+  await op.stop();
+  return {
+    build: `API server alone: a bare client, ${concurrency} at a time`,
+    N: String(n),
+    'creates (s)': (lastCreate - t0) / 1000,
+    'all Active, after the last create (s)': (activeAll - lastCreate) / 1000,
+    'Active seen': t.activeSeen.size,
+    'operator CPU per grant (ms)': '',
+    'ready with N present (ms)': '',
+    'CPU to ready (s)': '',
+  };
 }
 
 interface Row extends Record<string, string | number> {
@@ -246,6 +350,7 @@ export async function benchScale(
         await connectWebhook(kc, op.webhookPort);
         await sleep(2_000);
         const idle = op.stats();
+        const idleResident = op.resident();
 
         const t = await trackGrants(kc);
         const before = writeCounts(await sandbox.getRaw('/metrics'));
@@ -254,17 +359,7 @@ export async function benchScale(
         const t0 = Date.now();
         const budgetMs = Number(process.env.BENCH_BUDGET_MS ?? Math.max(60_000, n * 40));
         const endsAt = t0 + budgetMs;
-        const names = Array.from({ length: n }, (_, i) => `s${String(i).padStart(5, '0')}`);
-        for (let i = 0; i < n; i += 50) {
-          await Promise.all(
-            names.slice(i, i + 50).map(async (name) => {
-              const g = await createBenchGrant(requester, name, {
-                startAt: new Date(endsAt - 3600_000).toISOString(),
-              });
-              t.uidToName.set(g.metadata.uid ?? '', name);
-            }),
-          );
-        }
+        await createBurst(requester, n, endsAt, t.uidToName);
         const lastCreate = Date.now();
         let peakRss = 0;
         while (t.activeSeen.size < n && Date.now() < endsAt - 1_000) {
@@ -273,6 +368,7 @@ export async function benchScale(
         }
         const activeAll = t.activeSeen.size === n ? Date.now() : NaN;
         const active = op.stats();
+        const activeResident = op.resident();
         const exposition = await op.metrics();
         const gauge = (name: string) =>
           Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(exposition)?.[1] ?? NaN);
@@ -284,6 +380,9 @@ export async function benchScale(
           'V8 heap reserved (MiB)': gauge('nodejs_heap_size_total_bytes') / MiB,
           'external (MiB)': gauge('nodejs_external_memory_bytes') / MiB,
           'outside the V8 heap (MiB)': (active.rss - gauge('nodejs_heap_size_total_bytes')) / MiB,
+          'of it, Node.js binary pages (MiB)': activeResident.binary / MiB,
+          'anonymous (MiB)': activeResident.anonymous / MiB,
+          'idle: binary pages / anonymous (MiB)': `${(idleResident.binary / MiB).toFixed(1)} / ${(idleResident.anonymous / MiB).toFixed(1)}`,
         });
         while (t.revokedSeen.size < t.activeSeen.size && Date.now() < endsAt + 600_000) {
           peakRss = Math.max(peakRss, op.stats().rss);
@@ -349,6 +448,12 @@ export async function benchScale(
         print();
         await deleteAllGrants(kc);
         await op.stop();
+      }
+      // BENCH_FLOOR=0 skips it; BENCH_FLOOR=32 sets how many grants it activates at a time.
+      const floor = Number(process.env.BENCH_FLOOR ?? 16);
+      if (floor > 0) {
+        timing.push(await floorRow(builds[0]!, kc, requester, kubeconfig, n, floor));
+        print();
       }
     }
   } finally {
