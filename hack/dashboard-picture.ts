@@ -1,6 +1,6 @@
 // Draws docs/images/dashboard.png: the Grafana dashboard's queries (config/grafana)
 // against real metrics. It starts the sandbox (`npm start`'s operator), makes the
-// demo people request, approve, deny and revoke access for a few minutes while a
+// demo people request, approve, deny and revoke access for some minutes while a
 // real Prometheus (Debian's, as promtool) scrapes the operator, then asks that
 // Prometheus every panel's queries and draws the answers on the dashboard's grid
 // (hack/dashboard-render.ts), screenshotted by Chromium. Grafana does not run here:
@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
   },
 });
 const minutes = Number(args.minutes);
+// The workload below runs for 400 s; the picture shows a little quiet after it.
+if (!(minutes >= 7)) throw new Error(`--minutes must be 7 or more, got '${args.minutes}'`);
 // Grafana's default scrape interval for a Prometheus data source, and the step it
 // picks for a few minutes on a panel a few hundred pixels wide (never below it).
 const SCRAPE_S = 15;
@@ -286,6 +288,7 @@ try {
     ],
     from,
     to: Math.max(to, end),
+    stepS: STEP_S,
     note: "The dashboard's queries against a real Prometheus scraping the sandbox's operator, drawn by hack/dashboard-picture.ts, not by Grafana.",
     panels,
   });

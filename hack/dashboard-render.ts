@@ -27,6 +27,8 @@ export interface Page {
   variables: { label: string; value: string }[];
   from: number;
   to: number;
+  /** The query step, in seconds: a longer gap between samples breaks a line. */
+  stepS: number;
   note: string;
   panels: RenderedPanel[];
 }
@@ -123,7 +125,7 @@ function stat(p: RenderedPanel): string {
   return box(p, `<div class="stat" style="color:${color}">${esc(formatValue(last, p.unit))}</div>`);
 }
 
-function timeseries(p: RenderedPanel, from: number, to: number): string {
+function timeseries(p: RenderedPanel, from: number, to: number, stepS: number): string {
   const colW = WIDTH / 24;
   const w = p.gridPos.w * colW - MARGIN - 16;
   const lines = p.targets.flatMap((t) =>
@@ -157,15 +159,26 @@ function timeseries(p: RenderedPanel, from: number, to: number): string {
   });
   const paths = lines.map((l, i) => {
     const color = COLORS[i % COLORS.length]!;
-    // A gap in the data (a missing sample) breaks the line, as in Grafana.
-    let d = '';
+    // A missing sample or a NaN (a quantile of no observations) breaks the line,
+    // as in Grafana; a value alone between gaps is drawn as a point.
+    const runs: [number, number][][] = [];
     let prev: number | undefined;
     for (const [t, v] of l.values) {
-      if (!Number.isFinite(v)) continue;
-      d += `${prev !== undefined && t - prev <= 60 ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+      if (!Number.isFinite(v)) {
+        prev = undefined;
+        continue;
+      }
+      if (prev === undefined || t - prev > stepS * 1.5) runs.push([]);
+      runs.at(-1)!.push([t, v]);
       prev = t;
     }
-    return `<path d="${d}" stroke="${color}" fill="none" stroke-width="1.5"/>`;
+    return runs
+      .map((run) =>
+        run.length === 1
+          ? `<circle cx="${x(run[0]![0]).toFixed(1)}" cy="${y(run[0]![1]).toFixed(1)}" r="2" fill="${color}"/>`
+          : `<path d="${run.map(([t, v], k) => `${k ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join('')}" stroke="${color}" fill="none" stroke-width="1.5"/>`,
+      )
+      .join('');
   });
   const items = lines
     .slice(0, legendRows * 2)
@@ -192,7 +205,7 @@ export function renderPage(page: Page): string {
         ? box(p, '')
         : p.type === 'stat'
           ? stat(p)
-          : timeseries(p, page.from, page.to),
+          : timeseries(p, page.from, page.to, page.stepS),
     )
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><style>

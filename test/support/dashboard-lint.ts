@@ -6,11 +6,13 @@ import { REPO_ROOT } from '../../src/kube/manifests.ts';
 
 /**
  * The rules of Grafana's dashboard-linter (github.com/grafana/dashboard-linter,
- * each named as there), checked in TypeScript: its releases cannot be built from
- * the Go module proxy (v0.2.0 needs a Grafana module the proxy does not serve),
- * so the tests cannot run the linter itself. PromQL is parsed with Prometheus'
- * own grammar (@prometheus-io/lezer-promql, the one its web UI uses); the tests
- * also run each query through promtool, Prometheus' strict parser.
+ * each named as there), checked in TypeScript: `go install` refuses the linter
+ * (its go.mod has a replace directive), and built as a dependency v0.2.0 needs
+ * Grafana's AGPL-licensed apps/dashboard module, which the project does not
+ * take on (nor does the Go module proxy serve it), so the tests cannot run the
+ * linter itself. PromQL is parsed with Prometheus' own grammar
+ * (@prometheus-io/lezer-promql, the one its web UI uses); the tests also run
+ * each query through promtool, Prometheus' strict parser.
  *
  * Stricter than the original where that costs nothing: the datasource rule
  * covers every panel type that queries, and no rule has an exclusion.
