@@ -4,7 +4,7 @@ import type { GeneratedFile } from '../src/api/v1alpha1/crds.ts';
 
 /**
  * Helm reads only files inside the chart, so the chart carries copies of the
- * CRDs, admission policies, user roles and alerting rules; they are regenerated
+ * CRDs, admission policies, user roles, alerting rules and Grafana dashboard; they are regenerated
  * by `npm run generate`, and a test fails when a copy drifts from its source.
  * The CRDs are files, not the chart's crds/ directory, which Helm never
  * upgrades: templates/crds.yaml renders them.
@@ -22,5 +22,9 @@ export function chartCopies(root: string): GeneratedFile[] {
     ),
     copy('config/rbac/user-roles.yaml', 'charts/timebox/files/user-roles.yaml'),
     copy('config/prometheus/rules.yaml', 'charts/timebox/files/rules.yaml'),
+    copy(
+      'config/grafana/timebox-dashboard.json',
+      'charts/timebox/files/grafana/timebox-dashboard.json',
+    ),
   ];
 }

@@ -26,7 +26,8 @@ log "moto: $(bash hack/install-moto.sh)"
 # the tests and in the sandbox.
 log "mailpit: $(bash hack/install-mailpit.sh)"
 
-# promtool (Debian's prometheus package) for the alerting-rule tests, Lua 5.1,
+# promtool (Debian's prometheus package) for the alerting-rule and dashboard tests
+# (the package's Prometheus server draws docs/images/dashboard.png), Lua 5.1,
 # the interpreter Argo CD embeds, for the health-check tests, and Chromium, the
 # browser the portal's tests drive (through playwright-core; no browser download).
 missing=()

@@ -202,6 +202,46 @@ describe('Helm chart', function () {
     }
   });
 
+  it("ships the Grafana dashboard for Grafana's sidecar only on request, with its label", async () => {
+    type ConfigMap = K8sObject & {
+      metadata: { annotations?: Record<string, string> };
+      data: Record<string, string>;
+    };
+    const dashboards = async (...set: string[]) =>
+      (await template(...set.flatMap((s) => ['--set', s]))).filter(
+        (o): o is ConfigMap => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'),
+      );
+    assert.deepEqual(await dashboards(), [], 'off by default');
+
+    const [cm, ...more] = await dashboards('grafana.dashboards.enabled=true');
+    assert.equal(more.length, 0);
+    assert.equal(cm!.metadata.namespace, 'timebox-system');
+    assert.equal(cm!.metadata.labels?.grafana_dashboard, '1', "the sidecar's default label");
+    assert.equal(cm!.metadata.labels?.['app.kubernetes.io/name'], 'timebox');
+    assert.equal(
+      cm!.data['timebox-dashboard.json'],
+      readFileSync(join(REPO_ROOT, 'config', 'grafana', 'timebox-dashboard.json'), 'utf8').trim(),
+      'the dashboard of config/grafana, as is',
+    );
+
+    const [custom] = await dashboards(
+      'grafana.dashboards.enabled=true',
+      'grafana.dashboards.namespace=monitoring',
+      'grafana.dashboards.label=example.com/dashboard',
+      'grafana.dashboards.labelValue=timebox',
+      'grafana.dashboards.annotations.grafana_folder=Access',
+    );
+    assert.equal(custom!.metadata.namespace, 'monitoring');
+    assert.equal(custom!.metadata.labels?.['example.com/dashboard'], 'timebox');
+    assert.equal(custom!.metadata.labels?.grafana_dashboard, undefined);
+    assert.deepEqual(custom!.metadata.annotations, { grafana_folder: 'Access' });
+
+    await assert.rejects(
+      dashboards('grafana.dashboards.enabled=true', 'grafana.dashboards.label=not a label'),
+      /grafana\/dashboards\/label/,
+    );
+  });
+
   it('turns on the cloud providers the values ask for, and only those', async () => {
     const container = async (...args: string[]) => {
       const d = (await template(...args)).find((o) => o.kind === 'Deployment')!;
@@ -1001,7 +1041,7 @@ describe('Helm chart', function () {
     });
   });
 
-  it('carries up-to-date copies of the CRDs, admission policies, roles and rules (npm run generate)', () => {
+  it('carries up-to-date copies of the CRDs, admission policies, roles, rules and dashboard (npm run generate)', () => {
     for (const f of chartCopies(REPO_ROOT)) {
       assert.equal(readFileSync(join(REPO_ROOT, f.path), 'utf8'), f.content, f.path);
     }

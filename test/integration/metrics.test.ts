@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { dashboardQueries, metricNames } from '../support/dashboard-lint.ts';
 import { eventually } from '../support/wait.ts';
 import {
   createNamespace,
@@ -57,6 +58,22 @@ describe('metrics and health endpoints', function () {
     assert.equal((await fetch(`${healthUrl}/healthz`)).status, 200);
     assert.equal((await fetch(`${healthUrl}/readyz`)).status, 200);
     assert.equal((await fetch(`${healthUrl}/nope`)).status, 404);
+  });
+
+  // A metric renamed in src/metrics would leave a Grafana panel empty: every
+  // metric the dashboard queries is one this operator serves (its # TYPE line
+  // is there even before a labelled series has a sample).
+  it('serves every metric the Grafana dashboard queries', async () => {
+    const text = await scrape();
+    const served = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => m[1]));
+    const queries = dashboardQueries();
+    assert.ok(queries.length > 10);
+    for (const { panel, expr } of queries) {
+      for (const name of metricNames(expr)) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        assert.ok(served.has(name) || served.has(base), `${name} of panel '${panel}' is served`);
+      }
+    }
   });
 
   it('follows a grant through its life', async () => {
