@@ -13,6 +13,7 @@ import { ImpersonatingKubeConfig } from '../src/sandbox/impersonation.ts';
 import { activateBare, holdLease } from './floor.ts';
 import { benchCluster, createBenchGrant, trackGrants, writeCounts } from './grants.ts';
 import { printTable } from './table.ts';
+import { imageNodeFlags } from '../test/support/image.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -40,9 +41,7 @@ async function build(label: string, root: string): Promise<Build> {
  * old generation's limit the chart sets by default (half of its 512Mi limit).
  */
 function imageFlags(root: string): string {
-  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
-  const args = entry ? (JSON.parse(entry) as string[]) : [];
-  const flags = args.slice(1).filter((a) => a.startsWith('--'));
+  const flags = imageNodeFlags(root);
   const chart = readFileSync(join(root, 'charts', 'timebox', 'values.yaml'), 'utf8');
   const percent = /^ {2}maxOldSpacePercent: (\d+)/m.exec(chart)?.[1];
   if (percent) flags.push(`--max-old-space-size=${Math.floor((512 * Number(percent)) / 100)}`);

@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../../src/kube/manifests.ts';
 import type { LoggedError } from '../../src/log/serialize.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
+import { imageNodeFlags } from '../support/image.ts';
 import {
   canListPods,
   createNamespace,
@@ -85,7 +86,7 @@ describe('production build', function () {
       await operator?.stop();
     });
 
-    it('grants and revokes, as the sources do', async () => {
+    it("grants and revokes, as the sources do, with the image's Node.js flags", async () => {
       const work = mkdtempSync(join(root, 'kube-'));
       operator = OperatorProcess.start(
         'bundled',
@@ -93,6 +94,7 @@ describe('production build', function () {
         [],
         {},
         join(out, 'main.js'),
+        imageNodeFlags(),
       );
       await operator.waitForLog(/starting controllers/);
       const ns = await createNamespace(cluster, 'payments');

@@ -219,10 +219,13 @@ export class OperatorProcess {
     extraEnv: Record<string, string> = {},
     /** The operator's entry point: the sources, or a production build's dist/main.js. */
     main = MAIN,
+    /** Node.js flags before the entry point, e.g. the image's (imageNodeFlags). */
+    nodeFlags: string[] = [],
   ): OperatorProcess {
     const child = spawn(
       process.execPath,
       [
+        ...nodeFlags,
         main,
         `--namespace=${OPERATOR_NAMESPACE}`,
         // Short leases so a crashed leader is replaced quickly in tests.
