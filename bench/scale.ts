@@ -174,6 +174,7 @@ class OperatorUnderTest {
 
 /** CPU seconds to load the operator's modules: `main.js --help` returns right after its imports. */
 async function loadCpuSeconds(b: Build): Promise<number> {
+  mkdirSync(join(REPO_ROOT, '.timebox'), { recursive: true });
   const probe = join(REPO_ROOT, '.timebox', 'cpu-at-exit.mjs');
   writeFileSync(
     probe,
