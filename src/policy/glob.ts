@@ -29,3 +29,12 @@ export function templateMatch(template: string, user: string, value: string, fla
     .join('');
   return new RegExp(`^${source}$`, flags).test(value);
 }
+
+/** Pure: the value `template` (as templateMatch reads it) names for `user`. */
+export function fillTemplate(template: string, user: string): string {
+  const localPart = user.split('@')[0] ?? user;
+  return template
+    .split(/(\{user\}|\{localPart\})/)
+    .map((part) => (part === '{user}' ? user : part === '{localPart}' ? localPart : part))
+    .join('');
+}

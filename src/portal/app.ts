@@ -482,7 +482,9 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       const eligible = eligiblePolicies(await api(s).policies(), me(s));
       const chosen = c.req.query('policy');
       if (!chosen)
-        return render(c, 'Request access', choosePolicyPage(eligible), { active: 'request' });
+        return render(c, 'Request access', choosePolicyPage(eligible, me(s)), {
+          active: 'request',
+        });
       const policy = eligible.find((p) => p.metadata.name === chosen);
       if (!policy) {
         throw new Refusal(
@@ -494,7 +496,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       return render(
         c,
         'Request access',
-        requestForm(policyChoices(policy), o.sealer.csrfToken(s.sid)),
+        requestForm(policyChoices(policy, me(s)), o.sealer.csrfToken(s.sid)),
         { active: 'request' },
       );
     }),
@@ -541,7 +543,7 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
         return render(
           c,
           'Request access',
-          requestForm(policyChoices(policy), o.sealer.csrfToken(s.sid), form, problems),
+          requestForm(policyChoices(policy, me(s)), o.sealer.csrfToken(s.sid), form, problems),
           { active: 'request' },
           422,
         );

@@ -49,8 +49,11 @@ describe('portal model', () => {
       ['a-readonly', 'payments-oncall'],
     );
     assert.deepEqual(eligiblePolicies([oncall, other], bob), []);
-    const c = policyChoices(oncall);
-    assert.deepEqual(c.roles, ['ClusterRole/view', 'ClusterRole/edit']);
+    const c = policyChoices(oncall, alice);
+    assert.deepEqual(
+      c.kinds.map((k) => [k.title, k.fields.map((f) => `${f.option}=${f.choices.join('|')}`)]),
+      [['Kubernetes RBAC', ['cluster-role=view|edit', 'target-namespace=payments']]],
+    );
     assert.deepEqual(c.namespaces, ['payments']);
     assert.deepEqual(c.durations, ['15m', '30m', '1h', '2h', '4h']);
     assert.equal(c.requireReason, true);
@@ -62,7 +65,7 @@ describe('portal model', () => {
     const g = made({
       policy: 'payments-oncall',
       namespace: 'payments',
-      role: 'ClusterRole/edit',
+      'cluster-role': 'edit',
       duration: '1h',
       reason: 'INC-1',
     });
@@ -77,7 +80,7 @@ describe('portal model', () => {
     const long = made({
       policy: 'payments-oncall',
       namespace: 'payments',
-      role: 'ClusterRole/edit',
+      'cluster-role': 'edit',
       duration: '6h',
       reason: 'x',
     });
@@ -85,14 +88,14 @@ describe('portal model', () => {
     const noReason = made({
       policy: 'payments-oncall',
       namespace: 'payments',
-      role: 'ClusterRole/edit',
+      'cluster-role': 'edit',
       duration: '1h',
     });
     assert.match(precheck(noReason, [oncall], NOW)[0]!.decision.message, /reason/);
     const admin = made({
       policy: 'payments-oncall',
       namespace: 'payments',
-      role: 'ClusterRole/admin',
+      'cluster-role': 'admin',
       duration: '1h',
       reason: 'x',
     });
@@ -107,32 +110,44 @@ describe('portal model', () => {
     };
     assert.match(
       errors({ policy: 'p', namespace: 'payments', duration: '1h' }),
-      /say what you need/,
+      /say what you need: access in Kubernetes RBAC, AWS IAM, GCP IAM or Azure RBAC/,
     );
+    const kube = { 'cluster-role': 'view' };
     assert.match(
-      errors({ policy: 'p', namespace: 'Pay ments', role: 'ClusterRole/view', duration: '1h' }),
+      errors({ policy: 'p', namespace: 'Pay ments', ...kube, duration: '1h' }),
       /namespace/,
     );
     assert.match(
-      errors({ policy: 'p', namespace: 'payments', role: 'ClusterRole/view', duration: 'forever' }),
+      errors({ policy: 'p', namespace: 'payments', ...kube, duration: 'forever' }),
       /duration/,
     );
+    // Each kind's own CLI parsing, in the form's words.
     assert.match(
-      errors({ policy: 'p', namespace: 'payments', role: 'Secret/x', duration: '1h' }),
-      /pick one from the list/,
+      errors({ policy: 'p', namespace: 'payments', ...kube, role: 'debugger', duration: '1h' }),
+      /^Kubernetes RBAC: give ClusterRole or Role, not both$/,
     );
     assert.match(
       errors({
         policy: 'p',
         namespace: 'payments',
-        awsPrincipal: 'arn:aws:iam::1:role/a',
+        'aws-principal': 'arn:aws:iam::1:role/a',
         duration: '1h',
       }),
-      /AWS: give both/,
+      /^AWS IAM: AWS access needs both Principal ARN and Policy ARN$/,
     );
     assert.match(
-      errors({ policy: 'p', namespace: 'payments', gcpRole: 'roles/viewer', duration: '1h' }),
-      /GCP: give the resource/,
+      errors({ policy: 'p', namespace: 'payments', 'gcp-role': 'roles/viewer', duration: '1h' }),
+      /^GCP IAM: GCP access needs Resource, Role and Member$/,
+    );
+    assert.match(
+      errors({
+        policy: 'p',
+        namespace: 'payments',
+        'azure-scope': '/subscriptions/x',
+        'azure-mode': 'Forever',
+        duration: '1h',
+      }),
+      /^Azure RBAC: Mode must be one of Schedule, Assignment, got 'Forever'$/,
     );
   });
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { requestFor } from '../policy/request.ts';
-import { AWS_MODES, type AwsMode } from '../providers/aws/api.ts';
+import { kinds as registered, type AnyKind } from '../providers/kinds.ts';
+import { entriesFromForm, kindChoices, type KindChoices } from './access-fields.ts';
 import {
   ANNOTATION_REQUESTED_BY,
   type AccessGrant,
   type AccessPolicy,
-  type AccessTarget,
   type Principals,
 } from '../api/v1alpha1/types.ts';
 
@@ -99,13 +99,8 @@ export interface PolicyChoices {
   name: string;
   /** Where the grant may live; `*` means any, typed in. */
   namespaces: string[];
-  /** `ClusterRole/edit`, `Role/debugger`. */
-  roles: string[];
-  /** Where the roles apply; `*` means any, typed in. */
-  targetNamespaces: string[];
-  clusterWide: boolean;
-  aws?: { principalArns: string[]; policyArns: string[]; groupArns: string[]; modes: AwsMode[] };
-  gcp?: { resources: string[]; roles: string[]; members: string[] };
+  /** What it hands out, per kind of access (src/providers/kinds.ts), as form fields. */
+  kinds: KindChoices[];
   maxDuration: string;
   durations: string[];
   requireReason: boolean;
@@ -113,70 +108,38 @@ export interface PolicyChoices {
   approval: string;
 }
 
-const uniq = (xs: string[]) => [...new Set(xs)];
-
-/** Pure: what the request form offers under a policy, from its allow-list. */
-export function policyChoices(p: AccessPolicy): PolicyChoices {
-  const kube = p.spec.access.flatMap((a) => (a.kubernetes ? [a.kubernetes] : []));
-  const aws = p.spec.access.flatMap((a) => (a.aws ? [a.aws] : []));
-  const gcp = p.spec.access.flatMap((a) => (a.gcp ? [a.gcp] : []));
+/** Pure: what the request form offers `me` under a policy, from its allow-list. */
+export function policyChoices(
+  p: AccessPolicy,
+  me: Me,
+  list: readonly AnyKind[] = registered,
+): PolicyChoices {
   const maxMs = parseDuration(p.spec.maxDuration);
+  const selfOnly = p.spec.selfOnly ?? false;
   return {
     name: p.metadata.name ?? '',
     namespaces: p.spec.namespaces,
-    roles: uniq([
-      ...kube.flatMap((k) => (k.clusterRoles ?? []).map((r) => `ClusterRole/${r}`)),
-      ...kube.flatMap((k) => (k.roles ?? []).map((r) => `Role/${r}`)),
-    ]),
-    targetNamespaces: uniq(kube.flatMap((k) => k.namespaces ?? [])),
-    clusterWide: kube.some((k) => k.clusterWide),
-    ...(aws.length
-      ? {
-          aws: {
-            principalArns: uniq(
-              aws.flatMap((a) => [...(a.principalArns ?? []), ...(a.selfPrincipalArns ?? [])]),
-            ),
-            policyArns: uniq(aws.flatMap((a) => a.policyArns ?? [])),
-            groupArns: uniq(aws.flatMap((a) => a.groupArns ?? [])),
-            modes: uniq(['InlinePolicy', ...aws.flatMap((a) => a.modes ?? [])]) as AwsMode[],
-          },
-        }
-      : {}),
-    ...(gcp.length
-      ? {
-          gcp: {
-            resources: uniq(gcp.flatMap((g) => g.resources ?? [])),
-            roles: uniq(gcp.flatMap((g) => g.roles ?? [])),
-            members: uniq(gcp.flatMap((g) => g.members ?? [])),
-          },
-        }
-      : {}),
+    kinds: kindChoices(p, { requester: me.user, selfOnly }, list),
     maxDuration: p.spec.maxDuration,
     durations: ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '24h'].filter(
       (d) => parseDuration(d) <= maxMs,
     ),
     requireReason: p.spec.requireReason ?? false,
-    selfOnly: p.spec.selfOnly ?? false,
+    selfOnly,
     approval: approvalWords(p),
   };
 }
 
-/** The request form, as posted. */
+/**
+ * The request form, as posted: the request's own fields, and each kind's access
+ * fields under its CLI option names (src/portal/access-fields.ts).
+ */
 export interface RequestForm {
   policy?: string;
   namespace?: string;
-  role?: string;
-  targetNamespaces?: string;
-  clusterWide?: string;
-  awsPrincipal?: string;
-  awsPolicy?: string;
-  awsGroup?: string;
-  awsMode?: string;
-  gcpResource?: string;
-  gcpRole?: string;
-  gcpMember?: string;
   duration?: string;
   reason?: string;
+  [field: string]: unknown;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -190,9 +153,10 @@ export function draftFromForm(
   f: RequestForm,
   me: Me,
   suffix = randomBytes(2).toString('hex'),
+  list: readonly AnyKind[] = registered,
 ): { grant: AccessGrant } | { errors: string[] } {
   const errors: string[] = [];
-  const text = (v: string | undefined) => (v ?? '').trim();
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
   const policy = text(f.policy);
   const namespace = text(f.namespace);
   const duration = text(f.duration);
@@ -204,65 +168,14 @@ export function draftFromForm(
   } catch (err) {
     errors.push(`duration: ${(err as Error).message}`);
   }
-  const access: AccessTarget[] = [];
-  const role = text(f.role);
-  if (role) {
-    const [kind, name] = role.split('/', 2);
-    if ((kind !== 'ClusterRole' && kind !== 'Role') || !name) {
-      errors.push(`role: '${role}' is not one the policy offers; pick one from the list`);
-    } else {
-      const targets = text(f.targetNamespaces)
-        .split(/[\s,]+/)
-        .filter(Boolean);
-      const wide = f.clusterWide === 'on' || f.clusterWide === 'true';
-      access.push({
-        kubernetes: {
-          ...(kind === 'ClusterRole' ? { clusterRole: name } : { role: name }),
-          ...(wide
-            ? { clusterWide: true }
-            : { namespaces: targets.length ? targets : [namespace] }),
-        },
-      });
-    }
-  }
-  const awsPrincipal = text(f.awsPrincipal);
-  const awsPolicy = text(f.awsPolicy);
-  const awsGroup = text(f.awsGroup);
-  if (awsPrincipal || awsPolicy || awsGroup) {
-    const mode = (text(f.awsMode) || (awsGroup ? 'GroupMembership' : 'InlinePolicy')) as AwsMode;
-    if (!(AWS_MODES as readonly string[]).includes(mode)) {
-      errors.push(`AWS mode must be one of ${AWS_MODES.join(', ')}`);
-    } else if (!awsPrincipal || (mode === 'GroupMembership' ? !awsGroup : !awsPolicy)) {
-      errors.push(
-        mode === 'GroupMembership'
-          ? 'AWS: group membership needs both the principal (a user ARN) and the group ARN'
-          : 'AWS: give both the principal ARN and the policy ARN',
-      );
-    } else {
-      access.push({
-        aws: {
-          principalArn: awsPrincipal,
-          ...(mode === 'GroupMembership' ? { groupArn: awsGroup } : { policyArn: awsPolicy }),
-          ...(mode !== 'InlinePolicy' ? { mode } : {}),
-        },
-      });
-    }
-  }
-  const gcp = [text(f.gcpResource), text(f.gcpRole), text(f.gcpMember)];
-  if (gcp.some(Boolean)) {
-    if (!gcp.every(Boolean)) errors.push('GCP: give the resource, the role and the member');
-    else access.push({ gcp: { resource: gcp[0]!, role: gcp[1]!, member: gcp[2]! } });
-  }
-  if (access.length === 0 && errors.length === 0) {
-    errors.push('say what you need: a Kubernetes role, AWS access or GCP access');
-  }
+  const { access, errors: wrong, label: what = 'access' } = entriesFromForm(f, namespace, list);
+  errors.push(...wrong);
   if (errors.length) return { errors };
   const label = (s: string) =>
     s
       .toLowerCase()
       .replace(/[^a-z0-9-]/g, '-')
       .replace(/^-+|-+$/g, '');
-  const what = role ? role.split('/')[1]! : access[0]!.aws ? 'aws' : 'gcp';
   const name =
     `${label(me.user.split('@')[0]!).slice(0, 30)}-${label(what).slice(0, 20)}-${suffix}`.replace(
       /-+/g,

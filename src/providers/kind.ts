@@ -32,6 +32,41 @@ export interface CliSpec<E> {
   parse(values: Record<string, unknown>, ctx: { namespace: string }): E | undefined;
 }
 
+/** What the portal knows of the person a form is for. */
+export interface FormContext {
+  /** The requester's user name. */
+  requester: string;
+  /** Whether the policy is selfOnly: only the requester's own identities may receive access. */
+  selfOnly: boolean;
+}
+
+/**
+ * One field of the portal's request form: a `timebox request` option of the kind
+ * (`cli.options`), posted under the option's name and read by `cli.parse`. Its
+ * input follows the option: a boolean is a checkbox, a multiple option a
+ * comma-separated list, an option with fixed values (`cli.values`) or `choose` a
+ * select, any other a text input with suggestions.
+ */
+export interface FormField<A> {
+  /** The CLI option the field gives. */
+  option: string;
+  /** The field's label; the portal also writes it for the option in `cli.parse`'s errors. */
+  label: string;
+  /** A few words after the label, e.g. what an empty field means. */
+  hint?: string;
+  /**
+   * What this allow-list entry offers for the field, as the policy says it (`*`
+   * patterns included): the choices of a select, the suggestions of a text input;
+   * for a boolean, non-empty when it may be set. The portal shows no field that no
+   * allow-list entry offers anything for.
+   */
+  offered(allow: A, ctx: FormContext): readonly string[];
+  /** A select of the offered values only, rather than free text. */
+  choose?: boolean;
+  /** A select's empty choice (the option not given), e.g. `(Schedule)` for a default; `(none)` unless told. */
+  empty?: string;
+}
+
 /** An operator flag of a provider (e.g. another endpoint), also read from the environment. */
 export interface OperatorFlag {
   name: string;
@@ -53,8 +88,8 @@ export interface DriverContext {
 
 /**
  * Everything Timebox knows about one kind of access, in one object: the planner,
- * policy evaluation, the CRD generator, the CLI and the docs iterate over the
- * registered kinds (kinds.ts) and never name one. `E` is its access entry
+ * policy evaluation, the CRD generator, the CLI, the portal and the docs iterate over
+ * the registered kinds (kinds.ts) and never name one. `E` is its access entry
  * (`spec.access[].<name>`), `A` its allow-list entry (`AccessPolicy spec.access[].<name>`).
  * Everything here is pure but `driver`, which loads the SDK only when called.
  */
@@ -78,6 +113,8 @@ export interface ProviderKind<N extends string = string, E = unknown, A = unknow
   /** Its schema fragments: the access entry, the allow-list entry, and rules on the policy's spec. */
   readonly schema: { access: Schema; allow: Schema; policyRules?: Schema[] };
   readonly cli?: CliSpec<E>;
+  /** The portal's request form for this kind, over its CLI options; a kind without one is not requested there. */
+  readonly form?: readonly FormField<A>[];
   readonly flags?: readonly OperatorFlag[];
   /** Builds the driver; cloud SDKs are imported here, so a provider not enabled costs nothing. */
   driver(ctx: DriverContext): Promise<ProviderDriver>;

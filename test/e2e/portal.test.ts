@@ -31,6 +31,8 @@ import { eventually } from '../support/wait.ts';
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
 const SCREENSHOTS = process.env.TIMEBOX_SCREENSHOTS;
+const AZURE_SCOPE = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/payments';
+const ALICE_OID = '11111111-2222-3333-4444-555555555555';
 /** The page's globals, for code Playwright runs in the browser (the tests compile without the DOM types). */
 declare const window: Record<string, unknown>;
 declare const document: { cookie: string };
@@ -90,6 +92,8 @@ describe('Portal: request, approve and watch access in a browser', function () {
   let browser: Browser;
   let ns: string;
   let policy: string;
+  /** A policy that hands out Azure access only (the operator runs no Azure provider: it stays Pending). */
+  let azurePolicy: string;
   let alice: SandboxPerson;
   let bob: SandboxPerson;
   let carol: SandboxPerson;
@@ -105,6 +109,15 @@ describe('Portal: request, approve and watch access in a browser', function () {
     return page;
   }
   const approvalsOf = (grant: string) => approvalsIn(suite.cluster, ns, grant);
+  /** A post made by hand with the person's own session and CSRF token: only the portal's checks stand. */
+  const crafted = async (page: Page, path: string, form: Record<string, string>) => {
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+    const res = await page.request.post(`${portal.url}${path}`, {
+      form: { _csrf: csrf, ...form },
+      maxRedirects: 0,
+    });
+    return { status: res.status(), text: await res.text() };
+  };
   const shot = async (page: Page, name: string) => {
     if (SCREENSHOTS)
       await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -132,6 +145,14 @@ describe('Portal: request, approve and watch access in a browser', function () {
       allowPersistentEscalation: true,
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
     });
+    azurePolicy = `${policy}-azure`;
+    await createAccessPolicy(suite.cluster.admin(), azurePolicy, {
+      requesters: { groups: ['payments-oncall'] },
+      namespaces: [ns],
+      access: [{ azure: { scopes: [AZURE_SCOPE], roles: ['Reader'], principalIds: [ALICE_OID] } }],
+      maxDuration: '1h',
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
+    });
     if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
     portal = await startPortalProcess(issuer, suite.cluster.kubeconfigPath!, suite.work);
     browser = await launchBrowser();
@@ -150,7 +171,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     const page = await signedIn(alice);
     // A mistake is caught before anything is made, in the policy's own words.
     await page.goto(`${portal.url}/request?policy=${policy}`);
-    await page.getByLabel('Role').selectOption('ClusterRole/view');
+    await page.getByLabel('ClusterRole').selectOption('view');
     await page.getByLabel(/^Duration/).fill('6h');
     await page.getByLabel(/^Reason/).fill('INC-7 payments are slow');
     await page.locator('#check li', { hasText: 'exceeds the maxDuration 4h' }).waitFor();
@@ -216,6 +237,60 @@ describe('Portal: request, approve and watch access in a browser', function () {
       what: 'the access to end',
     });
     await shot(page, 'grant-revoked');
+  });
+
+  it('requests Azure access from the form its kind describes, and refuses one outside the allow-list', async () => {
+    const page = await signedIn(alice);
+    await page.goto(`${portal.url}/request?policy=${azurePolicy}`);
+    const azure = page.getByRole('group', { name: 'Azure RBAC' });
+    await azure.getByLabel('Scope').fill(AZURE_SCOPE);
+    await azure.getByLabel('Role', { exact: true }).fill('Owner');
+    await azure.getByLabel('Principal object ID').fill(ALICE_OID);
+    await page.getByLabel(/^Duration/).fill('30m');
+    // The live check: the controller's own evaluation, in its words.
+    await page.locator('#check li', { hasText: 'is not in the allow-list' }).waitFor();
+    await azure.getByLabel('Role', { exact: true }).fill('Reader');
+    await page.locator('#check.ok', { hasText: '0 of 1 approval' }).waitFor();
+    await shot(page, 'request-azure');
+    await page.getByRole('button', { name: 'Request' }).click();
+    await page.waitForURL(/\/grants\//);
+    const name = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const made = await waitForPhase(suite.cluster, ns, name, 'Pending');
+    assert.equal(made.spec.policy, azurePolicy);
+    assert.deepEqual(made.spec.subject, { kind: 'User', name: alice.user });
+    assert.deepEqual(made.spec.access, [
+      // mode: the schema's default, which the API server fills in.
+      { azure: { scope: AZURE_SCOPE, role: 'Reader', principalId: ALICE_OID, mode: 'Schedule' } },
+    ]);
+    assert.equal(made.spec.duration, '30m');
+    await page.getByText(`azure: role Reader at ${AZURE_SCOPE} for ${ALICE_OID}`).first().waitFor();
+
+    // A crafted post past the form: another principal, a wider scope, the mode Azure does not end.
+    const before = (await grantsApi(suite.cluster.admin()).list(ns)).length;
+    const asked = {
+      policy: azurePolicy,
+      namespace: ns,
+      duration: '30m',
+      'azure-scope': AZURE_SCOPE,
+      'azure-role': 'Reader',
+      'azure-principal': ALICE_OID,
+    };
+    const outsides: Record<string, string>[] = [
+      { 'azure-principal': '99999999-0000-0000-0000-000000000000' },
+      { 'azure-scope': AZURE_SCOPE.replace(/\/resourceGroups\/.*/, '') },
+      { 'azure-mode': 'Assignment' },
+      { 'azure-role': 'Owner' },
+    ];
+    for (const outside of outsides) {
+      const res = await crafted(page, '/request', { ...asked, ...outside });
+      assert.equal(res.status, 422, JSON.stringify(outside));
+      assert.match(res.text, /is not in the allow-list of AccessPolicy/);
+    }
+    assert.equal(
+      (await grantsApi(suite.cluster.admin()).list(ns)).length,
+      before,
+      'nothing was made',
+    );
   });
 
   it('shows access end on its own when it expires', async () => {
@@ -489,7 +564,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     ]);
     try {
       const page = await signedIn(alice, `/request?policy=${policy}`, second.url);
-      await page.getByLabel('Role').selectOption('ClusterRole/view');
+      await page.getByLabel('ClusterRole').selectOption('view');
       await page.getByLabel(/^Duration/).fill('30m');
       await page.getByLabel(/^Reason/).fill('INC-9 through impersonation');
       await page.getByRole('button', { name: 'Request' }).click();
@@ -519,15 +594,6 @@ describe('Portal: request, approve and watch access in a browser', function () {
   });
 
   it('refuses writes from who must not make them: requests, decisions and revocations', async () => {
-    /** A post made by hand with the person's own session and CSRF token: only the portal's checks stand. */
-    const crafted = async (page: Page, path: string, form: Record<string, string>) => {
-      const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
-      const res = await page.request.post(`${portal.url}${path}`, {
-        form: { _csrf: csrf, ...form },
-        maxRedirects: 0,
-      });
-      return { status: res.status(), text: await res.text() };
-    };
     const asAlice = await signedIn(alice);
     const asBob = await signedIn(bob, '/approvals');
 
@@ -536,7 +602,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     const request = await crafted(asBob, '/request', {
       policy,
       namespace: ns,
-      role: 'ClusterRole/view',
+      'cluster-role': 'view',
       duration: '1h',
       reason: 'not mine to ask',
     });
@@ -657,6 +723,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
       '/access',
       `/request`,
       `/request?policy=${policy}`,
+      `/request?policy=${azurePolicy}`,
       '/approvals',
       '/audit',
     ]) {

@@ -126,7 +126,7 @@ describe('npm start without a cluster', function () {
           password: alicePassword,
         });
         await asAlice.goto(`${portalUrl}/request?policy=payments-oncall`);
-        await asAlice.getByLabel('Role').selectOption('ClusterRole/view');
+        await asAlice.getByLabel('ClusterRole').selectOption('view');
         await asAlice.getByLabel(/^Duration/).fill('30m');
         await asAlice.getByLabel(/^Reason/).fill('INC-2 from the portal');
         await asAlice.getByRole('button', { name: 'Request' }).click();

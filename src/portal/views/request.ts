@@ -1,32 +1,20 @@
 import type { AccessPolicy } from '../../api/v1alpha1/types.ts';
-import { policyChoices, type PolicyChoices, type RequestForm } from '../model.ts';
+import type { FieldChoices, KindChoices } from '../access-fields.ts';
+import { policyChoices, type Me, type PolicyChoices, type RequestForm } from '../model.ts';
 import { html, type Html } from './html.ts';
 import { csrfField } from './grants.ts';
+
+/** What a kind's fields offer, as the policy says it, e.g. `ClusterRole: view, edit; Cluster-wide`. */
+const offers = (k: KindChoices) =>
+  k.fields
+    .map((f) => (f.input === 'check' ? f.label : `${f.label}: ${f.offered.join(', ')}`))
+    .join('; ');
 
 function policyCard(c: PolicyChoices): Html {
   return html`<article class="card">
     <h2><a href="/request?policy=${encodeURIComponent(c.name)}">${c.name}</a></h2>
     <dl class="review">
-      ${
-        c.roles.length
-          ? html`<dt>Roles</dt>
-              <dd>
-                ${c.roles.join(', ')}${c.targetNamespaces.length ? ` in ${c.targetNamespaces.join(', ')}` : ''}${c.clusterWide ? ', or cluster-wide' : ''}
-              </dd>`
-          : ''
-      }
-      ${
-        c.aws
-          ? html`<dt>AWS</dt>
-              <dd>${c.aws.policyArns.join(', ') || c.aws.groupArns.join(', ')}</dd>`
-          : ''
-      }
-      ${
-        c.gcp
-          ? html`<dt>GCP</dt>
-              <dd>${c.gcp.roles.join(', ')} on ${c.gcp.resources.join(', ')}</dd>`
-          : ''
-      }
+      ${c.kinds.map((k) => html`<dt>${k.title}</dt><dd>${offers(k)}</dd>`)}
       <dt>At most</dt>
       <dd>${c.maxDuration}</dd>
       <dt>Reason</dt>
@@ -42,7 +30,7 @@ function policyCard(c: PolicyChoices): Html {
   </article>`;
 }
 
-export function choosePolicyPage(eligible: AccessPolicy[]): Html {
+export function choosePolicyPage(eligible: AccessPolicy[], me: Me): Html {
   return html`<h1>Request access</h1>
     ${
       eligible.length
@@ -50,7 +38,7 @@ export function choosePolicyPage(eligible: AccessPolicy[]): Html {
               The policies you may request under. Each says what it hands out, for how long, and who
               approves.
             </p>
-            <div class="cards">${eligible.map((p) => policyCard(policyChoices(p)))}</div>`
+            <div class="cards">${eligible.map((p) => policyCard(policyChoices(p, me)))}</div>`
         : html`<p id="empty">
             No AccessPolicy lists you as a requester. Ask your platform team which policy covers
             your work.
@@ -70,6 +58,53 @@ const datalist = (id: string, values: string[]) =>
       </datalist>`
     : '';
 
+const posted = (form: RequestForm, name: string) => {
+  const v = form[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/** One access field, as its kind declares it; `value` is what it holds. */
+function field(f: FieldChoices, value: string | undefined): Html {
+  const hint = f.hint ? html` <span class="muted">(${f.hint})</span>` : '';
+  if (f.input === 'check') {
+    return html`<label class="check"
+      ><input type="checkbox" id="${f.option}" name="${f.option}" ${value ? html` checked` : ''} />
+      ${f.label}${hint}</label
+    >`;
+  }
+  const label = html`<label for="${f.option}">${f.label}${hint}</label>`;
+  if (f.input === 'select') {
+    return html`${label}<select id="${f.option}" name="${f.option}">
+        <option value="">${f.empty}</option>
+        ${options(f.choices, value)}
+      </select>`;
+  }
+  return html`${label}<input
+      id="${f.option}"
+      name="${f.option}"
+      value="${value ?? ''}"
+      list="${f.option}-list"
+      autocomplete="off"
+    />${datalist(`${f.option}-list`, f.choices)}`;
+}
+
+/**
+ * A kind's fieldset. `preselect`: the policy hands out this kind only and nothing
+ * was posted yet, so its first field, a select, starts on its first choice.
+ */
+function kindFieldset(k: KindChoices, form: RequestForm, preselect: boolean): Html {
+  return html`<fieldset>
+    <legend>${k.title}</legend>
+    ${k.fields.map((f, i) =>
+      field(
+        f,
+        posted(form, f.option) ??
+          (preselect && i === 0 && f.input === 'select' ? f.choices[0] : undefined),
+      ),
+    )}
+  </fieldset>`;
+}
+
 /** The form for one policy, built from its allow-list; `form` refills it after a refusal. */
 export function requestForm(
   c: PolicyChoices,
@@ -78,7 +113,6 @@ export function requestForm(
   problems: string[] = [],
 ): Html {
   const anyNamespace = c.namespaces.includes('*');
-  const anyTarget = c.targetNamespaces.includes('*');
   return html`<h1>Request access under ${c.name}</h1>
     <p class="muted">At most ${c.maxDuration}; ${c.approval}.</p>
     <div id="check" class="${problems.length ? 'error' : ''}" role="alert" aria-live="assertive">
@@ -109,90 +143,7 @@ export function requestForm(
               </select>`
         }
       </fieldset>
-      ${
-        c.roles.length
-          ? html`<fieldset>
-              <legend>Kubernetes</legend>
-              <label for="role">Role</label>
-              <select id="role" name="role">
-                <option value="">(none)</option>
-                ${options(c.roles, form.role ?? c.roles[0])}
-              </select>
-              <label for="targetNamespaces"
-                >In namespaces
-                <span class="muted"
-                  >(comma-separated; the request's namespace when empty)</span
-                ></label
-              >
-              <input
-                id="targetNamespaces"
-                name="targetNamespaces"
-                value="${form.targetNamespaces ?? ''}"
-                list="target-ns"
-                autocomplete="off"
-              />
-              ${datalist('target-ns', anyTarget ? [] : c.targetNamespaces)}
-              ${c.clusterWide ? html`<label class="check"><input type="checkbox" name="clusterWide" ${form.clusterWide ? html` checked` : ''} /> Cluster-wide</label>` : ''}
-            </fieldset>`
-          : ''
-      }
-      ${
-        c.aws
-          ? html`<fieldset>
-              <legend>AWS</legend>
-              <label for="awsPrincipal">Principal ARN</label
-              ><input
-                id="awsPrincipal"
-                name="awsPrincipal"
-                value="${form.awsPrincipal ?? ''}"
-                list="aws-principals"
-                autocomplete="off"
-              />${datalist('aws-principals', c.aws.principalArns)}
-              <label for="awsPolicy">Policy ARN</label
-              ><input
-                id="awsPolicy"
-                name="awsPolicy"
-                value="${form.awsPolicy ?? ''}"
-                list="aws-policies"
-                autocomplete="off"
-              />${datalist('aws-policies', c.aws.policyArns)}
-              ${c.aws.groupArns.length ? html`<label for="awsGroup">Group ARN</label><input id="awsGroup" name="awsGroup" value="${form.awsGroup ?? ''}" list="aws-groups" autocomplete="off" />${datalist('aws-groups', c.aws.groupArns)}` : ''}
-              <label for="awsMode">Mode</label
-              ><select id="awsMode" name="awsMode">
-                ${options(c.aws.modes, form.awsMode)}
-              </select>
-            </fieldset>`
-          : ''
-      }
-      ${
-        c.gcp
-          ? html`<fieldset>
-              <legend>Google Cloud</legend>
-              <label for="gcpResource">Resource</label
-              ><input
-                id="gcpResource"
-                name="gcpResource"
-                value="${form.gcpResource ?? ''}"
-                list="gcp-resources"
-                autocomplete="off"
-              />${datalist('gcp-resources', c.gcp.resources)} <label for="gcpRole">Role</label
-              ><input
-                id="gcpRole"
-                name="gcpRole"
-                value="${form.gcpRole ?? ''}"
-                list="gcp-roles"
-                autocomplete="off"
-              />${datalist('gcp-roles', c.gcp.roles)} <label for="gcpMember">Member</label
-              ><input
-                id="gcpMember"
-                name="gcpMember"
-                value="${form.gcpMember ?? ''}"
-                list="gcp-members"
-                autocomplete="off"
-              />${datalist('gcp-members', c.gcp.members)}
-            </fieldset>`
-          : ''
-      }
+      ${c.kinds.map((k) => kindFieldset(k, form, c.kinds.length === 1 && !form.policy))}
       <fieldset>
         <legend>For how long, and why</legend>
         <label for="duration"

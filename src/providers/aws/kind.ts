@@ -1,4 +1,4 @@
-import { anyGlob, templateMatch } from '../../policy/glob.ts';
+import { anyGlob, fillTemplate, templateMatch } from '../../policy/glob.ts';
 import type { ProviderKind } from '../kind.ts';
 import {
   AWS_MODES,
@@ -69,6 +69,24 @@ export const awsKind: ProviderKind<'aws', AwsAccess, AwsAllow> = {
       };
     },
   },
+  form: [
+    {
+      option: 'aws-principal',
+      label: 'Principal ARN',
+      offered: (a, { selfOnly, requester }) =>
+        selfOnly
+          ? (a.selfPrincipalArns ?? []).map((t) => fillTemplate(t, requester))
+          : (a.principalArns ?? []),
+    },
+    { option: 'aws-policy', label: 'Policy ARN', offered: (a) => a.policyArns ?? [] },
+    { option: 'aws-group', label: 'Group ARN', offered: (a) => a.groupArns ?? [] },
+    {
+      option: 'aws-mode',
+      label: 'Mode',
+      empty: '(InlinePolicy, or GroupMembership with a group)',
+      offered: (a) => a.modes ?? ['InlinePolicy'],
+    },
+  ],
   // The SDK's default chain (IRSA, EKS Pod Identity, AWS_* variables);
   // AWS_ENDPOINT_URL_IAM points it elsewhere.
   async driver() {

@@ -1,4 +1,4 @@
-import { anyGlob, templateMatch } from '../../policy/glob.ts';
+import { anyGlob, fillTemplate, templateMatch } from '../../policy/glob.ts';
 import type { ProviderKind } from '../kind.ts';
 import {
   AZURE_MODES,
@@ -82,6 +82,24 @@ export const azureKind: ProviderKind<'azure', AzureAccess, AzureAllow> = {
       };
     },
   },
+  form: [
+    { option: 'azure-scope', label: 'Scope', offered: (a) => a.scopes ?? [] },
+    { option: 'azure-role', label: 'Role', offered: (a) => a.roles ?? [] },
+    {
+      option: 'azure-principal',
+      label: 'Principal object ID',
+      offered: (a, { selfOnly, requester }) =>
+        selfOnly
+          ? (a.selfPrincipalIds ?? []).map((t) => fillTemplate(t, requester))
+          : (a.principalIds ?? []),
+    },
+    {
+      option: 'azure-mode',
+      label: 'Mode',
+      empty: '(Schedule)',
+      offered: (a) => a.modes ?? ['Schedule'],
+    },
+  ],
   flags: [
     {
       name: 'azure-endpoint',

@@ -43,6 +43,20 @@ export const gcpKind: ProviderKind<'gcp', GcpAccess, GcpAllow> = {
       };
     },
   },
+  form: [
+    { option: 'gcp-resource', label: 'Resource', offered: (a) => a.resources ?? [] },
+    { option: 'gcp-role', label: 'Role', offered: (a) => a.roles ?? [] },
+    {
+      option: 'gcp-member',
+      label: 'Member',
+      hint: 'e.g. user:you@example.com',
+      // The requester's own account is always allowed (see allows).
+      offered: (a, { selfOnly, requester }) => [
+        `user:${requester}`,
+        ...(selfOnly ? [] : (a.members ?? [])),
+      ],
+    },
+  ],
   flags: [
     {
       name: 'gcp-endpoint',

@@ -61,6 +61,26 @@ export const kubernetesKind: ProviderKind<'kubernetes', KubernetesAccess, Kubern
       };
     },
   },
+  form: [
+    {
+      option: 'cluster-role',
+      label: 'ClusterRole',
+      choose: true,
+      offered: (a) => a.clusterRoles ?? [],
+    },
+    { option: 'role', label: 'Role', choose: true, offered: (a) => a.roles ?? [] },
+    {
+      option: 'target-namespace',
+      label: 'In namespaces',
+      hint: "comma-separated; the request's namespace when empty",
+      offered: (a) => a.namespaces ?? [],
+    },
+    {
+      option: 'cluster-wide',
+      label: 'Cluster-wide',
+      offered: (a) => (a.clusterWide ? ['true'] : []),
+    },
+  ],
   async driver({ cluster }) {
     const c = cluster as KubernetesCluster | undefined;
     if (!c) throw new Error('the Kubernetes provider needs the operator cluster');
