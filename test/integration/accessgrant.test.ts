@@ -328,7 +328,7 @@ describe('AccessGrant controller (Kubernetes RBAC)', function () {
             },
           ],
         },
-        /spec\.access\[0\].*exactly one of kubernetes, aws or gcp/,
+        /spec\.access\[0\].*exactly one of kubernetes, aws, gcp or azure/,
       ],
     ];
     for (const [what, spec, message] of cases) {
