@@ -139,8 +139,20 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
     assert.equal(audit.phase, 'Expired');
     assert.equal(audit.endedAt, ended.status!.endedAt);
     assert.equal(audit.approvals, 1);
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    assert.match(metrics, /^timebox_ended_grants_deleted_total\{phase="Expired"\} 1$/m);
+    // Counted as it is deleted; read until it shows, and say what was counted if not.
+    let counted: string[] = [];
+    await eventually(
+      async () => {
+        counted = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('timebox_ended_grants_deleted_total'));
+        return counted.includes('timebox_ended_grants_deleted_total{phase="Expired"} 1');
+      },
+      {
+        timeoutMs: 10_000,
+        what: () => `one Expired grant counted as deleted: ${counted.join(', ')}`,
+      },
+    );
 
     // The others were queued, and their timers set, before 'ends' ended, and the
     // one retention worker takes keys in order: each was judged, and kept.
