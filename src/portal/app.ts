@@ -8,6 +8,7 @@ import { apiMessage, httpStatus } from '../kube/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { specHash } from '../policy/evaluate.ts';
 import { precheck } from '../policy/precheck.ts';
+import { readActivity } from './activity.ts';
 import { auditRecord, filterGrants, parseAuditFilter, toCsv } from './audit.ts';
 import { watchGrants, type LiveUpdate } from './live.ts';
 import {
@@ -32,6 +33,7 @@ import {
   type Session,
 } from './session.ts';
 import type { StaticFiles } from './static.ts';
+import { activitySection } from './views/activity.ts';
 import { approvalCard, approvalsPage, decidedNote } from './views/approvals.ts';
 import { auditPage } from './views/audit.ts';
 import { accessPage, detailPage, grantPath, grantRow } from './views/grants.ts';
@@ -214,6 +216,20 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
     );
   };
   const streams = new Map<string, number>();
+  /** A grant's activity section, read as the person: RBAC decides whether there is one. */
+  const activityOf = async (person: PersonApi, g: AccessGrant, s: Session) =>
+    activitySection(
+      await readActivity(
+        (ns, name) => person.activity(ns, name),
+        g,
+        (err) =>
+          o.log.warn('cannot read an activity record', {
+            user: s.user,
+            grant: `${g.metadata.namespace}/${g.metadata.name}`,
+            err,
+          }),
+      ),
+    );
   /**
    * Refuses, before anything is recorded, a decision by someone who approves
    * under another policy or none: the controller would not count it, and a
@@ -461,12 +477,12 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
           404,
           `There is no access grant ${c.req.param('ns')}/${c.req.param('name')}, or you may not read it.`,
         );
-      const policies = await person.policies();
+      const [policies, activity] = await Promise.all([person.policies(), activityOf(person, g, s)]);
       const mayDecide = isApproverOf(byName(policies).get(g.spec.policy), me(s));
       return render(
         c,
         g.metadata.name ?? 'Grant',
-        detailPage(g, me(s), o.sealer.csrfToken(s.sid), mayDecide),
+        detailPage(g, me(s), o.sealer.csrfToken(s.sid), mayDecide, activity),
         {
           active: 'none',
           live: `grant:${g.metadata.uid}`,
@@ -729,7 +745,11 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
       const csrf = o.sealer.csrfToken(s.sid);
       const policies = byName(await person.policies());
       const list = await person.grants([...policies.values()]);
-      const render1 = (g: AccessGrant, deleted: boolean): LiveUpdate | undefined => {
+      const render1 = (
+        g: AccessGrant,
+        deleted: boolean,
+        activity?: Html,
+      ): LiveUpdate | undefined => {
         const uid = g.metadata.uid ?? '';
         if (view === 'access') {
           if (myGrants([g], me(s)).length === 0) return undefined;
@@ -753,7 +773,13 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
           return {
             id: 'main',
             inner: true,
-            html: detailPage(g, me(s), csrf, isApproverOf(policies.get(g.spec.policy), me(s))).text,
+            html: detailPage(
+              g,
+              me(s),
+              csrf,
+              isApproverOf(policies.get(g.spec.policy), me(s)),
+              activity,
+            ).text,
           };
         }
         return undefined;
@@ -770,6 +796,15 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
           if (!u || closed) return;
           void stream.writeSSE({ event: 'update', data: JSON.stringify(u) });
         };
+        // A grant's page also shows its activity, read as the person at each change;
+        // in order, so that an older read never overwrites a newer one.
+        let inOrder = Promise.resolve();
+        const push = (g: AccessGrant, deleted: boolean) => {
+          if (view !== `grant:${g.metadata.uid}`) return send(render1(g, deleted));
+          inOrder = inOrder.then(async () =>
+            send(render1(g, deleted, deleted ? undefined : await activityOf(person, g, s))),
+          );
+        };
         let stop = () => {};
         let timer: NodeJS.Timeout | undefined;
         let ping: NodeJS.Timeout | undefined;
@@ -777,12 +812,12 @@ export function portalApp(o: PortalAppOptions): Hono<Env> {
           // A dropped stream comes back within seconds, and is brought up to date.
           await stream.write('retry: 3000\n\n');
           // The page may be older than this stream: bring every row up to date first.
-          for (const g of list.items) send(render1(g, false));
+          for (const g of list.items) push(g, false);
           if (stream.aborted) return;
           stop = await watchGrants(
             person.kc,
             list,
-            (type, g) => send(render1(g, type === 'DELETED')),
+            (type, g) => push(g, type === 'DELETED'),
             (err) => {
               failed = err !== undefined && err !== null;
               wake();

@@ -5,6 +5,7 @@ import {
   type RequestContext,
 } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
+import type { AccessActivity } from '../api/v1alpha1/activity.ts';
 import type { AccessGrant, AccessPolicy } from '../api/v1alpha1/types.ts';
 import { timeboxClient, type TimeboxClient } from '../kube/client.ts';
 import { httpStatus } from '../kube/errors.ts';
@@ -179,6 +180,16 @@ export class PersonApi {
   async grant(namespace: string, name: string): Promise<AccessGrant | undefined> {
     try {
       return await this.client.grants.get(namespace, name);
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** A grant's activity record; a 403 (RBAC says no) is thrown, for the caller to hide it. */
+  async activity(namespace: string, name: string): Promise<AccessActivity | undefined> {
+    try {
+      return await this.client.activities.get(namespace, name);
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
       throw err;

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { AccessActivityStatus } from '../../src/api/v1alpha1/activity.ts';
 import type { AccessApproval } from '../../src/api/v1alpha1/types.ts';
+import { activityObject } from '../../src/activity/object.ts';
+import { timeboxClient } from '../../src/kube/client.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import type { SandboxIssuer, SandboxPerson } from '../../src/sandbox/oidc.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -98,6 +101,8 @@ describe('Portal: request, approve and watch access in a browser', function () {
   let bob: SandboxPerson;
   let carol: SandboxPerson;
   const contexts: BrowserContext[] = [];
+  /** A grant page with an activity section, for the accessibility check. */
+  let activityPage: string | undefined;
   const id = (p: SandboxPerson): Identity => ({ user: p.user, groups: p.groups });
 
   /** A browser context of its own, signed in as `who` at `url`'s portal, on `path`. */
@@ -118,6 +123,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     });
     return { status: res.status(), text: await res.text() };
   };
+  const adminActivities = () => timeboxClient(suite.cluster.admin()).activities;
   const shot = async (page: Page, name: string) => {
     if (SCREENSHOTS)
       await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -709,6 +715,121 @@ describe('Portal: request, approve and watch access in a browser', function () {
     assert.ok(json.items.some((i) => i.approvedBy.includes(bob.user)));
   });
 
+  it("shows a grant's activity to who may read it, and no other grant's record to anyone", async () => {
+    /** A grant of alice's, approved by bob: Active. */
+    const activeGrant = async (prefix: string) => {
+      const name = `${prefix}-${randomBytes(2).toString('hex')}`;
+      await grantsApi(suite.cluster.as(id(alice))).create(
+        requestAs(id(alice), ns, policy, name, {
+          access: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }],
+        }),
+      );
+      const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
+      await approvalAs(suite.cluster, id(bob), ns, {
+        metadata: { generateName: `${name}-`, namespace: ns },
+        spec: {
+          grantRef: { name, uid: g.metadata.uid!, specHash: specHash(g.spec) },
+          decision: 'Approve',
+          approver: bob.user,
+          approverGroups: bob.groups,
+        } as AccessApproval['spec'],
+      });
+      return waitForPhase(suite.cluster, ns, name, 'Active');
+    };
+    const at = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+    const status = (marker: string): AccessActivityStatus => ({
+      requests: 42,
+      firstUsed: at(300),
+      lastUsed: at(60),
+      counts: [
+        { provider: 'kubernetes', verb: 'list', resource: 'pods', namespace: ns, count: 30 },
+        { provider: 'kubernetes', verb: 'get', resource: 'pods/log', namespace: ns, count: 12 },
+      ],
+      writes: [
+        {
+          at: at(120),
+          provider: 'kubernetes',
+          verb: 'delete',
+          resource: 'pods',
+          namespace: ns,
+          name: marker,
+          code: 200,
+        },
+      ],
+      writesOmitted: 0,
+      denied: [
+        {
+          at: at(90),
+          provider: 'kubernetes',
+          verb: 'get',
+          resource: 'secrets',
+          namespace: ns,
+          name: '<b>db-password</b>',
+          code: 403,
+        },
+      ],
+      deniedOmitted: 2,
+    });
+    // The operator writes records from audit events, tested elsewhere: here the
+    // admin writes them (status is no subresource of AccessActivity).
+    const activities = adminActivities();
+    const g = await activeGrant('alice-act');
+    await activities.create(
+      activityObject(
+        { namespace: ns, name: g.metadata.name!, uid: g.metadata.uid! },
+        status('checkout-7'),
+      ),
+    );
+
+    const page = await signedIn(alice, `/grants/${ns}/${g.metadata.name}`);
+    activityPage = `/grants/${ns}/${g.metadata.name}`;
+    const section = page.locator('#activity');
+    await section.getByRole('heading', { name: 'Activity' }).waitFor();
+    await section.locator('table.counts tr', { hasText: 'pods/log' }).waitFor();
+    await section.getByText(`pods/checkout-7 in ${ns}`).waitFor();
+    const denied = section.locator('.denied');
+    await denied.getByRole('heading', { name: 'Denied attempts (3)' }).waitFor();
+    await denied.getByText(`secrets/<b>db-password</b> in ${ns}`).waitFor();
+    assert.equal(await page.locator('#activity b').count(), 0, 'a name is text, never markup');
+    await shot(page, 'grant-activity');
+
+    // The live page keeps the section when the grant changes, without a reload.
+    await page.locator('body[data-live-connected="true"]').waitFor();
+    await page.evaluate(() => (window.marker = 7));
+    await grantsApi(suite.cluster.as(id(alice))).patch(ns, g.metadata.name!, {
+      spec: { revoked: true },
+    });
+    await page.locator('h1 [data-phase="Revoked"]').waitFor({ timeout: 30_000 });
+    await section.getByText(`pods/checkout-7 in ${ns}`).waitFor();
+    assert.equal(await page.evaluate(() => window.marker), 7, 'no reload');
+
+    // A crafted URL naming a record that belongs to no grant shows nothing of it.
+    const ghost = `ghost-${randomBytes(2).toString('hex')}`;
+    const orphan = activityObject(
+      { namespace: ns, name: ghost, uid: 'uid-of-no-grant' },
+      status('ghost-pod'),
+    );
+    delete orphan.metadata.ownerReferences;
+    await activities.create(orphan);
+    const res = await page.goto(`${portal.url}/grants/${ns}/${ghost}`);
+    assert.equal(res?.status(), 404);
+    assert.doesNotMatch(await page.content(), /ghost-pod|db-password/);
+
+    // A record left by an earlier grant of the same name is not this grant's.
+    const later = await activeGrant('alice-later');
+    const stale = activityObject(
+      { namespace: ns, name: later.metadata.name!, uid: 'uid-of-an-earlier-grant' },
+      status('earlier-pod'),
+    );
+    delete stale.metadata.ownerReferences;
+    await activities.create(stale);
+    for (const who of [alice, bob]) {
+      const p = await signedIn(who, `/grants/${ns}/${later.metadata.name}`);
+      await p.locator('#activity').getByText('No requests recorded yet').waitFor();
+      assert.doesNotMatch(await p.content(), /earlier-pod|db-password/, who.user);
+    }
+  });
+
   it('serves every page with a strict CSP, and no serious accessibility violation', async () => {
     const context = await browser.newContext({ bypassCSP: true });
     contexts.push(context);
@@ -726,6 +847,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
       `/request?policy=${azurePolicy}`,
       '/approvals',
       '/audit',
+      ...(activityPage ? [activityPage] : []),
     ]) {
       await page.goto(`${portal.url}${path}`);
       await page.addScriptTag({ path: AXE });

@@ -188,7 +188,14 @@ export function decisionForm(g: AccessGrant, csrf: string): Html {
   </form>`;
 }
 
-export function detailPage(g: AccessGrant, me: Me, csrf: string, mayDecide: boolean): Html {
+/** `activity`: the grant's activity section (views/activity.ts), when the person may read it. */
+export function detailPage(
+  g: AccessGrant,
+  me: Me,
+  csrf: string,
+  mayDecide: boolean,
+  activity?: Html,
+): Html {
   const s = g.status ?? {};
   const notMine = cannotDecide(g, me);
   return html`<h1>${g.metadata.name} <span id="phase-${g.metadata.uid}">${phaseBadge(g)}</span></h1>
@@ -247,5 +254,6 @@ export function detailPage(g: AccessGrant, me: Me, csrf: string, mayDecide: bool
             : decisionForm(g, csrf)
           : ''
       }
-    </section>`;
+    </section>
+    ${activity ?? ''}`;
 }
