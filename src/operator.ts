@@ -259,7 +259,17 @@ async function wire(
   const activityOn = Boolean(opts.activity?.webhook || opts.activity?.logFile);
   const activity = activityOn
     ? grantActivity(
-        { kubeConfig, grants, clock, log, metrics },
+        {
+          kubeConfig,
+          grants,
+          roles: {
+            clusterRoles: () => clusterRoles.list(),
+            role: (name, namespace) => roles.get(name, namespace),
+          },
+          clock,
+          log,
+          metrics,
+        },
         {
           // The operator's own requests are nobody's activity.
           ignoreUsers: [

@@ -14,6 +14,8 @@ import type { Clock } from '../runtime/clock.ts';
 import { Informer } from '../runtime/informer.ts';
 import { idleVerdict, type IdleVerdict } from './idle.ts';
 import { AuditLogFile } from './logfile.ts';
+import { grantedRoles, rightSizing, type RulesOf } from './right-sizing.ts';
+import { clusterRoleRules, type RoleObject } from './roles.ts';
 import type { AuditSource } from './source.ts';
 import { activityStore } from './store.ts';
 import { ActivityTracker } from './tracker.ts';
@@ -39,6 +41,9 @@ export interface Activity {
   stop(): Promise<void>;
 }
 
+/** Activated once, and over. */
+const ended = (g: AccessGrant) => Boolean(g.status?.activatedAt && g.status.endedAt);
+
 /**
  * Grant activity: the sources of audit events, the tracker that attributes them
  * and keeps each grant's AccessActivity, and the idle check. Runs on every
@@ -48,7 +53,12 @@ export interface Activity {
 export function activity(
   deps: {
     kubeConfig: KubeConfig;
-    grants: Pick<Informer<AccessGrant>, 'list' | 'on'>;
+    grants: Pick<Informer<AccessGrant>, 'list' | 'on' | 'get'>;
+    /** The cluster's roles, for the right-sizing hint of ended grants. */
+    roles?: {
+      clusterRoles: () => readonly RoleObject[];
+      role: (name: string, namespace: string) => RoleObject | undefined;
+    };
     clock: Clock;
     log: Logger;
     metrics: Pick<Metrics, 'auditEvents'>;
@@ -69,6 +79,13 @@ export function activity(
       })) as KubernetesListObject<AccessActivity>,
     { log, clock: deps.clock },
   );
+  const roles = deps.roles;
+  const rulesOf: RulesOf = (kind, name, namespace) =>
+    !roles
+      ? undefined
+      : kind === 'ClusterRole'
+        ? clusterRoleRules(name, roles.clusterRoles())
+        : (roles.role(name, namespace)?.rules ?? undefined);
   const tracker = new ActivityTracker({
     grants: () => deps.grants.list(),
     cached: (ns, name) => informer.get(name, ns),
@@ -76,12 +93,35 @@ export function activity(
     clock: deps.clock,
     log,
     counters: { inc: (result, n) => deps.metrics.auditEvents.inc({ result }, n) },
+    // The roles as they are when the grant ends, compared with what was used.
+    rightSizing: (ref, status) => {
+      const g = deps.grants.get(ref.name, ref.namespace);
+      if (!roles || g?.metadata.uid !== ref.uid || !ended(g)) return undefined;
+      const granted = grantedRoles(g, rulesOf);
+      return granted.length ? rightSizing(granted, status) : undefined;
+    },
     ...(opts.ignoreUsers ? { ignoreUsers: opts.ignoreUsers } : {}),
     ...(opts.flushIntervalMs ? { flushIntervalMs: opts.flushIntervalMs } : {}),
     ...(opts.healthWindowMs ? { healthWindowMs: opts.healthWindowMs } : {}),
   });
   for (const verb of ['add', 'update', 'delete'] as const)
-    deps.grants.on(verb, () => tracker.invalidate());
+    deps.grants.on(verb, (g) => {
+      tracker.invalidate();
+      // Ended: its record gets the right-sizing hint at the next flush, unless it
+      // has it already. One found ended at start-up gets it only if it has a
+      // record: it may have ended before anything was recorded.
+      if (verb === 'delete' || !roles || !ended(g)) return;
+      const rec = informer.get(g.metadata.name ?? '', g.metadata.namespace);
+      if (rec && rec.spec.grantRef.uid === g.metadata.uid && rec.status?.rightSizing) return;
+      tracker.finish(
+        {
+          namespace: g.metadata.namespace ?? '',
+          name: g.metadata.name ?? '',
+          uid: g.metadata.uid ?? '',
+        },
+        { create: verb === 'update' },
+      );
+    });
   const sources: AuditSource[] = [];
   if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
   const idleMessages = new Map<string, string>();
