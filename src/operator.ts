@@ -50,7 +50,11 @@ import { Lifecycle } from './runtime/lifecycle.ts';
 import { Manager } from './runtime/manager.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 import type { SlackServerOptions } from './notify/slack-server.ts';
-import { activity as grantActivity, type ActivityOptions } from './activity/wiring.ts';
+import {
+  activityConfigured,
+  activity as grantActivity,
+  type ActivityOptions,
+} from './activity/wiring.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -256,8 +260,11 @@ async function wire(
     },
     clock,
   );
-  const activityOn = Boolean(opts.activity?.webhook || opts.activity?.logFile);
-  const activity = activityOn
+  const activityOptions: ActivityOptions = {
+    ...opts.activity,
+    providerFlags: opts.providerFlags ?? {},
+  };
+  const activity = activityConfigured(activityOptions)
     ? grantActivity(
         {
           kubeConfig,
@@ -275,7 +282,7 @@ async function wire(
           ignoreUsers: [
             `system:serviceaccount:${opts.namespace ?? 'timebox-system'}:timebox-controller`,
           ],
-          ...opts.activity,
+          ...activityOptions,
         },
       )
     : undefined;
@@ -374,6 +381,12 @@ async function wire(
     },
     opts.notifications,
   );
+  if (activity)
+    mgr.addLeaderRunnable({
+      name: 'activity-sources',
+      start: () => void activity.leader.start(),
+      stop: () => activity.leader.stop(),
+    });
   mgr.addLeaderRunnable({
     name: 'notifications',
     start: () => notify.start(),

@@ -1,13 +1,15 @@
 import type {
   AccessActivity,
   AccessActivityStatus,
+  ActivityProvider,
   RightSizing,
 } from '../api/v1alpha1/activity.ts';
 import { isConflict } from '../kube/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
-import { attribute, GrantIndex, type GrantWindow } from './attribute.ts';
+import type { ProviderRequest } from '../providers/kind.ts';
+import { attribute, attributeRequest, GrantIndex, type GrantWindow } from './attribute.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { AuditIntake, type IntakeCounters } from './intake.ts';
 import { ActivityDelta, mergeActivity, type Use } from './record.ts';
@@ -138,9 +140,19 @@ export class ActivityTracker {
     return hits.length > 0;
   }
 
-  /** Grants whose AWS targets give access to `arn` (for the CloudTrail source). */
-  grantsOfPrincipal(arn: string): GrantWindow[] {
-    return this.grantIndex().forPrincipal(arn);
+  /**
+   * Takes a provider's requests (CloudTrail records): attributed at once, as
+   * they come from a source that reads at its own pace and never floods.
+   * Returns how many counted for some grant.
+   */
+  offerRequests(provider: ActivityProvider, requests: readonly ProviderRequest[]): number {
+    let attributed = 0;
+    for (const r of requests) {
+      const hits = attributeRequest(provider, r, this.grantIndex());
+      for (const h of hits) this.record(h.grant, h.use);
+      if (hits.length) attributed++;
+    }
+    return attributed;
   }
 
   record(grant: GrantWindow, use: Use): void {

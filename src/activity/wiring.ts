@@ -5,7 +5,13 @@ import {
   type KubeConfig,
   type KubernetesListObject,
 } from '@kubernetes/client-node';
-import { ACCESS_ACTIVITY, type AccessActivity } from '../api/v1alpha1/activity.ts';
+import {
+  ACCESS_ACTIVITY,
+  type AccessActivity,
+  type ActivityProvider,
+} from '../api/v1alpha1/activity.ts';
+import type { ProviderActivitySource } from '../providers/kind.ts';
+import { kinds } from '../providers/kinds.ts';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
 import { GROUP, VERSION, type AccessGrant, type AccessPolicy } from '../api/v1alpha1/types.ts';
 import type { Logger } from '../log/logger.ts';
@@ -30,6 +36,16 @@ export interface ActivityOptions {
   healthWindowMs?: number;
   /** Users whose requests never count: the operator's own. */
   ignoreUsers?: string[];
+  /** The providers' operator flags: those of a kind's activity source turn it on. */
+  providerFlags?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Whether these options give grant activity any source. */
+export function activityConfigured(opts: ActivityOptions | undefined): boolean {
+  const flags = opts?.providerFlags ?? {};
+  return Boolean(
+    opts?.webhook || opts?.logFile || kinds.some((k) => k.activity?.configured(flags)),
+  );
 }
 
 export interface Activity {
@@ -39,6 +55,11 @@ export interface Activity {
   idle(grant: AccessGrant, policy: AccessPolicy | undefined): IdleVerdict | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * The providers' sources (CloudTrail files), for the leader only: one reader
+   * of a shared feed, so each request is counted once.
+   */
+  leader: { start(): Promise<void>; stop(): Promise<void> };
 }
 
 /** Activated once, and over. */
@@ -124,6 +145,9 @@ export function activity(
     });
   const sources: AuditSource[] = [];
   if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
+  const flags = opts.providerFlags ?? {};
+  let providerSources: ProviderActivitySource[] = [];
+  let leaderRun = 0;
   const idleMessages = new Map<string, string>();
   let stopWebhook: (() => Promise<void>) | undefined;
   return {
@@ -170,6 +194,40 @@ export function activity(
         });
         stopWebhook = () => server.close();
       }
+    },
+    leader: {
+      async start() {
+        const run = ++leaderRun;
+        for (const kind of kinds) {
+          const hook = kind.activity;
+          if (!hook?.configured(flags)) continue;
+          try {
+            const source = await hook.source({
+              clock: deps.clock,
+              log: log.with({ provider: kind.name }),
+              flags,
+              // Only kinds the record's schema names have a source.
+              sink: (requests) => tracker.offerRequests(kind.name as ActivityProvider, requests),
+            });
+            await source.start();
+            // Leadership lost while it started: it must not read on.
+            if (run !== leaderRun) {
+              await source.stop();
+              return;
+            }
+            providerSources.push(source);
+            log.info('following provider activity', { provider: kind.name, source: source.name });
+          } catch (err) {
+            log.error('a provider activity source did not start', { provider: kind.name, err });
+          }
+        }
+      },
+      async stop() {
+        leaderRun++;
+        const running = providerSources;
+        providerSources = [];
+        for (const s of running) await s.stop();
+      },
     },
     async stop() {
       await stopWebhook?.();
