@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { CERT_DIR_RECHECK_MS, readCertDir, reloadCertificate } from '../admission/cert-reload.ts';
 import {
   CustomObjectsApi,
   type KubeConfig,
@@ -29,7 +29,14 @@ import { startAuditWebhook } from './webhook.ts';
 
 export interface ActivityOptions {
   /** The audit webhook backend, served over HTTPS with a bearer token. */
-  webhook?: { host: string; port: number; certDir: string; tokenFile: string };
+  webhook?: {
+    host: string;
+    port: number;
+    certDir: string;
+    tokenFile: string;
+    /** How often tls.crt and tls.key are read again (60 s). */
+    certRecheckMs?: number;
+  };
   /** An API server's JSON audit log to follow. */
   logFile?: string;
   flushIntervalMs?: number;
@@ -178,21 +185,34 @@ export function activity(
       for (const s of sources) await s.start((events) => tracker.offer(events));
       if (opts.webhook) {
         const w = opts.webhook;
-        const [certPem, keyPem, token] = await Promise.all([
-          readFile(join(w.certDir, 'tls.crt'), 'utf8'),
-          readFile(join(w.certDir, 'tls.key'), 'utf8'),
+        const [certificate, token] = await Promise.all([
+          readCertDir(w.certDir),
           readFile(w.tokenFile, 'utf8'),
         ]);
         const server = await startAuditWebhook({
           host: w.host,
           port: w.port,
-          certificate: { certPem, keyPem },
+          certificate,
           token: token.trim(),
           onEvents: (events) => tracker.offer(events),
           onRefused: () => deps.metrics.auditEvents.inc({ result: 'unauthorized' }),
           log,
         });
-        stopWebhook = () => server.close();
+        // A rotated certificate (cert-manager renewing the mounted Secret) is
+        // served without a restart, as for the identity webhook.
+        const reload = reloadCertificate({
+          source: () => readCertDir(w.certDir),
+          current: certificate,
+          apply: (pair) => server.setCertificate(pair),
+          intervalMs: opts.webhook.certRecheckMs ?? CERT_DIR_RECHECK_MS,
+          clock: deps.clock,
+          log,
+          what: 'audit webhook',
+        });
+        stopWebhook = () => {
+          reload.stop();
+          return server.close();
+        };
       }
     },
     leader: {
