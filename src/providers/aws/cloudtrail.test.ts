@@ -21,7 +21,6 @@ const ALICE_FILE =
   'AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/25/111122223333_CloudTrail_eu-west-1_20261125T0945Z_Xa1b2c3d4e5f6g7h.json';
 const ALICE = 'arn:aws:iam::111122223333:role/alice';
 
-
 describe('CloudTrail records', () => {
   it('are requests of the role (not its session) or user that made them, once genuine for its account', async () => {
     const body = JSON.parse(await readFile(join(FIXTURES, ALICE_FILE), 'utf8')) as unknown;
