@@ -85,6 +85,11 @@ describe('CloudTrail records', () => {
       principalOf({ type: 'IAMUser', arn: 'arn:aws:iam::111122223333:root' }),
       undefined,
     );
+    assert.equal(
+      principalOf({ type: 'IAMUser', arn: 'arn:aws:iam::111122223333:role/alice' }),
+      undefined,
+      'a user record naming a role is forged',
+    );
     assert.equal(principalOf(undefined), undefined);
   });
 

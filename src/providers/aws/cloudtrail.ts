@@ -40,7 +40,8 @@ export function accountOf(arn: string): string | undefined {
  * grant's principal.
  */
 export function principalOf(id: CloudTrailRecord['userIdentity']): string | undefined {
-  if (id?.type === 'IAMUser') return id.arn && IAM_PRINCIPAL.test(id.arn) ? id.arn : undefined;
+  if (id?.type === 'IAMUser')
+    return id.arn && IAM_PRINCIPAL.exec(id.arn)?.[2] === 'user' ? id.arn : undefined;
   if (id?.type !== 'AssumedRole') return undefined;
   const issuer = id.sessionContext?.sessionIssuer;
   if (issuer?.type === 'Role' && issuer.arn && IAM_PRINCIPAL.test(issuer.arn)) {
