@@ -52,7 +52,11 @@ import { Lifecycle } from './runtime/lifecycle.ts';
 import { Manager } from './runtime/manager.ts';
 import { notifications, type NotificationsOptions } from './notify/wiring.ts';
 import type { SlackServerOptions } from './notify/slack-server.ts';
-import { activity as grantActivity, type ActivityOptions } from './activity/wiring.ts';
+import {
+  activityConfigured,
+  activity as grantActivity,
+  type ActivityOptions,
+} from './activity/wiring.ts';
 
 export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
@@ -263,16 +267,29 @@ async function wire(
     },
     clock,
   );
-  const activityOn = Boolean(opts.activity?.webhook || opts.activity?.logFile);
-  const activity = activityOn
+  const activityOptions: ActivityOptions = {
+    ...opts.activity,
+    providerFlags: opts.providerFlags ?? {},
+  };
+  const activity = activityConfigured(activityOptions)
     ? grantActivity(
-        { kubeConfig, grants, clock, log, metrics },
+        {
+          kubeConfig,
+          grants,
+          roles: {
+            clusterRoles: () => clusterRoles.list(),
+            role: (name, namespace) => roles.get(name, namespace),
+          },
+          clock,
+          log,
+          metrics,
+        },
         {
           // The operator's own requests are nobody's activity.
           ignoreUsers: [
             `system:serviceaccount:${opts.namespace ?? 'timebox-system'}:timebox-controller`,
           ],
-          ...opts.activity,
+          ...activityOptions,
         },
       )
     : undefined;
@@ -394,6 +411,12 @@ async function wire(
     },
     opts.notifications,
   );
+  if (activity)
+    mgr.addLeaderRunnable({
+      name: 'activity-sources',
+      start: () => void activity.leader.start(),
+      stop: () => activity.leader.stop(),
+    });
   mgr.addLeaderRunnable({
     name: 'notifications',
     start: () => notify.start(),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { attribute, GrantIndex, serviceAccountUser } from './attribute.ts';
+import type { ProviderRequest } from '../providers/kind.ts';
+import { attribute, attributeRequest, GrantIndex, serviceAccountUser } from './attribute.ts';
 import { activeGrant, anEvent } from './fixtures.ts';
 
 const index = (...gs: ReturnType<typeof activeGrant>[]) => GrantIndex.of(gs);
@@ -143,5 +144,53 @@ describe('attribute', () => {
     });
     const refused = anEvent({ responseStatus: { code: 403 }, annotations: {} });
     assert.deepEqual(attribute(refused, index(aws)), []);
+  });
+});
+
+describe("attribute a provider's request", () => {
+  const ROLE = 'arn:aws:iam::111122223333:role/alice';
+  const withRole = (name: string) =>
+    activeGrant(
+      {
+        access: [
+          { aws: { principalArn: ROLE, policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
+        ],
+      },
+      name,
+    );
+  const req = (o: Partial<ProviderRequest> = {}): ProviderRequest => ({
+    principal: ROLE,
+    atMs: Date.parse('2026-11-25T09:30:00Z'),
+    verb: 'ListBuckets',
+    resource: 's3.amazonaws.com',
+    denied: false,
+    write: false,
+    ...o,
+  });
+
+  it('to every grant giving that principal access, within each window', () => {
+    const g = index(withRole('a'), withRole('b'), activeGrant());
+    assert.deepEqual(
+      attributeRequest('aws', req(), g).map((h) => h.grant.key),
+      ['payments/a', 'payments/b'],
+    );
+    assert.deepEqual(
+      attributeRequest('aws', req({ atMs: Date.parse('2026-11-25T08:59:59Z') }), g),
+      [],
+    );
+    assert.deepEqual(
+      attributeRequest('aws', req({ atMs: Date.parse('2026-11-25T11:00:01Z') }), g),
+      [],
+    );
+  });
+
+  it('never to another principal, nor by the same name under another provider', () => {
+    const g = index(withRole('a'));
+    assert.deepEqual(
+      attributeRequest('aws', req({ principal: 'arn:aws:iam::111122223333:role/alice2' }), g),
+      [],
+    );
+    assert.deepEqual(attributeRequest('kubernetes', req(), g), []);
+    assert.deepEqual(attributeRequest('aws', req({ atMs: NaN }), g), []);
   });
 });

@@ -7,6 +7,9 @@ import {
   WRITE_VERBS,
   type AuditEvent,
 } from './audit-event.ts';
+import type { ActivityProvider } from '../api/v1alpha1/activity.ts';
+import type { ProviderRequest } from '../providers/kind.ts';
+import { entryOf } from '../providers/kinds.ts';
 import type { Use } from './record.ts';
 
 /** What attribution needs to know of a grant: whose it is, where, and when. */
@@ -24,8 +27,11 @@ export interface GrantWindow {
   clusterWide: boolean;
   /** Whether it has Kubernetes targets at all. */
   kubernetes: boolean;
-  /** AWS principals its AWS targets give access to. */
-  awsPrincipals: readonly string[];
+  /**
+   * The identities its other targets give access to, as their kinds name them
+   * (`activity.principals`): whose requests in the provider's own logs count.
+   */
+  principals: readonly { provider: string; principal: string }[];
 }
 
 /** Pure: the window of a grant that has been activated; undefined for one that never was. */
@@ -36,12 +42,14 @@ export function grantWindow(g: AccessGrant): GrantWindow | undefined {
   const namespaces = new Set<string>();
   let clusterWide = false;
   let kubernetes = false;
-  const awsPrincipals: string[] = [];
+  const principals: { provider: string; principal: string }[] = [];
   for (const a of g.spec.access ?? []) {
     if (a.kubernetes) kubernetes = true;
     if (a.kubernetes?.clusterWide) clusterWide = true;
     for (const ns of a.kubernetes?.namespaces ?? []) namespaces.add(ns);
-    if (a.aws?.principalArn) awsPrincipals.push(a.aws.principalArn);
+    const e = entryOf(a as Readonly<Record<string, unknown>>);
+    for (const principal of e?.kind.activity?.principals(e.entry) ?? [])
+      principals.push({ provider: e!.kind.name, principal });
   }
   return {
     key: `${g.metadata.namespace}/${g.metadata.name}`,
@@ -52,9 +60,11 @@ export function grantWindow(g: AccessGrant): GrantWindow | undefined {
     namespaces,
     clusterWide,
     kubernetes,
-    awsPrincipals,
+    principals,
   };
 }
+
+const principalKey = (provider: string, principal: string) => `${provider}\u0000${principal}`;
 
 /** The user name Kubernetes gives a ServiceAccount. */
 export function serviceAccountUser(namespace: string, name: string): string {
@@ -76,7 +86,8 @@ export class GrantIndex {
       if (s.kind === 'User') push(this.byUser, s.name, w);
       else if (s.kind === 'Group') push(this.byGroup, s.name, w);
       else push(this.byUser, serviceAccountUser(s.namespace ?? '', s.name), w);
-      for (const p of w.awsPrincipals) push(this.byPrincipal, p, w);
+      for (const p of w.principals)
+        push(this.byPrincipal, principalKey(p.provider, p.principal), w);
     }
     this.size = windows.length;
   }
@@ -92,9 +103,9 @@ export class GrantIndex {
     return out;
   }
 
-  /** Grants whose AWS targets give access to this principal. */
-  forPrincipal(arn: string): GrantWindow[] {
-    return this.byPrincipal.get(arn) ?? [];
+  /** Grants whose targets of this provider give access to this principal. */
+  forPrincipal(provider: string, principal: string): GrantWindow[] {
+    return this.byPrincipal.get(principalKey(provider, principal)) ?? [];
   }
 }
 
@@ -149,4 +160,33 @@ export function attribute(
     if (denied || inScope) out.push({ grant, use });
   }
   return out;
+}
+
+/**
+ * Pure: the grants a provider's request (a CloudTrail record) counts for: those
+ * whose targets of that provider give access to the principal that made it,
+ * made within the grant's window. Allowed: a use; refused: a denied attempt.
+ * The provider vouches for the principal (its source checks where the record
+ * comes from); the core only matches it.
+ */
+export function attributeRequest(
+  provider: ActivityProvider,
+  r: ProviderRequest,
+  index: GrantIndex,
+): Attribution[] {
+  if (!Number.isFinite(r.atMs) || !r.verb || !r.resource) return [];
+  const use: Use = {
+    atMs: r.atMs,
+    provider,
+    verb: r.verb,
+    resource: r.resource,
+    ...(r.name ? { name: r.name } : {}),
+    ...(r.code !== undefined ? { code: r.code } : {}),
+    denied: r.denied,
+    write: r.write,
+  };
+  return index
+    .forPrincipal(provider, r.principal)
+    .filter((grant) => r.atMs >= grant.startMs && r.atMs <= grant.endMs)
+    .map((grant) => ({ grant, use }));
 }

@@ -1,4 +1,8 @@
-import type { AccessActivityStatus, ActivityRequest } from '../api/v1alpha1/activity.ts';
+import type {
+  AccessActivityStatus,
+  ActivityRequest,
+  RightSizing,
+} from '../api/v1alpha1/activity.ts';
 
 const where = (r: { namespace?: string }) => (r.namespace ? ` in ${r.namespace}` : '');
 const request = (r: ActivityRequest) =>
@@ -6,7 +10,8 @@ const request = (r: ActivityRequest) =>
 
 /** Pure: a grant's activity record in words, for `timebox describe` and the portal. */
 export function describeActivity(s: AccessActivityStatus | undefined, max = 10): string[] {
-  if (!s || (!s.requests && !s.denied?.length)) return ['  (no requests recorded)'];
+  if (!s || (!s.requests && !s.denied?.length))
+    return ['  (no requests recorded)', ...describeRightSizing(s?.rightSizing, max)];
   const lines = [
     `  Requests:    ${s.requests ?? 0}${s.firstUsed ? `, first ${s.firstUsed}, last ${s.lastUsed}` : ''}`,
   ];
@@ -27,11 +32,38 @@ export function describeActivity(s: AccessActivityStatus | undefined, max = 10):
   };
   listed('Writes', s.writes, s.writesOmitted);
   listed('Denied attempts', s.denied, s.deniedOmitted);
-  const r = s.rightSizing;
-  if (r) {
-    lines.push(`  Right-sizing: ${r.summary}`);
-    for (const u of r.used.slice(0, max))
-      lines.push(`    used ${u.resource}: ${u.used.join(', ')} (of ${u.verbs.join(', ')})`);
+  lines.push(...describeRightSizing(s.rightSizing, max));
+  return lines;
+}
+
+const list = (xs: string[]) => `[${xs.map((x) => (x === '' ? '""' : x)).join(', ')}]`;
+const more = (total: number, shown: number) =>
+  total > shown ? ` … and ${total - shown} more` : '';
+
+/** Pure: the right-sizing hint in words, with the rules to allow instead as YAML flow mappings. */
+export function describeRightSizing(r: RightSizing | undefined, max = 10): string[] {
+  if (!r) return [];
+  const lines = [`  Right-sizing: ${r.summary}`, `    Compared:  ${r.roles.join('; ')}`];
+  for (const u of r.used.slice(0, max)) {
+    const unused = u.verbs.filter((v) => !u.used.includes(v));
+    lines.push(
+      `    used   ${u.resource}: ${u.used.join(', ')}${unused.length ? `; not ${unused.join(', ')}` : ''}`,
+    );
+  }
+  if (r.used.length > max) lines.push(`    …${more(r.used.length, max)} used`);
+  if (r.unusedResources.length)
+    lines.push(
+      `    unused ${r.unusedResources.slice(0, max * 2).join(', ')}${more(r.unusedResources.length + (r.omitted ?? 0), max * 2)}`,
+    );
+  if (r.unusedNamespaces?.length) lines.push(`    never used in ${r.unusedNamespaces.join(', ')}`);
+  if (r.suggestedRules?.length) {
+    lines.push('    Rules that would have covered every use:');
+    for (const rule of r.suggestedRules.slice(0, max * 2))
+      lines.push(
+        `      - {apiGroups: ${list(rule.apiGroups)}, resources: ${list(rule.resources)}, verbs: ${list(rule.verbs)}${rule.resourceNames ? `, resourceNames: ${list(rule.resourceNames)}` : ''}}`,
+      );
+    if (r.suggestedRules.length > max * 2)
+      lines.push(`      #${more(r.suggestedRules.length, max * 2)}`);
   }
   return lines;
 }

@@ -45,7 +45,20 @@ class FakeStore implements ActivityStore {
   }
 }
 
+/** A stand-in for the right-sizing of an ended grant: how many requests it saw. */
+const endedGrants = new Set<string>();
+const fakeRightSizing = (g: { uid: string }, s: { requests?: number }) =>
+  endedGrants.has(g.uid)
+    ? {
+        roles: ['ClusterRole edit in payments'],
+        used: [],
+        unusedResources: [],
+        summary: `${s.requests ?? 0} requests`,
+      }
+    : undefined;
+
 function setup() {
+  endedGrants.clear();
   const clock = new FakeClock('2026-11-25T09:30:00Z');
   const store = new FakeStore();
   const counts: Record<IntakeResult, number> = {
@@ -64,6 +77,7 @@ function setup() {
     counters: { inc: (r, n) => (counts[r] += n) },
     capacity: 100,
     flushIntervalMs: 30_000,
+    rightSizing: fakeRightSizing,
   });
   return { clock, store, counts, grant, tracker };
 }
@@ -165,6 +179,56 @@ describe('activity tracker', () => {
     assert.equal(tracker.watchedSince(), undefined, 'a gap: blind');
     tracker.offer([anEvent()]);
     assert.equal(tracker.watchedSince(), clock.now().getTime(), 'watching again from now');
+  });
+
+  it('writes the right-sizing hint once a grant has ended, and again only when late events change it', async () => {
+    const { store, tracker } = setup();
+    const ref = { namespace: 'payments', name: 'alice-debug', uid: 'uid-alice-debug' };
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    await tracker.flush();
+    assert.equal(store.objects.get('payments/alice-debug')?.status?.rightSizing, undefined);
+    endedGrants.add(ref.uid);
+    tracker.finish(ref);
+    await tracker.flush();
+    assert.equal(
+      store.objects.get('payments/alice-debug')?.status?.rightSizing?.summary,
+      '1 requests',
+    );
+    assert.equal(store.writes, 2);
+    // Another replica (or a restart) finishing it again writes nothing.
+    tracker.finish(ref);
+    await tracker.flush();
+    assert.equal(store.writes, 2);
+    // A request made before the end, reported late: the hint follows.
+    tracker.offer([anEvent({ at: '2026-11-25T09:59:00Z' })]);
+    tracker.intake.drain();
+    await tracker.flush();
+    const rec = store.objects.get('payments/alice-debug')?.status;
+    assert.equal(rec?.requests, 2);
+    assert.equal(rec?.rightSizing?.summary, '2 requests');
+  });
+
+  it('creates a record for an ended grant nobody used: that it was not needed is the hint', async () => {
+    const { store, tracker } = setup();
+    const ref = { namespace: 'payments', name: 'alice-debug', uid: 'uid-alice-debug' };
+    endedGrants.add(ref.uid);
+    // Found ended at start-up, without a record: it may have ended before anything was recorded.
+    tracker.finish(ref);
+    await tracker.flush();
+    assert.equal(store.objects.has('payments/alice-debug'), false);
+    tracker.finish(ref, { create: true });
+    await tracker.flush();
+    const rec = store.objects.get('payments/alice-debug');
+    assert.equal(rec?.status?.rightSizing?.summary, '0 requests');
+    assert.equal(rec?.spec.grantRef.uid, ref.uid);
+    // A grant with nothing to compare (no Kubernetes access) gets no empty record.
+    tracker.finish(
+      { namespace: 'payments', name: 'aws-only', uid: 'uid-aws-only' },
+      { create: true },
+    );
+    await tracker.flush();
+    assert.equal(store.objects.has('payments/aws-only'), false);
   });
 
   it('flushes every interval on its timer', async () => {

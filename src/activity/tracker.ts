@@ -1,9 +1,15 @@
-import type { AccessActivity, AccessActivityStatus } from '../api/v1alpha1/activity.ts';
+import type {
+  AccessActivity,
+  AccessActivityStatus,
+  ActivityProvider,
+  RightSizing,
+} from '../api/v1alpha1/activity.ts';
 import { isConflict } from '../kube/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
-import { attribute, GrantIndex, type GrantWindow } from './attribute.ts';
+import type { ProviderRequest } from '../providers/kind.ts';
+import { attribute, attributeRequest, GrantIndex, type GrantWindow } from './attribute.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { AuditIntake, type IntakeCounters } from './intake.ts';
 import { ActivityDelta, mergeActivity, type Use } from './record.ts';
@@ -29,6 +35,15 @@ export interface TrackerOptions {
   ignoreUsers?: readonly string[];
   /** How often what was seen is written to the records (30 s). */
   flushIntervalMs?: number;
+  /**
+   * The right-sizing hint of a grant that has ended, from its record; undefined
+   * while it has not ended (or has nothing to compare). Recomputed at each write
+   * after the end, so late events (another replica's flush) are in it.
+   */
+  rightSizing?: (
+    grant: { namespace: string; name: string; uid: string },
+    status: AccessActivityStatus,
+  ) => RightSizing | undefined;
   /** Audit events held waiting for attribution at most (10,000). */
   capacity?: number;
   /**
@@ -43,6 +58,10 @@ interface Pending {
   name: string;
   uid: string;
   delta: ActivityDelta;
+  /** The grant has ended: write its right-sizing hint even if nothing more was seen. */
+  finish?: boolean;
+  /** ...creating its record if it has none. */
+  create?: boolean;
 }
 
 /** Without change notices (invalidate), how stale the grant index may be. */
@@ -121,9 +140,19 @@ export class ActivityTracker {
     return hits.length > 0;
   }
 
-  /** Grants whose AWS targets give access to `arn` (for the CloudTrail source). */
-  grantsOfPrincipal(arn: string): GrantWindow[] {
-    return this.grantIndex().forPrincipal(arn);
+  /**
+   * Takes a provider's requests (CloudTrail records): attributed at once, as
+   * they come from a source that reads at its own pace and never floods.
+   * Returns how many counted for some grant.
+   */
+  offerRequests(provider: ActivityProvider, requests: readonly ProviderRequest[]): number {
+    let attributed = 0;
+    for (const r of requests) {
+      const hits = attributeRequest(provider, r, this.grantIndex());
+      for (const h of hits) this.record(h.grant, h.use);
+      if (hits.length) attributed++;
+    }
+    return attributed;
   }
 
   record(grant: GrantWindow, use: Use): void {
@@ -152,6 +181,29 @@ export class ActivityTracker {
       (x): x is number => x !== undefined,
     );
     return all.length ? Math.max(...all) : undefined;
+  }
+
+  /**
+   * A grant ended: at the next flush its record gets its right-sizing hint. With
+   * `create`, a record is created if nothing was ever recorded ("nothing used" is
+   * a hint too); without, only a record that exists gets it.
+   */
+  finish(
+    grant: { namespace: string; name: string; uid: string },
+    opts: { create?: boolean } = {},
+  ): void {
+    const key = `${grant.namespace}/${grant.name}`;
+    const p = this.pending.get(key);
+    if (p?.uid === grant.uid) {
+      p.finish = true;
+      p.create ||= opts.create === true;
+    } else
+      this.pending.set(key, {
+        ...grant,
+        delta: new ActivityDelta(),
+        finish: true,
+        create: opts.create === true,
+      });
   }
 
   /** Remembers that a grant was found idle, so the verdict holds while its revocation is recorded. */
@@ -191,7 +243,12 @@ export class ActivityTracker {
     const batch = this.pending;
     this.pending = new Map();
     for (const [key, p] of batch) {
-      if (p.delta.empty) continue;
+      if (p.delta.empty && !p.finish) continue;
+      // Finished by another replica, or an earlier run, already: nothing to write.
+      if (p.delta.empty && this.o.cached?.(p.namespace, p.name)?.status?.rightSizing) {
+        const c = this.o.cached(p.namespace, p.name);
+        if (c?.spec.grantRef.uid === p.uid) continue;
+      }
       try {
         await this.write(p);
       } catch (err) {
@@ -204,6 +261,8 @@ export class ActivityTracker {
         if (!newer) this.pending.set(key, p);
         else if (newer.uid === p.uid) {
           p.delta.absorb(newer.delta);
+          p.finish ||= newer.finish;
+          p.create ||= newer.create;
           this.pending.set(key, p);
         }
       }
@@ -215,8 +274,18 @@ export class ActivityTracker {
     for (let attempt = 0; ; attempt++) {
       const current = await this.o.store.get(p.namespace, p.name);
       const same = current?.spec.grantRef.uid === p.uid;
+      const merged = mergeActivity(same ? (current?.status ?? {}) : {}, p.delta);
+      const rightSizing = this.o.rightSizing?.(p, merged);
+      if (
+        p.delta.empty &&
+        (same
+          ? JSON.stringify(rightSizing) === JSON.stringify(current?.status?.rightSizing)
+          : !rightSizing || !p.create)
+      )
+        return;
       const status: AccessActivityStatus = {
-        ...mergeActivity(same ? (current?.status ?? {}) : {}, p.delta),
+        ...merged,
+        ...(rightSizing ? { rightSizing } : {}),
         updatedAt: now,
       };
       try {

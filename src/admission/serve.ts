@@ -1,13 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Clock, Timer } from '../runtime/clock.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { CERT_DIR_RECHECK_MS, readCertDir, reloadCertificate } from './cert-reload.ts';
 import type { KeyPair } from './certs.ts';
 import { caBundlePort, grantUidLookup, tlsSecretPort } from './kube.ts';
 import { startWebhookServer } from './server.ts';
-import { SelfManagedTls, TLS_CRT, TLS_KEY } from './tls.ts';
+import { SelfManagedTls } from './tls.ts';
 
 export interface WebhookOptions {
   host: string;
@@ -27,7 +26,6 @@ export interface WebhookOptions {
 
 /** How often certificates are checked: renewal, or a rotated cert-manager Secret. */
 const RECHECK_MS = 60 * 60_000;
-const CERT_DIR_RECHECK_MS = 60_000;
 
 /** Serves the identity webhook with TLS from cert-manager (certDir) or self-managed. */
 export async function serveWebhook(
@@ -42,13 +40,7 @@ export async function serveWebhook(
   const log = deps.log.with({ component: 'webhook' });
   const source: () => Promise<KeyPair> =
     'certDir' in opts.tls
-      ? async () => {
-          const dir = (opts.tls as { certDir: string }).certDir;
-          return {
-            certPem: await readFile(join(dir, TLS_CRT), 'utf8'),
-            keyPem: await readFile(join(dir, TLS_KEY), 'utf8'),
-          };
-        }
+      ? () => readCertDir((opts.tls as { certDir: string }).certDir)
       : (() => {
           const t = opts.tls as Extract<WebhookOptions['tls'], { hosts: string[] }>;
           const keeper = new SelfManagedTls({
@@ -60,7 +52,7 @@ export async function serveWebhook(
           });
           return () => keeper.ensure();
         })();
-  let current = await source();
+  const current = await source();
   const server = await startWebhookServer({
     host: opts.host,
     port: opts.port,
@@ -68,30 +60,19 @@ export async function serveWebhook(
     lookup: grantUidLookup(kc, deps.cachedGrant),
     log,
   });
-  let timer: Timer | undefined;
-  let stopped = false;
-  const recheck = () => {
-    timer = deps.clock.after('certDir' in opts.tls ? CERT_DIR_RECHECK_MS : RECHECK_MS, () => {
-      void source()
-        .then((next) => {
-          if (next.certPem !== current.certPem || next.keyPem !== current.keyPem) {
-            server.setCertificate(next);
-            current = next;
-            log.info('webhook certificate reloaded');
-          }
-        })
-        .catch((err: unknown) => log.warn('webhook certificate check failed; retrying', { err }))
-        .finally(() => {
-          if (!stopped) recheck();
-        });
-    });
-  };
-  recheck();
+  const reload = reloadCertificate({
+    source,
+    current,
+    apply: (pair) => server.setCertificate(pair),
+    intervalMs: 'certDir' in opts.tls ? CERT_DIR_RECHECK_MS : RECHECK_MS,
+    clock: deps.clock,
+    log,
+    what: 'webhook',
+  });
   return {
     port: server.port,
     async stop() {
-      stopped = true;
-      timer?.cancel();
+      reload.stop();
       await server.close();
     },
   };

@@ -1,5 +1,6 @@
 import type { ParseArgsOptionDescriptor } from 'node:util';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
+import type { Logger } from '../log/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Artefact, ProviderDriver } from './provider.ts';
 
@@ -87,6 +88,50 @@ export interface DriverContext {
 }
 
 /**
+ * One request made with a provider's access, as the provider's own logs report it
+ * (a CloudTrail record). The activity core attributes it by principal and time.
+ */
+export interface ProviderRequest {
+  /** Who made it, spelled as `activity.principals` spells a grant's identities. */
+  principal: string;
+  /** Unix milliseconds. */
+  atMs: number;
+  /** The API call, e.g. `GetObject`. */
+  verb: string;
+  /** The service, e.g. `s3.amazonaws.com`. */
+  resource: string;
+  /** The object acted on, when short enough to list. */
+  name?: string;
+  /** The provider refused it: a denied attempt, not a use. */
+  denied: boolean;
+  /** It changed something: listed, not only counted. */
+  write: boolean;
+  code?: number;
+}
+
+/** A provider's feed of requests; started on the leader only, so each is counted once. */
+export interface ProviderActivitySource {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What grant activity knows of a kind: whose requests count, and where to read them. */
+export interface ActivityHook<E> {
+  /** Pure: the identities an entry gives access to; their requests count for the grant. */
+  principals(entry: E): string[];
+  /** Whether the operator flags configure a source. */
+  configured(flags: Readonly<Record<string, string | undefined>>): boolean;
+  /** Builds the source (lazily loaded, like a driver); it hands what it reads to `sink`. */
+  source(ctx: {
+    clock: Clock;
+    log: Logger;
+    flags: Readonly<Record<string, string | undefined>>;
+    sink: (requests: ProviderRequest[]) => void;
+  }): Promise<ProviderActivitySource>;
+}
+
+/**
  * Everything Timebox knows about one kind of access, in one object: the planner,
  * policy evaluation, the CRD generator, the CLI, the portal and the docs iterate over
  * the registered kinds (kinds.ts) and never name one. `E` is its access entry
@@ -116,6 +161,8 @@ export interface ProviderKind<N extends string = string, E = unknown, A = unknow
   /** The portal's request form for this kind, over its CLI options; a kind without one is not requested there. */
   readonly form?: readonly FormField<A>[];
   readonly flags?: readonly OperatorFlag[];
+  /** Optional: what was done with its access, from the provider's own logs (docs/activity.md). */
+  readonly activity?: ActivityHook<E>;
   /** Builds the driver; cloud SDKs are imported here, so a provider not enabled costs nothing. */
   driver(ctx: DriverContext): Promise<ProviderDriver>;
 }

@@ -215,6 +215,46 @@ describe('grant activity from the sandbox API server', function () {
     );
   });
 
+  it('once the grant ends, says which of the granted permissions were used, and describe shows it', async () => {
+    // alice-activity, used above, ends: revoked by its requester.
+    await timeboxClient(alice).grants.mergePatch('payments', 'alice-activity', {
+      spec: { revoked: true },
+    });
+    let record: AccessActivity | undefined;
+    await eventually(
+      async () => {
+        record = await timeboxClient(admin).activities.get('payments', 'alice-activity');
+        return record.status?.rightSizing;
+      },
+      { timeoutMs: 30_000, what: () => `the right-sizing hint: ${JSON.stringify(record?.status)}` },
+    );
+    const r = record!.status!.rightSizing!;
+    assert.deepEqual(r.roles, ['ClusterRole edit in payments']);
+    // edit is aggregated (system:aggregate-to-edit and others); its rules were resolved.
+    const used = (resource: string) => r.used.find((u) => u.resource === resource);
+    assert.deepEqual(used('configmaps')?.used, ['create', 'get', 'list']);
+    assert.ok(used('configmaps')?.verbs.includes('delete'), JSON.stringify(used('configmaps')));
+    assert.deepEqual(used('pods')?.used, ['list']);
+    assert.ok(r.unusedResources.includes('secrets'), r.unusedResources.join(', '));
+    assert.ok(r.unusedResources.includes('deployments.apps'), r.unusedResources.join(', '));
+    assert.deepEqual(r.suggestedRules, [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    ]);
+    assert.match(
+      r.summary,
+      /^Used 4 verb-resource permissions of the \d+ granted, on 2 of \d+ resources; 2 rules would have covered every use/,
+    );
+
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [CLI, 'describe', 'alice-activity', '-n', 'payments'],
+      { env: { ...process.env, KUBECONFIG: personKubeconfigPath(sandboxDir, ALICE) } },
+    );
+    assert.match(stdout, /Right-sizing: Used 4 verb-resource permissions/);
+    assert.match(stdout, /- \{apiGroups: \[""\], resources: \[pods\], verbs: \[list\]\}/);
+  });
+
   it('revokes a grant left unused for its idleTimeout, with reason Idle', async () => {
     const g = await request('alice-idle', 'activity-e2e-idle');
     let last: AccessGrant | undefined;

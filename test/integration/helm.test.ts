@@ -273,6 +273,119 @@ describe('Helm chart', function () {
     );
   });
 
+  it('takes grant activity from the audit webhook, an audit log or CloudTrail files, only when asked', async () => {
+    type Pod = {
+      containers: {
+        args: string[];
+        ports: { name: string; containerPort: number }[];
+        volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+      }[];
+      volumes?: (Record<string, unknown> & { name: string })[];
+    };
+    const render = async (...set: string[]) => {
+      const objects = await template(...set);
+      const pod = (
+        objects.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: Pod } }
+      ).template.spec;
+      return { objects, pod, c: pod.containers[0]! };
+    };
+    const off = await render();
+    assert.ok(!off.c.args.some((a) => /audit|activity|cloudtrail/.test(a)), 'off by default');
+    assert.ok(!off.objects.some((o) => o.metadata.name === 'tb-timebox-audit'));
+
+    const hook = [
+      '--set',
+      'activity.auditWebhook.enabled=true',
+      '--set',
+      'activity.auditWebhook.tlsSecretName=audit-tls',
+      '--set',
+      'activity.auditWebhook.tokenSecretName=audit-token',
+    ];
+    const on = await render(
+      ...hook,
+      '--set',
+      'activity.auditWebhook.service.type=NodePort',
+      '--set',
+      'activity.auditWebhook.service.nodePort=30444',
+      '--set',
+      'activity.flushInterval=10',
+    );
+    for (const arg of [
+      '--activity-flush-interval=10',
+      '--audit-webhook-bind-address=:9444',
+      '--audit-webhook-cert-dir=/etc/timebox/audit-webhook',
+      '--audit-webhook-token-file=/etc/timebox/audit-token/token',
+    ])
+      assert.ok(on.c.args.includes(arg), `${arg} in ${on.c.args.join(' ')}`);
+    assert.ok(on.c.ports.some((p) => p.name === 'audit-webhook' && p.containerPort === 9444));
+    assert.deepEqual(
+      on.pod.volumes?.map((v) => `${v.name} ${JSON.stringify(v.secret)}`),
+      ['audit-webhook-tls {"secretName":"audit-tls"}', 'audit-token {"secretName":"audit-token"}'],
+    );
+    assert.ok(on.c.volumeMounts?.every((m) => m.readOnly));
+    const svc = on.objects.find(
+      (o) => o.kind === 'Service' && o.metadata.name === 'tb-timebox-audit',
+    )!;
+    assert.deepEqual(svc.spec?.ports, [
+      { name: 'audit-webhook', port: 443, targetPort: 'audit-webhook', nodePort: 30444 },
+    ]);
+    assert.equal(svc.spec?.type, 'NodePort');
+    const np = on.objects.find((o) => o.kind === 'NetworkPolicy')!;
+    assert.ok(JSON.stringify(np.spec).includes('{"port":9444,"protocol":"TCP"}'));
+    for (const missing of ['tlsSecretName', 'tokenSecretName'])
+      await assert.rejects(
+        template(...hook, '--set', `activity.auditWebhook.${missing}=`),
+        new RegExp(
+          `activity\\.auditWebhook\\.${missing} is required with activity\\.auditWebhook\\.enabled`,
+        ),
+      );
+
+    const log = await render(
+      '--set',
+      'activity.auditLog.enabled=true',
+      '--set',
+      'activity.auditLog.path=/var/log/kube/audit.json',
+    );
+    assert.ok(log.c.args.includes('--audit-log-path=/var/log/kube/audit.json'));
+    assert.deepEqual(log.pod.volumes, [
+      { name: 'audit-log', hostPath: { path: '/var/log/kube', type: 'Directory' } },
+    ]);
+    assert.deepEqual(log.c.volumeMounts, [
+      { name: 'audit-log', mountPath: '/var/log/kube', readOnly: true },
+    ]);
+    await assert.rejects(
+      template('--set', 'activity.auditLog.path=/var/log/'),
+      /activity\/auditLog\/path.*does not match pattern/s,
+    );
+
+    const trail = await render(
+      '--set',
+      'providers.aws.cloudTrailVolume.persistentVolumeClaim.claimName=cloudtrail',
+    );
+    assert.ok(trail.c.args.includes('--aws-cloudtrail-dir=/var/lib/timebox/cloudtrail'));
+    assert.deepEqual(trail.pod.volumes, [
+      { name: 'cloudtrail', persistentVolumeClaim: { claimName: 'cloudtrail' } },
+    ]);
+
+    const { stdout } = await run(helm, ['lint', '--strict', CHART, ...hook]);
+    assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+    for (const v of [
+      'activity.flushInterval',
+      'activity.auditWebhook.enabled',
+      '.tlsSecretName',
+      '.tokenSecretName',
+      '.tokenSecretKey',
+      'activity.auditWebhook.service.type',
+      '.clusterIP',
+      '.nodePort',
+      'activity.auditLog.enabled',
+      '.path',
+      'providers.aws.cloudTrailVolume',
+    ])
+      assert.ok(readme.includes(`\`${v}\``), `${v} is in charts/timebox/README.md`);
+  });
+
   it("appends extraArgs to the operator's arguments", async () => {
     const args = async (...set: string[]) =>
       (

@@ -122,6 +122,29 @@ export const accessActivitySchema: Schema = resourceSchema(
               },
             },
             unusedResources: names(ACTIVITY_LIMITS.usage, 'Granted resources nobody touched.'),
+            unusedNamespaces: names(
+              ACTIVITY_LIMITS.usage,
+              'Namespaces the grant covered where nothing granted was used.',
+            ),
+            suggestedRules: {
+              type: 'array',
+              maxItems: ACTIVITY_LIMITS.usage,
+              description:
+                'The RBAC rules that would have covered every use: a narrower role for the policy to allow instead.',
+              items: {
+                type: 'object',
+                required: ['apiGroups', 'resources', 'verbs'],
+                properties: {
+                  apiGroups: names(1, 'The API group ("" for the core group).'),
+                  resources: names(ACTIVITY_LIMITS.usage, 'The resources used with these verbs.'),
+                  verbs: names(32, 'The verbs used.'),
+                  resourceNames: names(
+                    ACTIVITY_LIMITS.usage,
+                    'When the granted rule was limited to these objects.',
+                  ),
+                },
+              },
+            },
             omitted: count('Entries beyond the caps of used and unusedResources.'),
             summary: str(1024, { description: 'In one line, for a policy author.' }),
           },

@@ -58,14 +58,26 @@ export interface UsageEntry {
   used: string[];
 }
 
-/** The right-sizing hint, written once the grant has ended. */
+/** An RBAC rule, as a Role holds it: part of the smallest role that covered every use. */
+export interface SuggestedRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** The right-sizing hint (Kubernetes access), written once the grant has ended. */
 export interface RightSizing {
-  /** The roles compared, e.g. `ClusterRole edit`. */
+  /** The roles compared, e.g. `ClusterRole edit in payments`. */
   roles: string[];
   /** Granted resources with at least one verb used, and which. */
   used: UsageEntry[];
   /** Granted resources nobody touched, by name. */
   unusedResources: string[];
+  /** Namespaces the grant covered where nothing granted was used. */
+  unusedNamespaces?: string[];
+  /** The rules that would have covered every use: a narrower role to allow instead. */
+  suggestedRules?: SuggestedRule[];
   /** Entries left out of used and unusedResources by the cap. */
   omitted?: number;
   /** One line for a policy author. */

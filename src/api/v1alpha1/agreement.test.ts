@@ -188,6 +188,10 @@ const activityStatus: DeepRequired<AccessActivityStatus> = {
     roles: ['ClusterRole edit'],
     used: [{ resource: 'pods', verbs: ['get'], used: ['get'] }],
     unusedResources: ['secrets'],
+    unusedNamespaces: ['checkout'],
+    suggestedRules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['p'] },
+    ],
     omitted: 0,
     summary: 's',
   },

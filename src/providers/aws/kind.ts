@@ -87,6 +87,22 @@ export const awsKind: ProviderKind<'aws', AwsAccess, AwsAllow> = {
       offered: (a) => a.modes ?? ['InlinePolicy'],
     },
   ],
+  flags: [
+    {
+      name: 'aws-cloudtrail-dir',
+      value: 'DIR',
+      env: 'TIMEBOX_AWS_CLOUDTRAIL_DIR',
+      help: 'grant activity for AWS: follow the CloudTrail log files (AWSLogs/.../*.json.gz)\nthat appear under DIR, where the trail bucket is synced or mounted',
+    },
+  ],
+  activity: {
+    principals: (a) => [a.principalArn],
+    configured: (flags) => Boolean(flags['aws-cloudtrail-dir']),
+    async source({ clock, log, flags, sink }) {
+      const { CloudTrailFiles } = await import('./cloudtrail-files.ts');
+      return new CloudTrailFiles({ dir: flags['aws-cloudtrail-dir'] ?? '', clock, log, sink });
+    },
+  },
   // The SDK's default chain (IRSA, EKS Pod Identity, AWS_* variables);
   // AWS_ENDPOINT_URL_IAM points it elsewhere.
   async driver() {

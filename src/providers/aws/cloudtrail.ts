@@ -1,0 +1,99 @@
+import type { ProviderRequest } from '../kind.ts';
+
+/** The fields of a CloudTrail record (eventVersion 1.x) that activity reads. */
+export interface CloudTrailRecord {
+  eventTime?: string;
+  eventSource?: string;
+  eventName?: string;
+  eventType?: string;
+  readOnly?: boolean;
+  errorCode?: string;
+  recipientAccountId?: string;
+  userIdentity?: {
+    type?: string;
+    arn?: string;
+    accountId?: string;
+    sessionContext?: { sessionIssuer?: { type?: string; arn?: string; accountId?: string } };
+  };
+  resources?: { ARN?: string }[];
+}
+
+const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/;
+const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\//;
+/** What CloudTrail says when IAM refused a call. */
+const DENIED =
+  /^(Client\.)?(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess)$/;
+/** Calls made by a principal: not AWS's own service events, nor Insights. */
+const CALLS = new Set(['AwsApiCall', 'AwsConsoleAction']);
+
+/** The account an IAM role or user ARN belongs to. */
+export function accountOf(arn: string): string | undefined {
+  return IAM_PRINCIPAL.exec(arn)?.[1];
+}
+
+/**
+ * Pure: the IAM principal that made a call, as a grant names it. A role's
+ * session (`arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`) is the role: its
+ * session issuer (`arn:aws:iam::ACCT:role/PATH/ROLE`, with the role's path), or
+ * without one the ARN rebuilt from the session's (path unknown). An IAM user is
+ * itself. Anything else (the root user, AWS services, federated users) is no
+ * grant's principal.
+ */
+export function principalOf(id: CloudTrailRecord['userIdentity']): string | undefined {
+  if (id?.type === 'IAMUser')
+    return id.arn && IAM_PRINCIPAL.exec(id.arn)?.[2] === 'user' ? id.arn : undefined;
+  if (id?.type !== 'AssumedRole') return undefined;
+  const issuer = id.sessionContext?.sessionIssuer;
+  if (issuer?.type === 'Role' && issuer.arn && IAM_PRINCIPAL.test(issuer.arn)) {
+    // The session and its issuer must agree on the account and the role.
+    const m = ASSUMED_ROLE.exec(id.arn ?? '');
+    if (!m || !issuer.arn.endsWith(`/${m[3]}`) || accountOf(issuer.arn) !== m[2]) return undefined;
+    return issuer.arn;
+  }
+  const m = ASSUMED_ROLE.exec(id.arn ?? '');
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
+}
+
+/** The account a delivered file is for: `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/...`. */
+export function accountOfPath(path: string): string | undefined {
+  return /(?:^|\/)AWSLogs\/(?:o-[a-z0-9]+\/)?(\d{12})\/CloudTrail\//.exec(path)?.[1];
+}
+
+/**
+ * Pure: the calls in a CloudTrail log file (`{"Records": [...]}`) as requests of
+ * IAM principals. A record counts only where it is genuine for the principal's
+ * own account: logged for that account (recipientAccountId), by an identity of
+ * that account, in a file delivered for that account when the path says which
+ * (`fileAccount`). So a record forged into another account's files, or the
+ * copy CloudTrail logs in a resource owner's account, never counts.
+ */
+export function requestsOf(body: unknown, fileAccount?: string): ProviderRequest[] {
+  const records = (body as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records)) return [];
+  const out: ProviderRequest[] = [];
+  for (const x of records as unknown[]) {
+    if (!x || typeof x !== 'object') continue;
+    const r = x as CloudTrailRecord;
+    if (!CALLS.has(r.eventType ?? 'AwsApiCall') || !r.eventName || !r.eventSource) continue;
+    const principal = principalOf(r.userIdentity);
+    const account = principal && accountOf(principal);
+    if (!account || r.recipientAccountId !== account) continue;
+    if (r.userIdentity?.accountId !== undefined && r.userIdentity.accountId !== account) continue;
+    if (fileAccount !== undefined && fileAccount !== account) continue;
+    const atMs = Date.parse(r.eventTime ?? '');
+    if (Number.isNaN(atMs)) continue;
+    const denied = DENIED.test(r.errorCode ?? '');
+    const name = r.resources?.[0]?.ARN;
+    out.push({
+      principal,
+      atMs,
+      verb: r.eventName.slice(0, 128),
+      resource: r.eventSource.slice(0, 512),
+      ...(name && name.length <= 253 ? { name } : {}),
+      denied,
+      write: r.readOnly === false,
+      ...(denied ? { code: 403 } : {}),
+    });
+  }
+  return out;
+}
