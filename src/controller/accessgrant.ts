@@ -10,6 +10,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
 import { grantRisks, type RoleRules } from '../policy/escalation.ts';
+import { accessRisks } from '../policy/kind-risks.ts';
 import { checkPolicy, evaluateRequest, WHILE_ACTIVE } from '../policy/evaluate.ts';
 import {
   isTerminalError,
@@ -223,7 +224,10 @@ export class AccessGrantController {
       .list(grant.metadata.namespace)
       .filter((a) => a.spec?.grantRef?.name === grant.metadata.name);
     const granted = grant.status?.expiresAt !== undefined;
-    const risks = this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : [];
+    const risks = [
+      ...(this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : []),
+      ...accessRisks(grant.spec.access),
+    ];
     const policyCheck = granted ? checkPolicy(grant, policy, risks, WHILE_ACTIVE) : undefined;
     const idle = this.deps.idle?.(grant, policy);
     return {

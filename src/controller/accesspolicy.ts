@@ -13,7 +13,8 @@ import {
   type AccessPolicyStatus,
 } from '../api/v1alpha1/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { describeRisks, policyRisks, type RoleRules } from '../policy/escalation.ts';
+import { describeRisks, policyRisks, type RoleRisk, type RoleRules } from '../policy/escalation.ts';
+import { allowListRisks } from '../policy/kind-risks.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { setCondition } from './conditions.ts';
@@ -45,7 +46,7 @@ export function policyWriter(kc: KubeConfig): PolicyWriter {
 /** Pure: the status a policy should show, given the risks of the roles it hands out. */
 export function policyStatus(
   policy: AccessPolicy,
-  risks: ReturnType<typeof policyRisks>,
+  risks: RoleRisk[],
   now: Date,
 ): AccessPolicyStatus {
   const generation = policy.metadata.generation ?? 0;
@@ -99,7 +100,10 @@ export class AccessPolicyController {
   async reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
     const policy = this.d.policies.get(name);
     if (!policy) return {};
-    const risks = policyRisks(policy.spec, this.d.roleRules, this.d.namespacesOfRole);
+    const risks = [
+      ...policyRisks(policy.spec, this.d.roleRules, this.d.namespacesOfRole),
+      ...allowListRisks(policy.spec.access),
+    ];
     const next = policyStatus(policy, risks, this.d.clock.now());
     if (isDeepStrictEqual(policy.status ?? {}, next)) return {};
     await this.d.writer.patchStatus(policy, next);

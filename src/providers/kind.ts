@@ -2,6 +2,7 @@ import type { ParseArgsOptionDescriptor } from 'node:util';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
+import type { RoleRisk } from '../policy/escalation.ts';
 import type { Artefact, ProviderDriver } from './provider.ts';
 
 /** A piece of OpenAPI schema, as the CRD generator writes it. */
@@ -153,6 +154,14 @@ export interface ProviderKind<N extends string = string, E = unknown, A = unknow
    * must be), or undefined when it is or when `allows` already bounds it.
    */
   notSelf?(entry: E, requester: string): string | undefined;
+  /**
+   * Pure: what the role an entry gives lets its holder keep after the grant (the
+   * PersistentEscalation guardrail); none when absent. Kubernetes roles are read
+   * from the cluster instead (policy/escalation.ts).
+   */
+  entryRisks?(entry: E): RoleRisk[];
+  /** Pure: the same for every role an allow-list entry lets grants ask for. */
+  allowRisks?(allow: A): RoleRisk[];
   /** Pure: the entry in words, for approvers, notifications and denials. */
   describe(entry: E): string;
   /** Its schema fragments: the access entry, the allow-list entry, and rules on the policy's spec. */

@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 /**
  * A local Azure Resource Manager endpoint for Microsoft.Authorization, answering
  * as Azure does where Timebox relies on it. No official emulator exists.
- * - role definitions: built-in roles by name ($filter=roleName eq '...') or ID;
- *   an unknown ID is 404 RoleDefinitionDoesNotExist;
+ * - role definitions: built-in roles by name ($filter=roleName eq '...') or ID,
+ *   under any subscription, and custom roles (addCustomRole) by ID; an unknown
+ *   ID is 404 RoleDefinitionDoesNotExist;
  * - role assignments: one per principal, role and scope (409 RoleAssignmentExists
  *   for a second, under another name, or while a schedule holds it); PUT on an
  *   existing name updates its description; unknown principals are 400
@@ -21,6 +22,8 @@ export const BUILT_IN_ROLES: Record<string, string> = {
   Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
   Contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
   Owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
+  'User Access Administrator': '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
+  'Role Based Access Control Administrator': 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
   'Storage Blob Data Reader': '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
 };
 
@@ -69,6 +72,8 @@ export interface ArmServer {
   subscription: string;
   addScope(scope: string): void;
   addPrincipal(id: string): void;
+  /** A custom role definition, by its GUID. */
+  addCustomRole(guid: string, name: string): void;
   /** Everything the principal holds, from assignments and active schedules. */
   held(principalId?: string): AzureAccessHeld[];
   /** Someone removes the principal's access by hand (assignments and schedules). */
@@ -116,6 +121,7 @@ export async function startArmServer(
   let schedules: ActiveSchedule[] = [];
   const requests = new Map<string, Request>();
   const faults: (AzureFault & { times: number })[] = [];
+  const customRoles = new Map<string, string>();
   const stats = { requests: 0, injected: 0 };
 
   const roleId = (guid: string) =>
@@ -124,8 +130,17 @@ export async function startArmServer(
     id: roleId(guid),
     name: guid,
     type: 'Microsoft.Authorization/roleDefinitions',
-    properties: { roleName: name, type: 'BuiltInRole', description: name, permissions: [] },
+    properties: {
+      roleName: name,
+      type: customRoles.has(guid) ? 'CustomRole' : 'BuiltInRole',
+      description: name,
+      permissions: [],
+    },
   });
+  const allRoles = () => [
+    ...Object.entries(BUILT_IN_ROLES),
+    ...[...customRoles].map(([g, n]) => [n, g] as [string, string]),
+  ];
   // Schedules end by themselves: Azure removes the assignment at endDateTime.
   const expire = () => {
     schedules = schedules.filter((s) => s.endMs > now());
@@ -153,7 +168,7 @@ export async function startArmServer(
         .split('/')
         .at(-1) ?? '',
     );
-    if (!Object.values(BUILT_IN_ROLES).includes(guid))
+    if (!Object.values(BUILT_IN_ROLES).includes(guid) && !customRoles.has(guid))
       throw new ArmError(
         400,
         'RoleDefinitionDoesNotExist',
@@ -223,7 +238,7 @@ export async function startArmServer(
     if (kind === 'roleDefinitions') {
       if (method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', method);
       if (name) {
-        const found = Object.entries(BUILT_IN_ROLES).find(([, g]) => g === lower(name));
+        const found = allRoles().find(([, g]) => g === lower(name));
         if (!found)
           throw new ArmError(
             404,
@@ -235,9 +250,7 @@ export async function startArmServer(
       const f = /roleName eq '((?:[^']|'')*)'/
         .exec(query.get('$filter') ?? '')?.[1]
         ?.replace(/''/g, "'");
-      const all = Object.entries(BUILT_IN_ROLES).filter(
-        ([n]) => f === undefined || lower(n) === lower(f),
-      );
+      const all = allRoles().filter(([n]) => f === undefined || lower(n) === lower(f));
       return [200, { value: all.map(([n, g]) => roleDefinition(n, g)) }];
     }
     checkScope(scope);
@@ -447,6 +460,9 @@ export async function startArmServer(
     },
     addPrincipal(id) {
       principals.add(lower(id));
+    },
+    addCustomRole(guid, name) {
+      customRoles.set(lower(guid), name);
     },
     held(principalId) {
       expire();

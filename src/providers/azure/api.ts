@@ -1,4 +1,7 @@
 import { names, rule, str } from '../schema.ts';
+import { SCOPE_GLOB_PATTERN, SCOPE_PATTERN, SCOPE_RULES } from './scope.ts';
+
+export { SCOPE_PATTERN } from './scope.ts';
 
 /**
  * How an Azure target gives access:
@@ -38,13 +41,8 @@ export interface AzureAllow {
 }
 
 const GUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-/** A subscription, a resource group in it, or a resource in that: no empty, `.` or `..` segments. */
-export const SCOPE_PATTERN = `^/subscriptions/${GUID}(/resourceGroups/[-\\w.()]{1,90}(/providers/[A-Za-z0-9.]+(/[^/]+)+)?)?$`;
 export const ROLE_PATTERN = `^([A-Za-z0-9][A-Za-z0-9 ._()-]{0,127}|${GUID}|(/subscriptions/${GUID})?/providers/Microsoft.Authorization/roleDefinitions/${GUID})$`;
 export const PRINCIPAL_PATTERN = `^${GUID}$`;
-/** CEL: no `.` or `..` segment (contains is cheap enough for the CEL cost budget; matches is not). */
-const NO_DOT_SEGMENT =
-  "!self.contains('/../') && !self.endsWith('/..') && !self.contains('/./') && !self.endsWith('/.')";
 
 export const azureAccessSchema = {
   type: 'object',
@@ -53,20 +51,20 @@ export const azureAccessSchema = {
   required: ['scope', 'role', 'principalId'],
   properties: {
     scope: str(1024, {
+      // The OpenAPI pattern holds without the CEL cost budget; the rule says what to fix.
       pattern: SCOPE_PATTERN,
-      description:
-        'Where the role applies: /subscriptions/<id>, /subscriptions/<id>/resourceGroups/<name>, or a resource below it.',
+      description: `Where the role applies: /subscriptions/<id>, /subscriptions/<id>/resourceGroups/<name>, or a resource below it (/providers/<namespace>/<type>/<name>...), with ${SCOPE_RULES}.`,
       'x-kubernetes-validations': [
         rule(
-          NO_DOT_SEGMENT,
-          'scope must not contain . or .. segments: write the scope itself, e.g. /subscriptions/<id>/resourceGroups/payments',
+          `self.matches('${SCOPE_PATTERN}')`,
+          `scope must be /subscriptions/<id>, /subscriptions/<id>/resourceGroups/<name>, or /subscriptions/<id>/resourceGroups/<name>/providers/<namespace>/<type>/<name>..., with ${SCOPE_RULES}`,
         ),
       ],
     }),
     role: str(256, {
       pattern: ROLE_PATTERN,
       description:
-        "A built-in role's name (e.g. Reader), or a role definition's ID (a GUID, or /subscriptions/<id>/providers/Microsoft.Authorization/roleDefinitions/<GUID>) for any role.",
+        "A built-in role by name (e.g. Reader) or by ID (/providers/Microsoft.Authorization/roleDefinitions/<GUID>), or a custom role by ID in the scope's subscription (/subscriptions/<id>/providers/Microsoft.Authorization/roleDefinitions/<GUID>, or the GUID alone).",
     }),
     principalId: str(36, {
       pattern: PRINCIPAL_PATTERN,
@@ -92,13 +90,14 @@ export const azureAllowSchema = {
       // Bounded tighter than other lists: the API server's CEL cost budget.
       ...names(
         64,
-        str(512, {
+        // 400: what the CEL cost budget leaves for the rule's matches() over 64 items.
+        str(400, {
+          pattern: SCOPE_GLOB_PATTERN,
           'x-kubernetes-validations': [
             rule(
-              "self.startsWith('/subscriptions/') && !self.endsWith('/') && !self.contains('//')",
-              'a scope pattern starts with /subscriptions/ and has no empty segments, e.g. /subscriptions/*/resourceGroups/payments-*',
+              `self.matches('${SCOPE_GLOB_PATTERN}')`,
+              `a scope pattern is /subscriptions/ and segments of ${SCOPE_RULES}, where * matches within one segment, e.g. /subscriptions/*/resourceGroups/payments-*`,
             ),
-            rule(NO_DOT_SEGMENT, 'a scope pattern must not contain . or .. segments'),
           ],
         }),
       ),
@@ -108,7 +107,7 @@ export const azureAllowSchema = {
     roles: {
       ...names(256, str(256)),
       description:
-        'Role names or role definition IDs grants may name (glob, case ignored). A role allowed by name must be asked for by name.',
+        "Role names or role definition IDs grants may name (glob, case ignored), compared with the full ID: /providers/Microsoft.Authorization/roleDefinitions/<GUID> for a built-in role, /subscriptions/<id>/providers/Microsoft.Authorization/roleDefinitions/<GUID> for a custom role in the scope's subscription (a bare GUID pattern: in any subscription). A role allowed by name must be asked for by name. Owner, User Access Administrator, Role Based Access Control Administrator and Key Vault Data Access Administrator need allowPersistentEscalation: true.",
     },
     modes: {
       ...names(2, { type: 'string', enum: [...AZURE_MODES] }),

@@ -21,7 +21,11 @@ export interface AzureBody {
   principalId: string;
   /** The grant's UID: its claim. */
   claim: string;
-  /** Schedule mode: when Azure ends the access (RFC 3339, seconds). Assignment mode: ''. */
+  /**
+   * When the grant ends (RFC 3339, seconds): in Schedule mode Azure ends the
+   * access then; in both modes the claim lapses then, so a claim left behind
+   * (or pasted into the text by hand) does not keep the access forever.
+   */
   expiresAt: string;
 }
 
@@ -41,7 +45,7 @@ export function desiredAzureArtefacts(grant: AccessGrant, expiresAt: string): Ar
       role: x.role,
       principalId: x.principalId.toLowerCase(),
       claim: uid,
-      expiresAt: mode === 'Schedule' ? armTime(expiresAt) : '',
+      expiresAt: armTime(expiresAt),
     };
     const what = mode === 'Schedule' ? 'RoleAssignmentSchedule' : 'RoleAssignment';
     return [
@@ -60,11 +64,19 @@ const CLAIMS_PREFIX = 'timebox claims:';
 /** Claims by grant UID, with the expiry each asked for. */
 export type Claims = Map<string, string>;
 
-/** Pure: the claims written in a description or justification; undefined when it is not Timebox's. */
+/**
+ * Pure: the claims written in a description or justification; undefined when
+ * the text holds none. Text someone added around them (a ticket number typed
+ * in the portal) is ignored: what matters is that the claims are still read.
+ */
 export function decodeClaims(text: string | undefined): Claims | undefined {
-  if (!text?.startsWith(CLAIMS_PREFIX)) return undefined;
+  const at = text?.indexOf(CLAIMS_PREFIX) ?? -1;
+  if (at < 0) return undefined;
   const claims: Claims = new Map();
-  for (const part of text.slice(CLAIMS_PREFIX.length).trim().split(/\s+/)) {
+  for (const part of text!
+    .slice(at + CLAIMS_PREFIX.length)
+    .trim()
+    .split(/\s+/)) {
     const at = part.indexOf('@');
     if (at > 0) claims.set(part.slice(0, at), part.slice(at + 1));
   }
@@ -76,9 +88,13 @@ export function encodeClaims(claims: Claims): string {
   return `${CLAIMS_PREFIX} ${parts.join(' ')}`;
 }
 
-/** Pure: the claims whose expiry has not passed (an empty expiry never passes). */
+/**
+ * Pure: the claims whose expiry has not passed. A claim without a valid expiry
+ * (written by an older version, or by hand) is not live: its grant, if still
+ * active, writes it again with its expiry at its next reconcile.
+ */
 export function liveClaims(claims: Claims, now: Date): Claims {
-  return new Map([...claims].filter(([, e]) => e === '' || Date.parse(e) > now.getTime()));
+  return new Map([...claims].filter(([, e]) => Date.parse(e) > now.getTime()));
 }
 
 /** Pure: the latest expiry among the claims: when a shared schedule must end. */

@@ -14,12 +14,19 @@ import {
   type AzureBody,
   type Claims,
 } from './artefacts.ts';
+import { builtInRoleId, customRoleId, parseRole } from './roles.ts';
+import { canonicalScopeKey, scopeProblem, subscriptionOf } from './scope.ts';
 
 /** A role assignment, as the provider needs it. */
 export interface Assignment {
   roleDefinitionId: string;
   principalId: string;
   description?: string;
+}
+
+export interface RoleDefinition {
+  id: string;
+  builtIn: boolean;
 }
 
 /** An active role assignment schedule, and the request that last set it. */
@@ -35,8 +42,11 @@ export type ScheduleRequestType = 'AdminAssign' | 'AdminUpdate' | 'AdminRemove';
 
 /** The Azure Resource Manager calls the provider makes: a narrow port, so unit tests can fake it. */
 export interface ArmPort {
-  /** The full ID of a role definition: a built-in role's, by name, or any role's, by ID. */
-  roleDefinitionId(scope: string, role: string): Promise<string>;
+  /**
+   * The full ID of a role definition, and whether it is built in: a built-in
+   * role's, by name, or any role's, by GUID or ID, looked up in the scope's subscription.
+   */
+  roleDefinition(scope: string, role: string): Promise<RoleDefinition>;
   /** undefined when there is no such assignment. */
   getAssignment(scope: string, name: string): Promise<Assignment | undefined>;
   /** Creates the assignment, or updates its description. */
@@ -109,9 +119,9 @@ export function armPort(options: ArmPortOptions = {}): ArmPort {
       },
     });
   }
-  const roles = new Map<string, Promise<string>>();
+  const roles = new Map<string, Promise<RoleDefinition>>();
   return {
-    roleDefinitionId(scope, role) {
+    roleDefinition(scope, role) {
       const sub = scope.split('/').slice(0, 3).join('/');
       const key = `${sub.toLowerCase()} ${role.toLowerCase()}`;
       let id = roles.get(key);
@@ -119,7 +129,7 @@ export function armPort(options: ArmPortOptions = {}): ArmPort {
         id = (async () => {
           if (role.includes('/') || /^[0-9a-f-]{36}$/i.test(role)) {
             const d = await client.roleDefinitions.get(bare(sub), guidOf(role));
-            return d.id!;
+            return { id: d.id!, builtIn: d.roleType === 'BuiltInRole' };
           }
           // Built-in roles only, by name: a custom role is named by its ID, so that
           // nobody's custom role called "Reader" is taken for the built-in one.
@@ -127,7 +137,7 @@ export function armPort(options: ArmPortOptions = {}): ArmPort {
             filter: `roleName eq '${role.replace(/'/g, "''")}'`,
           })) {
             if (d.roleType === 'BuiltInRole' && d.roleName?.toLowerCase() === role.toLowerCase())
-              return d.id!;
+              return { id: d.id!, builtIn: true };
           }
           throw new TerminalError(
             'RoleNotFound',
@@ -172,7 +182,8 @@ export function armPort(options: ArmPortOptions = {}): ArmPort {
       for await (const s of client.roleAssignmentSchedules.listForScope(bare(scope), {
         filter: `principalId eq '${principalId}'`,
       })) {
-        if ((s.scope ?? '').toLowerCase() !== scope.toLowerCase()) continue;
+        // Compared as the request's URL reached them: what Azure reports is canonical.
+        if (canonicalScopeKey(s.scope ?? '') !== canonicalScopeKey(scope)) continue;
         out.push({
           roleDefinitionId: s.roleDefinitionId ?? '',
           principalId: s.principalId ?? '',
@@ -242,7 +253,7 @@ export class AzureProvider implements ProviderDriver {
       const b = c.body as AzureBody;
       let roleId: string;
       try {
-        roleId = await this.port.roleDefinitionId(b.scope, b.role);
+        roleId = (await this.port.roleDefinition(b.scope, b.role)).id;
       } catch (err) {
         // Nothing can be held through a role or scope that does not exist.
         if (err instanceof TerminalError || isNotFound(err)) continue;
@@ -261,11 +272,14 @@ export class AzureProvider implements ProviderDriver {
         if (b.mode === 'Schedule' && this.ended(b) && !expired) found.push(c);
         continue;
       }
-      // The access lasts until the schedule ends, whatever the claim says.
+      // The access lasts until the schedule ends, whatever the claim says. A
+      // plain assignment's claim says until when: one written otherwise is repaired.
       const until =
-        b.mode === 'Schedule' && held!.endDateTime && held!.endDateTime < b.expiresAt
-          ? armTime(held!.endDateTime)
-          : b.expiresAt;
+        b.mode === 'Assignment'
+          ? mine
+          : held!.endDateTime && held!.endDateTime < b.expiresAt
+            ? armTime(held!.endDateTime)
+            : b.expiresAt;
       found.push({ ...c, body: { ...b, expiresAt: until } });
     }
     return found;
@@ -274,10 +288,13 @@ export class AzureProvider implements ProviderDriver {
   async grant(_grant: AccessGrant, artefact: Artefact): Promise<void> {
     const b = artefact.body as AzureBody;
     const what = `role ${b.role} at ${b.scope} for ${b.principalId}`;
-    // A schedule cannot be asked to end in the past; it has ended as it should.
-    if (b.mode === 'Schedule' && this.ended(b)) return;
     try {
-      const roleId = await this.port.roleDefinitionId(b.scope, b.role);
+      // Admission refuses these too; the driver holds even if admission was bypassed.
+      const problem = scopeProblem(b.scope);
+      if (problem) throw new TerminalError('InvalidScope', problem);
+      // A schedule cannot be asked to end in the past; it has ended as it should.
+      if (b.mode === 'Schedule' && this.ended(b)) return;
+      const roleId = await this.roleFor(b);
       await this.serially(key(b, roleId), async () => {
         const held = await this.held(b, roleId);
         if (held && !held.claims.has(b.claim) && held.foreign) {
@@ -286,6 +303,7 @@ export class AzureProvider implements ProviderDriver {
             `${b.principalId} already holds ${b.role} at ${b.scope} through an assignment Timebox does not own; Azure allows one per principal, role and scope, so there is nothing to grant`,
           );
         }
+        if (held?.rewritten) throw rewritten(b, roleId, 'cannot add its claim');
         const claims = liveClaims(held?.claims ?? new Map(), this.clock.now());
         if (claims.get(b.claim) === b.expiresAt && (b.mode === 'Assignment' || covers(held, b)))
           return;
@@ -301,7 +319,8 @@ export class AzureProvider implements ProviderDriver {
     const b = artefact.body as AzureBody;
     let roleId: string;
     try {
-      roleId = await this.port.roleDefinitionId(b.scope, b.role);
+      // Looked up as when it was granted, whatever its form: what was granted is found.
+      roleId = (await this.port.roleDefinition(b.scope, b.role)).id;
     } catch (err) {
       // A role or scope that does not exist holds nothing to revoke.
       if (err instanceof TerminalError || isNotFound(err)) return;
@@ -309,23 +328,76 @@ export class AzureProvider implements ProviderDriver {
     }
     await this.serially(key(b, roleId), async () => {
       const held = await this.held(b, roleId);
-      if (!held?.claims.has(b.claim)) return;
+      if (!held) return;
+      if (held.rewritten) {
+        // Timebox's own assignment (its name says so), whose claims someone
+        // overwrote: nobody can tell who else still needs it. Fail safe: remove
+        // it (a grant still active writes its claim again at its next
+        // reconcile), and say so, as this is not how it should have ended.
+        await this.port.deleteAssignment(b.scope, assignmentName(b.scope, roleId, b.principalId));
+        throw rewritten(b, roleId, 'removed it');
+      }
+      if (held.foreign) {
+        // A schedule whose last request Timebox did not make. Azure ends Timebox's
+        // at its claims' end, so once this grant has ended, one still there is
+        // someone else's to keep. Before that, retry and say why.
+        if (this.ended(b)) return;
+        throw new Error(
+          `${b.principalId}'s schedule for ${b.role} at ${b.scope} was last set by a request Timebox did not make (its justification holds no Timebox claims), so Timebox cannot tell whether it may end it; remove it in Azure (Privileged Identity Management) if this grant's access must end now. Azure ends it at its own end date`,
+        );
+      }
       const claims = liveClaims(held.claims, this.clock.now());
       claims.delete(b.claim);
+      // Nothing to do when this grant's claim is not there and others still hold
+      // it; claims that have all lapsed (or were pasted by hand) hold nothing.
+      if (!held.claims.has(b.claim) && claims.size > 0) return;
       await this.write(b, roleId, claims, true);
     });
   }
 
-  /** Whether a Schedule-mode claim's end has come. */
+  /** The role definition, as the grant names it: a custom role's ID names one in the scope's subscription. */
+  private async roleFor(b: AzureBody): Promise<string> {
+    const ref = parseRole(b.role);
+    const sub = subscriptionOf(b.scope);
+    if (ref.kind === 'custom' && ref.subscription !== undefined && ref.subscription !== sub) {
+      throw new TerminalError(
+        'RoleNotInScopeSubscription',
+        `role ${b.role} is defined in subscription ${ref.subscription}, and the scope ${b.scope} is in ${sub}; name the role's ID in the scope's subscription`,
+      );
+    }
+    const d = await this.port.roleDefinition(b.scope, b.role);
+    if (ref.kind === 'custom' && d.builtIn) {
+      throw new TerminalError(
+        'BuiltInRoleNamedAsCustom',
+        `role ${b.role} is a built-in role, named as a custom role of the subscription: name it by its name, or as ${builtInRoleId(ref.guid)}, so that the policy is checked against what it is`,
+      );
+    }
+    if (ref.kind === 'builtIn' && !d.builtIn) {
+      throw new TerminalError(
+        'CustomRoleNamedAsBuiltIn',
+        `role ${b.role} is a custom role, named as a built-in one: name it as ${customRoleId(sub, ref.guid)}`,
+      );
+    }
+    return d.id;
+  }
+
+  /** Whether a claim's end has come. */
   private ended(b: AzureBody): boolean {
     return Date.parse(b.expiresAt) <= this.clock.now().getTime();
   }
 
-  /** What is held for this principal, role and scope, with the claims on it; undefined when nothing. */
+  /**
+   * What is held for this principal, role and scope, with the claims on it;
+   * undefined when nothing. `foreign`: a schedule whose text holds no claims,
+   * maybe not Timebox's. `rewritten`: Timebox's own assignment (at the name it
+   * derives) whose description holds no claims any more: someone overwrote it.
+   */
   private async held(
     b: AzureBody,
     roleId: string,
-  ): Promise<{ claims: Claims; endDateTime?: string; foreign: boolean } | undefined> {
+  ): Promise<
+    { claims: Claims; endDateTime?: string; foreign: boolean; rewritten: boolean } | undefined
+  > {
     if (b.mode === 'Assignment') {
       const a = await this.port.getAssignment(
         b.scope,
@@ -333,7 +405,7 @@ export class AzureProvider implements ProviderDriver {
       );
       if (!a) return undefined;
       const claims = decodeClaims(a.description);
-      return { claims: claims ?? new Map(), foreign: claims === undefined };
+      return { claims: claims ?? new Map(), foreign: false, rewritten: claims === undefined };
     }
     const s = (await this.port.schedules(b.scope, b.principalId)).find(
       (x) => sameId(x.roleDefinitionId, roleId) && sameId(x.principalId, b.principalId),
@@ -344,6 +416,7 @@ export class AzureProvider implements ProviderDriver {
       claims: claims ?? new Map(),
       ...(s.endDateTime ? { endDateTime: s.endDateTime } : {}),
       foreign: claims === undefined,
+      rewritten: false,
     };
   }
 
@@ -386,6 +459,12 @@ export class AzureProvider implements ProviderDriver {
     }
   }
 }
+
+/** Timebox's own assignment's claims were overwritten: retried, and reported as the grant's condition. */
+const rewritten = (b: AzureBody, roleId: string, did: string) =>
+  new Error(
+    `the description of Timebox's role assignment ${assignmentName(b.scope, roleId, b.principalId)} (${b.role} at ${b.scope} for ${b.principalId}) was overwritten outside Timebox and holds no "timebox claims:" any more, so Timebox ${did}; leave the claims in place when editing it (text around them is kept)`,
+  );
 
 const key = (b: AzureBody, roleId: string) =>
   `${b.mode} ${b.scope.toLowerCase()} ${roleId.toLowerCase()} ${b.principalId.toLowerCase()}`;

@@ -1,4 +1,4 @@
-import { anyGlob, fillTemplate, templateMatch } from '../../policy/glob.ts';
+import { fillTemplate, globMatch, templateMatch } from '../../policy/glob.ts';
 import type { ProviderKind } from '../kind.ts';
 import {
   AZURE_MODES,
@@ -10,31 +10,45 @@ import {
   type AzureMode,
 } from './api.ts';
 import { desiredAzureArtefacts } from './artefacts.ts';
+import {
+  canonicalRole,
+  canonicalRolePattern,
+  ESCALATION_RISK,
+  escalatingRole,
+  escalatingRolesMatched,
+} from './roles.ts';
+import { isCanonicalScope, isScopeGlob } from './scope.ts';
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Pure: whether `scope` matches `pattern`: `*` matches within one path segment,
- * and case is ignored, as Azure ignores it. A scope with an empty, `.` or `..`
- * segment matches nothing (admission refuses it too).
+ * and case is ignored, as Azure ignores it. Only a canonical scope (scope.ts:
+ * resource-name characters, unchanged by a URL parser) matches, and only a
+ * well-formed pattern matches anything: `x\..\..` is one segment to a glob but
+ * several `..` to the URL the SDK sends.
  */
 export function scopeMatch(pattern: string, scope: string): boolean {
-  if (
-    scope
-      .split('/')
-      .slice(1)
-      .some((s) => s === '' || s === '.' || s === '..')
-  )
-    return false;
+  if (!isCanonicalScope(scope) || !isScopeGlob(pattern)) return false;
   const source = pattern.split('*').map(escapeRegExp).join('[^/]*');
   return new RegExp(`^${source}$`, 'i').test(scope);
 }
 
+const globIgnoringCase = (pattern: string, value: string) =>
+  globMatch(pattern.toLowerCase(), value.toLowerCase());
 const anyGlobIgnoringCase = (patterns: string[] | undefined, value: string) =>
-  anyGlob(
-    patterns?.map((p) => p.toLowerCase()),
-    value.toLowerCase(),
-  );
+  (patterns ?? []).some((p) => globIgnoringCase(p, value));
+
+/**
+ * Pure: whether the allow-list's roles admit `role` at `scope`, compared by full
+ * role definition ID (roles.ts): a custom role's ID must be in the scope's
+ * subscription, and a role allowed by name must be asked for by name.
+ */
+export function roleAllowed(patterns: string[] | undefined, role: string, scope: string): boolean {
+  const canonical = canonicalRole(role, scope);
+  if (canonical === undefined) return false;
+  return (patterns ?? []).some((p) => globIgnoringCase(canonicalRolePattern(p), canonical));
+}
 
 /** Azure RBAC: role assignment schedules that Azure ends at expiry, or shared role assignments. */
 export const azureKind: ProviderKind<'azure', AzureAccess, AzureAllow> = {
@@ -45,11 +59,22 @@ export const azureKind: ProviderKind<'azure', AzureAccess, AzureAllow> = {
     // The mode that Azure does not end by itself must be allowed explicitly.
     const modeOk = (a.modes ?? ['Schedule']).includes(x.mode ?? 'Schedule');
     const scopeOk = (a.scopes ?? []).some((p) => scopeMatch(p, x.scope));
-    const roleOk = anyGlobIgnoringCase(a.roles, x.role);
+    const roleOk = roleAllowed(a.roles, x.role, x.scope);
     const principalOk = selfOnly
       ? (a.selfPrincipalIds ?? []).some((tpl) => templateMatch(tpl, requester, x.principalId, 'i'))
       : anyGlobIgnoringCase(a.principalIds, x.principalId);
     return modeOk && scopeOk && roleOk && principalOk;
+  },
+  // Roles that can assign roles: the holder can make a permanent assignment for themselves.
+  entryRisks(x) {
+    const role = escalatingRole(x.role);
+    return role ? [{ role: `Azure role ${role}`, risks: [ESCALATION_RISK] }] : [];
+  },
+  allowRisks(a) {
+    const roles = new Set(
+      (a.roles ?? []).flatMap((p) => escalatingRolesMatched(p, globIgnoringCase)),
+    );
+    return [...roles].map((role) => ({ role: `Azure role ${role}`, risks: [ESCALATION_RISK] }));
   },
   describe: (x) =>
     `role ${x.role} at ${x.scope} for ${x.principalId} (mode ${x.mode ?? 'Schedule'})`,
