@@ -128,31 +128,22 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
       'its approval went with it',
     );
 
-    // The audit trail: what the grant was, now that its record is gone.
-    const line = operator.logs
+    // The audit trail: what the grant was, now that its record is gone; deleted once.
+    const lines = operator.logs
       .split('\n')
-      .find((l) => l.includes('deleted ended grant') && l.includes(`${ns}/ends`));
-    assert.ok(line, 'the deletion is logged');
-    const audit = JSON.parse(line) as Record<string, unknown>;
+      .filter((l) => l.includes('deleted ended grant') && l.includes(`${ns}/ends`));
+    assert.equal(lines.length, 1, `the deletion is logged once:\n${lines.join('\n')}`);
+    const audit = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(audit.uid, active.metadata.uid);
     assert.equal(audit.subject, 'User alice@example.com');
     assert.equal(audit.phase, 'Expired');
     assert.equal(audit.endedAt, ended.status!.endedAt);
     assert.equal(audit.approvals, 1);
-    // Counted as it is deleted; read until it shows, and say what was counted if not.
-    let counted: string[] = [];
-    await eventually(
-      async () => {
-        counted = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
-          .split('\n')
-          .filter((l) => l.startsWith('timebox_ended_grants_deleted_total'));
-        return counted.includes('timebox_ended_grants_deleted_total{phase="Expired"} 1');
-      },
-      {
-        timeoutMs: 10_000,
-        what: () => `one Expired grant counted as deleted: ${counted.join(', ')}`,
-      },
-    );
+    // Counted too. The cluster is shared with the other tests, whose ended grants
+    // this operator deletes as well: the count is at least this one.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const expired = /^timebox_ended_grants_deleted_total\{phase="Expired"\} (\d+)$/m.exec(metrics);
+    assert.ok(Number(expired?.[1]) >= 1, `Expired deletions counted: ${expired?.[0]}`);
 
     // The others were queued, and their timers set, before 'ends' ended, and the
     // one retention worker takes keys in order: each was judged, and kept.
