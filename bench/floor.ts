@@ -39,8 +39,22 @@ export async function holdLease(kc: KubeConfig): Promise<{ release(): Promise<vo
       },
     },
   });
+  // Renewed as a holder would: an elector may take a Lease whose record stops
+  // changing for its own lease duration, whatever leaseDurationSeconds says.
+  const renew = setInterval(() => {
+    void api
+      .readNamespacedLease(LEASE)
+      .then((lease) =>
+        api.replaceNamespacedLease({
+          ...LEASE,
+          body: { ...lease, spec: { ...lease.spec, renewTime: new V1MicroTime(Date.now()) } },
+        }),
+      )
+      .catch(() => undefined);
+  }, 2_000);
   return {
     release: async () => {
+      clearInterval(renew);
       await api.deleteNamespacedLease({ name: LEASE.name, namespace: LEASE.namespace });
     },
   };
@@ -88,10 +102,15 @@ export async function activateBare(
       } catch (err) {
         const e = err as { code?: number; body?: unknown };
         if (process.env.BENCH_DEBUG) console.error('bare client:', String(e.body).slice(0, 400));
-        if (stopped || attempt >= 20 || (e.code !== 409 && e.code !== 429 && (e.code ?? 500) < 500))
+        if (
+          stopped ||
+          attempt >= 100 ||
+          (e.code !== 409 && e.code !== 429 && (e.code ?? 500) < 500)
+        )
           throw err;
         if (e.code === 409) g = await writer.get(g.metadata.namespace ?? '', g.metadata.name ?? '');
-        await new Promise((r) => setTimeout(r, 50));
+        // A refused connection (an API server out of breath) has no code: asked again too.
+        await new Promise((r) => setTimeout(r, 100));
       }
     }
   };
