@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { KeyPair } from '../admission/certs.ts';
 import type { Logger } from '../log/logger.ts';
+import { listenTls, type TlsListener } from '../admission/listen.ts';
 import { auditEventsOf, type AuditEvent } from './audit-event.ts';
 
 /** The path the API server's audit webhook kubeconfig names. */
@@ -14,11 +14,7 @@ export const AUDIT_PATH = '/audit';
  */
 export const MAX_AUDIT_BODY = 4 * 1024 * 1024;
 
-export interface AuditWebhook {
-  readonly port: number;
-  setCertificate(pair: KeyPair): void;
-  close(): Promise<void>;
-}
+export type AuditWebhook = TlsListener;
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -100,23 +96,12 @@ export async function startAuditWebhook(opts: {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxConnections = 64;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const listener = await listenTls(server, opts.host, opts.port);
+  opts.log.info('audit webhook serving', {
+    address: `${opts.host}:${listener.port}`,
+    path: AUDIT_PATH,
   });
-  const port = (server.address() as AddressInfo).port;
-  opts.log.info('audit webhook serving', { address: `${opts.host}:${port}`, path: AUDIT_PATH });
-  return {
-    port,
-    setCertificate(pair) {
-      server.setSecureContext({ cert: pair.certPem, key: pair.keyPem });
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listener;
 }
 
 /**

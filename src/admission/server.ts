@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log/logger.ts';
+import { listenTls, type TlsListener } from './listen.ts';
 import type { KeyPair } from './certs.ts';
 import { review, type AdmissionRequest, type GrantUidLookup } from './stamp.ts';
 
@@ -13,12 +13,7 @@ export const WEBHOOK_PATH = '/mutate';
  */
 const MAX_BODY = 256 * 1024;
 
-export interface WebhookServer {
-  readonly port: number;
-  /** Serves with a new certificate from now on (renewal, or a rotated cert-manager secret). */
-  setCertificate(pair: KeyPair): void;
-  close(): Promise<void>;
-}
+export type WebhookServer = TlsListener;
 
 /**
  * The mutating admission webhook that stamps identity into new AccessGrants and
@@ -111,21 +106,10 @@ export async function startWebhookServer(opts: {
   server.headersTimeout = 5_000;
   server.requestTimeout = 10_000;
   server.maxConnections = 256;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const listener = await listenTls(server, opts.host, opts.port);
+  log.info('admission webhook serving', {
+    address: `${opts.host}:${listener.port}`,
+    path: WEBHOOK_PATH,
   });
-  const port = (server.address() as AddressInfo).port;
-  log.info('admission webhook serving', { address: `${opts.host}:${port}`, path: WEBHOOK_PATH });
-  return {
-    port,
-    setCertificate(pair) {
-      server.setSecureContext({ cert: pair.certPem, key: pair.keyPem });
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listener;
 }
