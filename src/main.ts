@@ -44,7 +44,7 @@ Options (each also read from the environment variable in brackets):
   --renew-deadline SECONDS       [TIMEBOX_RENEW_DEADLINE] (10)
   --retry-period SECONDS         [TIMEBOX_RETRY_PERIOD] (2)
   --workers N                    concurrent reconciles of grants being requested, approved or
-                                 repaired [TIMEBOX_WORKERS] (4)
+                                 repaired [TIMEBOX_WORKERS] (16); a cloud's writes stay at 4 at a time
   --revoke-workers N             concurrent reconciles of grants whose access ends (expiry,
                                  revocation, deletion), a lane of their own that never waits
                                  behind new requests [TIMEBOX_REVOKE_WORKERS] (16)
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
   // groups of their own, so no signal reaches them but through this.
   onTerminationSignals((signal) => void shutdown(signal));
   const namespace = values.namespace ?? env.TIMEBOX_NAMESPACE ?? 'timebox-system';
-  const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 4);
+  const workers = Number(values.workers ?? env.TIMEBOX_WORKERS ?? 16);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a positive integer`);
   const revokeWorkers = Number(values['revoke-workers'] ?? env.TIMEBOX_REVOKE_WORKERS ?? 16);

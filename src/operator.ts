@@ -317,7 +317,10 @@ async function wire(
     controller,
     clock,
     log: grantLog,
-    workers: opts.workers ?? 4,
+    // Activation waits on the API server, one write after another: measured with
+    // bench scale, 16 workers took 2,000 activations from 25 s to 19 s. A cloud's
+    // own writes are limited apart from this (ProviderKind.grantConcurrency).
+    workers: opts.workers ?? 16,
     // Deletes are cheap and nothing matters more: measured with bench expiry, 16
     // workers cut the revocation lag of a 10,000-grant burst from 34 s to 7 s (p99).
     revokeWorkers: opts.revokeWorkers ?? 16,

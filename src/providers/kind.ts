@@ -172,6 +172,12 @@ export interface ProviderKind<N extends string = string, E = unknown, A = unknow
   readonly flags?: readonly OperatorFlag[];
   /** Optional: what was done with its access, from the provider's own logs (docs/activity.md). */
   readonly activity?: ActivityHook<E>;
+  /**
+   * At most this many of its grant() calls at once, however many grant workers run
+   * (limit.ts): a cloud limits how fast it takes writes. Unset: no limit of its own.
+   * Revocations are never limited.
+   */
+  readonly grantConcurrency?: number;
   /** Builds the driver; cloud SDKs are imported here, so a provider not enabled costs nothing. */
   driver(ctx: DriverContext): Promise<ProviderDriver>;
 }

@@ -1,6 +1,7 @@
 import type { Provider } from '../api/v1alpha1/types.ts';
 import type { DriverContext } from './kind.ts';
 import { kindNamed, kinds, PROVIDER_NAMES } from './kinds.ts';
+import { limitGrants } from './limit.ts';
 import type { ProviderDriver } from './provider.ts';
 
 export { PROVIDER_NAMES };
@@ -35,5 +36,11 @@ export function buildDrivers(
   names: readonly Provider[],
   ctx: DriverContext,
 ): Promise<ProviderDriver[]> {
-  return Promise.all(names.map((n) => kindNamed(n)!.driver(ctx)));
+  return Promise.all(
+    names.map(async (n) => {
+      const kind = kindNamed(n)!;
+      const driver = await kind.driver(ctx);
+      return kind.grantConcurrency ? limitGrants(driver, kind.grantConcurrency) : driver;
+    }),
+  );
 }

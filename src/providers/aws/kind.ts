@@ -103,6 +103,8 @@ export const awsKind: ProviderKind<'aws', AwsAccess, AwsAllow> = {
       return new CloudTrailFiles({ dir: flags['aws-cloudtrail-dir'] ?? '', clock, log, sink });
     },
   },
+  // As many cloud writes at once as four grant workers made before there were more.
+  grantConcurrency: 4,
   // The SDK's default chain (IRSA, EKS Pod Identity, AWS_* variables);
   // AWS_ENDPOINT_URL_IAM points it elsewhere.
   async driver() {

@@ -133,6 +133,8 @@ export const azureKind: ProviderKind<'azure', AzureAccess, AzureAllow> = {
       help: 'another Azure Resource Manager endpoint (a sovereign cloud); a plain\nhttp:// URL is a local emulator and gets no credentials',
     },
   ],
+  // As many cloud writes at once as four grant workers made before there were more.
+  grantConcurrency: 4,
   // Workload identity and the rest of the default credential chain (@azure/identity).
   async driver({ clock, flags }) {
     const { AzureProvider, armPort } = await import('./driver.ts');

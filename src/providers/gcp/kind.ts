@@ -65,6 +65,8 @@ export const gcpKind: ProviderKind<'gcp', GcpAccess, GcpAllow> = {
       help: 'another Resource Manager endpoint; a plain http:// URL is a\nlocal emulator and gets no credentials',
     },
   ],
+  // As many cloud writes at once as four grant workers made before there were more.
+  grantConcurrency: 4,
   // Application Default Credentials (Workload Identity in GKE).
   async driver({ clock, flags }) {
     const { GcpProvider, resourceManagerPort } = await import('./driver.ts');
