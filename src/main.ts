@@ -87,6 +87,12 @@ ${providerFlags()
   --audit-webhook-token-file FILE  the bearer token the API server's audit webhook kubeconfig presents;
                                  posts without it are refused
   --audit-log-path FILE          follow an API server's JSON audit log instead (or as well)
+  --audit-cloudwatch-log-group NAME  or read it from CloudWatch Logs (EKS: /aws/eks/CLUSTER/cluster,
+                                 streams kube-apiserver-audit-*), the leader alone; region and
+                                 credentials from the AWS SDK's default chain
+                                 [TIMEBOX_AUDIT_CLOUDWATCH_LOG_GROUP]
+  --audit-cloudwatch-poll-interval SECONDS  how often it asks for new events
+                                 [TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL] (10)
   --activity-flush-interval SECONDS  how often each grant's AccessActivity is written
                                  [TIMEBOX_ACTIVITY_FLUSH_INTERVAL] (30)
   --cli-name NAME                how messages tell people to approve: NAME approve ... [TIMEBOX_CLI_NAME] (timebox)
@@ -149,12 +155,37 @@ function activityOptions(
     };
   }
   const logFile = values['audit-log-path'] as string | undefined;
-  if (!webhook && !logFile) return undefined;
+  const cloudWatchLogs = cloudWatchOptions(values, env);
+  if (!webhook && !logFile && !cloudWatchLogs) return undefined;
   return {
     ...(webhook ? { webhook } : {}),
     ...(logFile ? { logFile } : {}),
+    ...(cloudWatchLogs ? { cloudWatchLogs } : {}),
     ...(flushIntervalMs ? { flushIntervalMs } : {}),
   };
+}
+
+/** CloudWatch Logs' own rule for log group names. */
+const LOG_GROUP = /^[\w./#-]{1,512}$/;
+
+function cloudWatchOptions(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): ActivityOptions['cloudWatchLogs'] {
+  const logGroup =
+    (values['audit-cloudwatch-log-group'] as string | undefined) ??
+    env.TIMEBOX_AUDIT_CLOUDWATCH_LOG_GROUP;
+  const pollIntervalMs = seconds(
+    (values['audit-cloudwatch-poll-interval'] as string | undefined) ??
+      env.TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL,
+    '--audit-cloudwatch-poll-interval',
+  );
+  if (!logGroup) return undefined;
+  if (!LOG_GROUP.test(logGroup))
+    throw new Error(
+      `--audit-cloudwatch-log-group must be a CloudWatch Logs log group name (letters, digits, and . _ - / #), such as /aws/eks/CLUSTER/cluster; got '${logGroup}'`,
+    );
+  return { logGroup, ...(pollIntervalMs ? { pollIntervalMs } : {}) };
 }
 
 function seconds(v: string | undefined, flag: string): number | undefined {
@@ -213,6 +244,8 @@ async function main(): Promise<void> {
       'audit-webhook-cert-dir': { type: 'string' },
       'audit-webhook-token-file': { type: 'string' },
       'audit-log-path': { type: 'string' },
+      'audit-cloudwatch-log-group': { type: 'string' },
+      'audit-cloudwatch-poll-interval': { type: 'string' },
       'activity-flush-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
