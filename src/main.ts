@@ -91,6 +91,8 @@ ${providerFlags()
                                  streams kube-apiserver-audit-*), the leader alone; region and
                                  credentials from the AWS SDK's default chain
                                  [TIMEBOX_AUDIT_CLOUDWATCH_LOG_GROUP]
+  --audit-cloudwatch-region REGION  the log group's region [TIMEBOX_AUDIT_CLOUDWATCH_REGION]
+                                 (the SDK's default chain: AWS_REGION, ...)
   --audit-cloudwatch-poll-interval SECONDS  how often it asks for new events
                                  [TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL] (10)
   --activity-flush-interval SECONDS  how often each grant's AccessActivity is written
@@ -167,6 +169,7 @@ function activityOptions(
 
 /** CloudWatch Logs' own rule for log group names. */
 const LOG_GROUP = /^[\w./#-]{1,512}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 function cloudWatchOptions(
   values: Record<string, unknown>,
@@ -180,12 +183,23 @@ function cloudWatchOptions(
       env.TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL,
     '--audit-cloudwatch-poll-interval',
   );
+  const region =
+    (values['audit-cloudwatch-region'] as string | undefined) ??
+    env.TIMEBOX_AUDIT_CLOUDWATCH_REGION;
   if (!logGroup) return undefined;
+  if (region && !REGION.test(region))
+    throw new Error(
+      `--audit-cloudwatch-region must be an AWS region such as us-east-1; got '${region}'`,
+    );
   if (!LOG_GROUP.test(logGroup))
     throw new Error(
       `--audit-cloudwatch-log-group must be a CloudWatch Logs log group name (letters, digits, and . _ - / #), such as /aws/eks/CLUSTER/cluster; got '${logGroup}'`,
     );
-  return { logGroup, ...(pollIntervalMs ? { pollIntervalMs } : {}) };
+  return {
+    logGroup,
+    ...(region ? { region } : {}),
+    ...(pollIntervalMs ? { pollIntervalMs } : {}),
+  };
 }
 
 function seconds(v: string | undefined, flag: string): number | undefined {
@@ -245,6 +259,7 @@ async function main(): Promise<void> {
       'audit-webhook-token-file': { type: 'string' },
       'audit-log-path': { type: 'string' },
       'audit-cloudwatch-log-group': { type: 'string' },
+      'audit-cloudwatch-region': { type: 'string' },
       'audit-cloudwatch-poll-interval': { type: 'string' },
       'activity-flush-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },

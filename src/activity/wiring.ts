@@ -40,7 +40,7 @@ export interface ActivityOptions {
   /** An API server's JSON audit log to follow. */
   logFile?: string;
   /** A managed control plane's audit log in CloudWatch Logs (EKS), read by the leader. */
-  cloudWatchLogs?: { logGroup: string; pollIntervalMs?: number };
+  cloudWatchLogs?: { logGroup: string; region?: string; pollIntervalMs?: number };
   flushIntervalMs?: number;
   healthWindowMs?: number;
   /** Users whose requests never count: the operator's own. */
@@ -234,7 +234,7 @@ export function activity(
             ]);
             const source = new CloudWatchAuditSource({
               logGroup: cw.logGroup,
-              port: await cloudWatchLogsPort(),
+              port: await cloudWatchLogsPort(cw.region ? { region: cw.region } : {}),
               clock: deps.clock,
               log,
               ...(cw.pollIntervalMs ? { pollMs: cw.pollIntervalMs } : {}),

@@ -169,7 +169,10 @@ describe('CloudWatch Logs audit source against moto, with the real AWS SDK', fun
     });
     await src.start((e) => got.push(...e.map((x) => x.auditID ?? '')));
     await put(AUDIT, eksLine('timed'));
-    await eventually(() => got.includes('timed'), { timeoutMs: 10_000, what: 'the event' });
+    await eventually(() => Promise.resolve(got.includes('timed')), {
+      timeoutMs: 10_000,
+      what: 'the event',
+    });
     await src.stop();
     assert.deepEqual(got, ['timed']);
   });
