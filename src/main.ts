@@ -87,6 +87,14 @@ ${providerFlags()
   --audit-webhook-token-file FILE  the bearer token the API server's audit webhook kubeconfig presents;
                                  posts without it are refused
   --audit-log-path FILE          follow an API server's JSON audit log instead (or as well)
+  --audit-cloudwatch-log-group NAME  or read it from CloudWatch Logs (EKS: /aws/eks/CLUSTER/cluster,
+                                 streams kube-apiserver-audit-*), the leader alone; region and
+                                 credentials from the AWS SDK's default chain
+                                 [TIMEBOX_AUDIT_CLOUDWATCH_LOG_GROUP]
+  --audit-cloudwatch-region REGION  the log group's region [TIMEBOX_AUDIT_CLOUDWATCH_REGION]
+                                 (the SDK's default chain: AWS_REGION, ...)
+  --audit-cloudwatch-poll-interval SECONDS  how often it asks for new events
+                                 [TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL] (10)
   --activity-flush-interval SECONDS  how often each grant's AccessActivity is written
                                  [TIMEBOX_ACTIVITY_FLUSH_INTERVAL] (30)
   --cli-name NAME                how messages tell people to approve: NAME approve ... [TIMEBOX_CLI_NAME] (timebox)
@@ -149,11 +157,48 @@ function activityOptions(
     };
   }
   const logFile = values['audit-log-path'] as string | undefined;
-  if (!webhook && !logFile) return undefined;
+  const cloudWatchLogs = cloudWatchOptions(values, env);
+  if (!webhook && !logFile && !cloudWatchLogs) return undefined;
   return {
     ...(webhook ? { webhook } : {}),
     ...(logFile ? { logFile } : {}),
+    ...(cloudWatchLogs ? { cloudWatchLogs } : {}),
     ...(flushIntervalMs ? { flushIntervalMs } : {}),
+  };
+}
+
+/** CloudWatch Logs' own rule for log group names. */
+const LOG_GROUP = /^[\w./#-]{1,512}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+function cloudWatchOptions(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): ActivityOptions['cloudWatchLogs'] {
+  const logGroup =
+    (values['audit-cloudwatch-log-group'] as string | undefined) ??
+    env.TIMEBOX_AUDIT_CLOUDWATCH_LOG_GROUP;
+  const pollIntervalMs = seconds(
+    (values['audit-cloudwatch-poll-interval'] as string | undefined) ??
+      env.TIMEBOX_AUDIT_CLOUDWATCH_POLL_INTERVAL,
+    '--audit-cloudwatch-poll-interval',
+  );
+  const region =
+    (values['audit-cloudwatch-region'] as string | undefined) ??
+    env.TIMEBOX_AUDIT_CLOUDWATCH_REGION;
+  if (!logGroup) return undefined;
+  if (region && !REGION.test(region))
+    throw new Error(
+      `--audit-cloudwatch-region must be an AWS region such as us-east-1; got '${region}'`,
+    );
+  if (!LOG_GROUP.test(logGroup))
+    throw new Error(
+      `--audit-cloudwatch-log-group must be a CloudWatch Logs log group name (letters, digits, and . _ - / #), such as /aws/eks/CLUSTER/cluster; got '${logGroup}'`,
+    );
+  return {
+    logGroup,
+    ...(region ? { region } : {}),
+    ...(pollIntervalMs ? { pollIntervalMs } : {}),
   };
 }
 
@@ -213,6 +258,9 @@ async function main(): Promise<void> {
       'audit-webhook-cert-dir': { type: 'string' },
       'audit-webhook-token-file': { type: 'string' },
       'audit-log-path': { type: 'string' },
+      'audit-cloudwatch-log-group': { type: 'string' },
+      'audit-cloudwatch-region': { type: 'string' },
+      'audit-cloudwatch-poll-interval': { type: 'string' },
       'activity-flush-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -8,10 +8,11 @@ import type { AuditEvent } from './audit-event.ts';
  *   API server flags you control (--audit-webhook-config-file);
  * - an audit log file (logfile.ts), for API servers that write one
  *   (--audit-log-path) on a node Timebox can read;
- * - managed control planes (EKS, GKE, AKS) expose audit logs only through their
- *   cloud's logging service (CloudWatch Logs, Cloud Logging, Azure Monitor); a
- *   source for one polls or subscribes to it and hands on the events it parses.
- *   The record and attribution do not change: only this interface is implemented.
+ * - CloudWatch Logs, for EKS (cloudwatch.ts), read by the leader alone;
+ * - other managed control planes (GKE, AKS) expose audit logs only through their
+ *   cloud's logging service (Cloud Logging, Azure Monitor); a source for one
+ *   would poll or subscribe to it and hand on the events it parses. The record
+ *   and attribution do not change.
  */
 export interface AuditSource {
   readonly name: string;

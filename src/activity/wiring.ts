@@ -39,6 +39,8 @@ export interface ActivityOptions {
   };
   /** An API server's JSON audit log to follow. */
   logFile?: string;
+  /** A managed control plane's audit log in CloudWatch Logs (EKS), read by the leader. */
+  cloudWatchLogs?: { logGroup: string; region?: string; pollIntervalMs?: number };
   flushIntervalMs?: number;
   healthWindowMs?: number;
   /** Users whose requests never count: the operator's own. */
@@ -51,7 +53,10 @@ export interface ActivityOptions {
 export function activityConfigured(opts: ActivityOptions | undefined): boolean {
   const flags = opts?.providerFlags ?? {};
   return Boolean(
-    opts?.webhook || opts?.logFile || kinds.some((k) => k.activity?.configured(flags)),
+    opts?.webhook ||
+    opts?.logFile ||
+    opts?.cloudWatchLogs ||
+    kinds.some((k) => k.activity?.configured(flags)),
   );
 }
 
@@ -63,8 +68,8 @@ export interface Activity {
   start(): Promise<void>;
   stop(): Promise<void>;
   /**
-   * The providers' sources (CloudTrail files), for the leader only: one reader
-   * of a shared feed, so each request is counted once.
+   * The sources that poll a shared feed (CloudTrail files, CloudWatch Logs), for
+   * the leader only: one reader, so each request is counted once.
    */
   leader: { start(): Promise<void>; stop(): Promise<void> };
 }
@@ -154,6 +159,7 @@ export function activity(
   if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
   const flags = opts.providerFlags ?? {};
   let providerSources: ProviderActivitySource[] = [];
+  let leaderAuditSources: AuditSource[] = [];
   let leaderRun = 0;
   const idleMessages = new Map<string, string>();
   let stopWebhook: (() => Promise<void>) | undefined;
@@ -218,6 +224,29 @@ export function activity(
     leader: {
       async start() {
         const run = ++leaderRun;
+        if (opts.cloudWatchLogs) {
+          const cw = opts.cloudWatchLogs;
+          try {
+            // The SDK is loaded only when the source is configured.
+            const [{ CloudWatchAuditSource }, { cloudWatchLogsPort }] = await Promise.all([
+              import('./cloudwatch.ts'),
+              import('./cloudwatch-port.ts'),
+            ]);
+            const source = new CloudWatchAuditSource({
+              logGroup: cw.logGroup,
+              port: await cloudWatchLogsPort(cw.region ? { region: cw.region } : {}),
+              clock: deps.clock,
+              log,
+              ...(cw.pollIntervalMs ? { pollMs: cw.pollIntervalMs } : {}),
+            });
+            if (run !== leaderRun) return;
+            await source.start((events) => tracker.offer(events));
+            leaderAuditSources.push(source);
+            log.info('following the audit log in CloudWatch Logs', { logGroup: cw.logGroup });
+          } catch (err) {
+            log.error('the CloudWatch Logs audit source did not start', { err });
+          }
+        }
         for (const kind of kinds) {
           const hook = kind.activity;
           if (!hook?.configured(flags)) continue;
@@ -247,6 +276,9 @@ export function activity(
         const running = providerSources;
         providerSources = [];
         for (const s of running) await s.stop();
+        const audit = leaderAuditSources;
+        leaderAuditSources = [];
+        for (const s of audit) await s.stop();
       },
     },
     async stop() {

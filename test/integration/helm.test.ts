@@ -273,7 +273,7 @@ describe('Helm chart', function () {
     );
   });
 
-  it('takes grant activity from the audit webhook, an audit log or CloudTrail files, only when asked', async () => {
+  it('takes grant activity from the audit webhook, an audit log, CloudWatch Logs or CloudTrail files, only when asked', async () => {
     type Pod = {
       containers: {
         args: string[];
@@ -367,6 +367,29 @@ describe('Helm chart', function () {
       { name: 'cloudtrail', persistentVolumeClaim: { claimName: 'cloudtrail' } },
     ]);
 
+    const eks = await render(
+      '--set',
+      'activity.cloudWatchLogs.logGroup=/aws/eks/prod/cluster',
+      '--set',
+      'activity.cloudWatchLogs.region=eu-west-1',
+    );
+    for (const arg of [
+      '--audit-cloudwatch-log-group=/aws/eks/prod/cluster',
+      '--audit-cloudwatch-region=eu-west-1',
+      '--audit-cloudwatch-poll-interval=10',
+      '--activity-flush-interval=30',
+    ])
+      assert.ok(eks.c.args.includes(arg), arg);
+    assert.equal(eks.pod.volumes, undefined, 'nothing mounted: read through the AWS API');
+    await assert.rejects(
+      template('--set', 'activity.cloudWatchLogs.logGroup=/aws/eks/prod cluster'),
+      /activity\/cloudWatchLogs\/logGroup.*does not match pattern/s,
+    );
+    await assert.rejects(
+      template('--set', 'activity.cloudWatchLogs.region=eu-west'),
+      /activity\/cloudWatchLogs\/region.*does not match pattern/s,
+    );
+
     const { stdout } = await run(helm, ['lint', '--strict', CHART, ...hook]);
     assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
@@ -381,6 +404,9 @@ describe('Helm chart', function () {
       '.nodePort',
       'activity.auditLog.enabled',
       '.path',
+      'activity.cloudWatchLogs.logGroup',
+      '.region',
+      '.pollInterval',
       'providers.aws.cloudTrailVolume',
     ])
       assert.ok(readme.includes(`\`${v}\``), `${v} is in charts/timebox/README.md`);
