@@ -14,6 +14,9 @@ import { cloudWatchLogsPort } from '../../src/activity/cloudwatch-port.ts';
 import type { LogEventsPort } from '../../src/activity/cloudwatch.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { FakeClock, systemClock } from '../../src/runtime/clock.ts';
+import { activeGrant } from '../../src/activity/fixtures.ts';
+import { activity } from '../../src/activity/wiring.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { startMoto } from '../support/moto.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -187,6 +190,53 @@ describe('CloudWatch Logs audit source against moto, with the real AWS SDK', fun
       process.env.AWS_REGION = keep.region;
       if (keep.config === undefined) delete process.env.AWS_CONFIG_FILE;
       else process.env.AWS_CONFIG_FILE = keep.config;
+    }
+  });
+
+  it('is followed by the leader, and a request in it counts for the grant of whoever made it', async () => {
+    const now = Date.now();
+    const g = activeGrant();
+    const grant = {
+      ...g,
+      status: {
+        ...g.status,
+        activatedAt: new Date(now - 3600_000).toISOString(),
+        expiresAt: new Date(now + 3600_000).toISOString(),
+      },
+    };
+    // Never called: the record is written only at a flush, after this test.
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const a = activity(
+      {
+        kubeConfig: kc,
+        grants: { list: () => [grant], on: () => {}, get: () => undefined },
+        clock: systemClock,
+        log,
+        metrics: { auditEvents: { inc: () => {} } } as never,
+      },
+      { cloudWatchLogs: { logGroup: GROUP, pollIntervalMs: 100 }, flushIntervalMs: 3600_000 },
+    );
+    await a.start();
+    try {
+      await a.leader.start();
+      await put(AUDIT_2, eksLine('leader-1', 'bob@example.com'), eksLine('leader-2'));
+      const used = await eventually(() => Promise.resolve(a.tracker.lastUsedMs(grant)), {
+        timeoutMs: 20_000,
+        what: "alice's request in the audit stream to count for her grant",
+      });
+      assert.ok(
+        used >= now - 1000 && used <= Date.now(),
+        `last use ${new Date(used).toISOString()}`,
+      );
+    } finally {
+      await a.leader.stop();
+      await a.stop().catch(() => {});
     }
   });
 });
