@@ -5,23 +5,65 @@ import { gunzip } from 'node:zlib';
 import type { Logger } from '../../log/logger.ts';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { ProviderActivitySource, ProviderRequest } from '../kind.ts';
+import { shapeOf } from './cloudtrail-shape.ts';
 import { accountOfPath, requestsOf } from './cloudtrail.ts';
 
 const unzip = promisify(gunzip);
 
-/** CloudTrail delivers files of a few MiB; anything far larger is not one. */
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
-/** Nor does one unpack to more than this (a gzip bomb). */
-const MAX_TEXT_BYTES = 512 * 1024 * 1024;
+/*
+ * CloudTrail delivers a file per account and region about every 5 minutes,
+ * gzipped, typically well under 10 MiB unpacked (a record is some 1.2 KiB, with
+ * 5 to 15 objects and arrays and a few dozen members). The limits below are
+ * several times that and keep one file's parse (the text, then what JSON.parse
+ * builds: about 60 bytes per object or array, 8 per other value) near 250 MiB at
+ * worst, inside the operator's memory limit (512 MiB by default): a file past
+ * them is refused before it is parsed, not read in the hope it fits.
+ */
+/** Packed (or plain JSON) size of a file. */
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
+/** Unpacked text: gunzip stops here (a gzip bomb). */
+export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+/** Records in one file. */
+export const MAX_RECORDS = 200_000;
+/** Objects and arrays in one file: 64 MiB of `{},` would be 22 million. */
+export const MAX_CONTAINERS = 1_000_000;
+/** Values of any kind in one file. */
+export const MAX_VALUES = 4_000_000;
 /** A file that cannot be read this many times (torn, foreign) is given up on. */
 const MAX_ATTEMPTS = 3;
+
+/** Why a file was left unread. */
+export type SkipReason = 'layout' | 'size' | 'records' | 'unreadable';
+
+/** A file refused for good, without retrying. */
+class Refused extends Error {
+  readonly reason: SkipReason;
+  constructor(reason: SkipReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** The text of a gzipped file, refused past {@link MAX_TEXT_BYTES}. */
+async function unpack(packed: Buffer): Promise<Buffer> {
+  try {
+    return await unzip(packed, { maxOutputLength: MAX_TEXT_BYTES });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new Refused('size', `unpacks to more than ${MAX_TEXT_BYTES} bytes`);
+    throw err;
+  }
+}
 
 /**
  * Follows CloudTrail log files as CloudTrail delivers them to S3
  * (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`), in a directory the
  * bucket is synced or mounted to. Like `tail -F` for a directory: files there at
  * start are taken as read, and each file that appears afterwards is read once.
- * Digest files are skipped.
+ * Only files at CloudTrail's own paths are read, each for the account its path
+ * names; any other file is counted in `skipped`, logged once and left alone.
+ * Digest files are skipped: their signatures are not checked, so the directory
+ * must be writable by the delivery (the sync job) alone.
  */
 export class CloudTrailFiles implements ProviderActivitySource {
   readonly name = 'cloudtrail-files';
@@ -37,6 +79,14 @@ export class CloudTrailFiles implements ProviderActivitySource {
   /** The files of the last listing that are done with: bounded by what the directory holds. */
   private known = new Set<string>();
   private readonly failures = new Map<string, number>();
+  /** Files left unread, by reason, and records refused as logged for another account than their file's. */
+  readonly skipped: Record<SkipReason | 'foreignRecords', number> = {
+    layout: 0,
+    size: 0,
+    records: 0,
+    unreadable: 0,
+    foreignRecords: 0,
+  };
   private timer: Timer | undefined;
   private stopped = false;
 
@@ -96,10 +146,16 @@ export class CloudTrailFiles implements ProviderActivitySource {
         next.add(name);
         this.failures.delete(name);
       } catch (err) {
-        const tries = (this.failures.get(name) ?? 0) + 1;
+        const tries = err instanceof Refused ? MAX_ATTEMPTS : (this.failures.get(name) ?? 0) + 1;
         this.failures.set(name, tries);
         if (tries >= MAX_ATTEMPTS) {
-          this.o.log.warn('skipping a file that is not a CloudTrail log', { file: name, err });
+          const reason = err instanceof Refused ? err.reason : 'unreadable';
+          this.skipped[reason]++;
+          this.o.log.warn('skipping a file that is not a CloudTrail log', {
+            file: name,
+            reason,
+            err: err instanceof Refused ? err.message : err,
+          });
           next.add(name);
           this.failures.delete(name);
         }
@@ -111,13 +167,32 @@ export class CloudTrailFiles implements ProviderActivitySource {
 
   private async read(name: string): Promise<ProviderRequest[]> {
     const path = join(this.o.dir, name);
+    const account = accountOfPath(relative(this.o.dir, path).split(sep).join('/'));
+    if (account === undefined)
+      throw new Refused('layout', 'not at AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/');
     const st = await stat(path);
-    if (st.size > MAX_FILE_BYTES) throw new Error(`${st.size} bytes: too large`);
-    const raw = await readFile(path);
-    const text = (
-      name.endsWith('.gz') ? await unzip(raw, { maxOutputLength: MAX_TEXT_BYTES }) : raw
-    ).toString('utf8');
-    const rel = relative(this.o.dir, path).split(sep).join('/');
-    return requestsOf(JSON.parse(text), accountOfPath(rel));
+    if (st.size > MAX_FILE_BYTES)
+      throw new Refused('size', `${st.size} bytes, more than ${MAX_FILE_BYTES}`);
+    // Not kept once unpacked: the packed bytes need not outlive gunzip.
+    const text = name.endsWith('.gz') ? await unpack(await readFile(path)) : await readFile(path);
+    const caps = { records: MAX_RECORDS, containers: MAX_CONTAINERS, values: MAX_VALUES };
+    const shape = shapeOf(text, caps);
+    if (shape.records > caps.records)
+      throw new Refused('records', `more than ${caps.records} records`);
+    if (shape.containers > caps.containers)
+      throw new Refused('records', `more than ${caps.containers} JSON objects and arrays`);
+    if (shape.values > caps.values)
+      throw new Refused('records', `more than ${caps.values} JSON values`);
+    const stats = { foreign: 0 };
+    const requests = requestsOf(JSON.parse(text.toString('utf8')), account, stats);
+    if (stats.foreign) {
+      this.skipped.foreignRecords += stats.foreign;
+      this.o.log.warn('CloudTrail records logged for another account than their file’s; ignored', {
+        file: name,
+        account,
+        records: stats.foreign,
+      });
+    }
+    return requests;
   }
 }

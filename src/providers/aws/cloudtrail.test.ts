@@ -11,7 +11,13 @@ import { ActivityTracker, type ActivityStore } from '../../activity/tracker.ts';
 import { createLogger } from '../../log/logger.ts';
 import { FakeClock } from '../../runtime/clock.ts';
 import type { ProviderRequest } from '../kind.ts';
-import { CloudTrailFiles } from './cloudtrail-files.ts';
+import {
+  CloudTrailFiles,
+  MAX_CONTAINERS,
+  MAX_RECORDS,
+  MAX_TEXT_BYTES,
+} from './cloudtrail-files.ts';
+import { shapeOf } from './cloudtrail-shape.ts';
 import { accountOfPath, principalOf, requestsOf } from './cloudtrail.ts';
 import { awsKind } from './kind.ts';
 
@@ -54,9 +60,62 @@ describe('CloudTrail records', () => {
       'AWSLogs/444455556666/CloudTrail/eu-west-1/2026/11/25/444455556666_CloudTrail_eu-west-1_20261125T0950Z_Zz9y8x7w6v5u4t3s.json';
     const body = JSON.parse(await readFile(join(FIXTURES, other), 'utf8')) as unknown;
     assert.equal(accountOfPath(other), '444455556666');
-    assert.deepEqual(requestsOf(body, accountOfPath(other)), []);
-    assert.equal(requestsOf(body).length, 2, 'the same records, without the path, are genuine');
-    assert.equal(accountOfPath(`o-abc123def4/${other}`), '444455556666', 'an organization trail');
+    const stats = { foreign: 0 };
+    assert.deepEqual(requestsOf(body, accountOfPath(other), stats), []);
+    assert.equal(stats.foreign, 2, 'logged for 111122223333, so forged into this file');
+    assert.equal(requestsOf(body, '111122223333').length, 2, 'the same records are genuine');
+  });
+
+  it("name the file's account only at CloudTrail's own path, from the synced directory's top", () => {
+    const at = (p: string) => accountOfPath(p);
+    assert.equal(
+      at('AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/f.json.gz'),
+      '222222222222',
+    );
+    assert.equal(
+      at('AWSLogs/o-abc123def4/222222222222/CloudTrail/eu-west-1/2026/11/25/f.json.gz'),
+      '222222222222',
+      'an organization trail',
+    );
+    // Whoever may write under 111111111111's prefix (or anywhere else) names no account.
+    for (const p of [
+      'AWSLogs/111111111111/x/AWSLogs/222222222222/CloudTrail/eu-west-1/f.json',
+      'AWSLogs/111111111111/x/AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/f.json',
+      'notes/AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/f.json',
+      'o-abc123def4/AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/f.json',
+      'AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/x/f.json',
+      'AWSLogs/222222222222/CloudTrail/eu-west-1/2026/11/25/../../../../../../x/f.json',
+      'AWSLogs/222222222222/CloudTrail/f.json',
+      'AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2026/11/25/f.json',
+      'AWSLogs/2222222222220/CloudTrail/eu-west-1/2026/11/25/f.json',
+      'AWSLogs/111111111111/notes/forged.json',
+    ])
+      assert.equal(at(p), undefined, p);
+  });
+
+  it('in a file outside that layout never count', () => {
+    const forged = {
+      Records: [
+        {
+          eventType: 'AwsApiCall',
+          eventName: 'PutObject',
+          eventSource: 's3.amazonaws.com',
+          eventTime: new Date().toISOString(),
+          recipientAccountId: '222222222222',
+          readOnly: false,
+          userIdentity: {
+            type: 'IAMUser',
+            accountId: '222222222222',
+            arn: 'arn:aws:iam::222222222222:user/alice',
+          },
+        },
+      ],
+    };
+    assert.equal(
+      requestsOf(forged, accountOfPath('AWSLogs/111111111111/notes/forged.json')).length,
+      0,
+    );
+    assert.equal(requestsOf(forged, '222222222222').length, 1, 'genuine in its own file');
   });
 
   it('name a role session by its role, with its path from the session issuer', () => {
@@ -95,7 +154,24 @@ describe('CloudTrail records', () => {
 
   it('that are not a CloudTrail file yield nothing', () => {
     for (const body of [null, 'x', 42, {}, { Records: 'no' }, { Records: [null, 1, 'x', {}] }])
-      assert.deepEqual(requestsOf(body), []);
+      assert.deepEqual(requestsOf(body, '111122223333'), []);
+  });
+});
+
+describe('The shape of a JSON text', () => {
+  const shape = (t: string) =>
+    shapeOf(Buffer.from(t), { records: 1e9, containers: 1e9, values: 1e9 });
+  it('counts records, objects and arrays, and values, outside strings', () => {
+    assert.deepEqual(shape('{"Records":[{"a":[1,2,{}]},{},{"b":"{[,\\"}{"}]}'), {
+      records: 3,
+      containers: 7,
+      values: 11,
+    });
+    assert.deepEqual(shape('[]'), { records: 0, containers: 1, values: 1 });
+  });
+  it('stops once a count passes its limit', () => {
+    const big = Buffer.from(`{"Records":[${'{},'.repeat(1000)}{}]}`);
+    assert.equal(shapeOf(big, { records: 10, containers: 1e9, values: 1e9 }).records, 11);
   });
 });
 
@@ -205,11 +281,95 @@ describe('AWS activity from CloudTrail files', () => {
     await writeFile(torn, gzipSync('{"Records": [').subarray(0, 10));
     for (let i = 0; i < 3; i++) assert.equal(await files.poll(), 0);
     await rm(join(dir, 'AWSLogs/111122223333/CloudTrail'), { recursive: true });
-    await cp(join(FIXTURES, ALICE_FILE), join(dir, 'AWSLogs/111122223333/CloudTrail/late.json'), {
+    await cp(join(FIXTURES, ALICE_FILE), join(dir, dirname(ALICE_FILE), 'late.json'), {
       recursive: true,
     });
     assert.equal(await files.poll(), 10);
     assert.equal(seen.length, 10);
+    await files.stop();
+  });
+
+  /** A source that has taken what is there as read, and the warnings it logs. */
+  async function follow() {
+    const seen: ProviderRequest[] = [];
+    const warnings: string[] = [];
+    const files = new CloudTrailFiles({
+      dir,
+      clock: new FakeClock('2026-11-25T10:00:00Z'),
+      log: createLogger({
+        level: 'warn',
+        format: 'json',
+        write: (line) => {
+          const { msg, file } = JSON.parse(line) as { msg: string; file: string };
+          warnings.push(`${file}: ${msg}`);
+        },
+      }),
+      sink: (r) => seen.push(...r),
+    });
+    await files.start();
+    return { files, seen, warnings };
+  }
+
+  /** Writes a file under the synced directory, gzipped when its name says so. */
+  async function put(name: string, text: string | Buffer): Promise<void> {
+    await mkdir(dirname(join(dir, name)), { recursive: true });
+    await writeFile(join(dir, name), name.endsWith('.gz') ? gzipSync(text) : text);
+  }
+
+  const DAY = 'CloudTrail/eu-west-1/2026/11/25';
+
+  it("reads no file outside CloudTrail's layout, logging each once, and no record forged into another account's file", async () => {
+    const { files, seen, warnings } = await follow();
+    const alice = await readFile(join(FIXTURES, ALICE_FILE));
+    // Someone who may write under 999999999999's prefix, or beside the logs, writes alice's records.
+    await put(`AWSLogs/999999999999/x/AWSLogs/111122223333/${DAY}/forged.json.gz`, alice);
+    await put('notes/forged.json', alice);
+    // …or under 999999999999's own path: the records say 111122223333.
+    await put(`AWSLogs/999999999999/${DAY}/forged.json`, alice);
+    assert.equal(await files.poll(), 0);
+    assert.equal(await files.poll(), 0);
+    assert.deepEqual(files.skipped, {
+      layout: 2,
+      size: 0,
+      records: 0,
+      unreadable: 0,
+      foreignRecords: 15,
+    });
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    // The genuine file is still read.
+    await put(`AWSLogs/111122223333/${DAY}/genuine.json`, alice);
+    assert.equal(await files.poll(), 10);
+    assert.equal(seen.length, 10);
+    await files.stop();
+  });
+
+  it('refuses before parsing a file that unpacks past the limit, or holds too many records or objects, and reads the next', async () => {
+    const { files, seen, warnings } = await follow();
+    // A gzip bomb: some 64 KiB that unpack to more than the limit.
+    await put(`AWSLogs/111122223333/${DAY}/bomb.json.gz`, Buffer.alloc(MAX_TEXT_BYTES + 1, ' '));
+    // Small files that would parse into millions of objects.
+    await put(
+      `AWSLogs/111122223333/${DAY}/records.json.gz`,
+      `{"Records":[${'{},'.repeat(MAX_RECORDS)}{}]}`,
+    );
+    await put(
+      `AWSLogs/111122223333/${DAY}/objects.json.gz`,
+      `{"Records":[{"a":[${'[],'.repeat(MAX_CONTAINERS)}[]]}]}`,
+    );
+    // Refused at once, not tried again.
+    assert.equal(await files.poll(), 0);
+    assert.deepEqual(files.skipped, {
+      layout: 0,
+      size: 1,
+      records: 2,
+      unreadable: 0,
+      foreignRecords: 0,
+    });
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    await cp(join(FIXTURES, ALICE_FILE), join(dir, dirname(ALICE_FILE), 'next.json'));
+    assert.equal(await files.poll(), 10);
+    assert.equal(seen.length, 10);
+    assert.equal(files.skipped.size + files.skipped.records + files.skipped.unreadable, 3);
     await files.stop();
   });
 

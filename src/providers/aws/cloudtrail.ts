@@ -54,32 +54,56 @@ export function principalOf(id: CloudTrailRecord['userIdentity']): string | unde
   return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
 }
 
-/** The account a delivered file is for: `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/...`. */
+/**
+ * Where CloudTrail delivers a log file, relative to the trail's bucket (or its
+ * key prefix): `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/FILE`. The
+ * whole path must be that, from its start: `AWSLogs/` further down (written by
+ * whoever may write somewhere else in the bucket) names no account.
+ */
+const DELIVERED =
+  /^AWSLogs\/(?:o-[a-z0-9]{10,32}\/)?(\d{12})\/CloudTrail\/[a-z0-9-]+\/\d{4}\/\d{2}\/\d{2}\/[^/]+\.json(?:\.gz)?$/;
+
+/**
+ * The account a delivered file is for, from its path relative to the directory
+ * the bucket is synced to (`/`-separated); undefined for any other path.
+ */
 export function accountOfPath(path: string): string | undefined {
-  return /(?:^|\/)AWSLogs\/(?:o-[a-z0-9]+\/)?(\d{12})\/CloudTrail\//.exec(path)?.[1];
+  return DELIVERED.exec(path)?.[1];
 }
 
 /**
  * Pure: the calls in a CloudTrail log file (`{"Records": [...]}`) as requests of
  * IAM principals. A record counts only where it is genuine for the principal's
  * own account: logged for that account (recipientAccountId), by an identity of
- * that account, in a file delivered for that account when the path says which
- * (`fileAccount`). So a record forged into another account's files, or the
- * copy CloudTrail logs in a resource owner's account, never counts.
+ * that account, in a file delivered for that account (`fileAccount`, from
+ * {@link accountOfPath}). So a record forged into another account's files, the
+ * copy CloudTrail logs in a resource owner's account, or any file outside
+ * CloudTrail's layout (`fileAccount` undefined) never counts. `stats.foreign`
+ * counts the records left out because they were logged for another account than
+ * the file's: CloudTrail never delivers those, so they say someone forged them.
  */
-export function requestsOf(body: unknown, fileAccount?: string): ProviderRequest[] {
+export function requestsOf(
+  body: unknown,
+  fileAccount: string | undefined,
+  stats?: { foreign: number },
+): ProviderRequest[] {
+  if (fileAccount === undefined) return [];
   const records = (body as { Records?: unknown } | null)?.Records;
   if (!Array.isArray(records)) return [];
   const out: ProviderRequest[] = [];
   for (const x of records as unknown[]) {
     if (!x || typeof x !== 'object') continue;
     const r = x as CloudTrailRecord;
+    if (r.recipientAccountId !== fileAccount) {
+      if (stats) stats.foreign++;
+      continue;
+    }
     if (!CALLS.has(r.eventType ?? 'AwsApiCall') || !r.eventName || !r.eventSource) continue;
     const principal = principalOf(r.userIdentity);
     const account = principal && accountOf(principal);
+    // Logged for the principal's own account (so in a file of that account).
     if (!account || r.recipientAccountId !== account) continue;
     if (r.userIdentity?.accountId !== undefined && r.userIdentity.accountId !== account) continue;
-    if (fileAccount !== undefined && fileAccount !== account) continue;
     const atMs = Date.parse(r.eventTime ?? '');
     if (Number.isNaN(atMs)) continue;
     const denied = DENIED.test(r.errorCode ?? '');
