@@ -136,6 +136,28 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
+/**
+ * When a process started, in clock ticks since boot (field 22 of
+ * /proc/<pid>/stat), or undefined if it is gone. With the pid it names one
+ * process for as long as the host runs: a reused pid has a later start time.
+ */
+export function startTime(pid: number): string | undefined {
+  try {
+    return startTimeFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 (starttime) of a /proc/<pid>/stat line. */
+export function startTimeFromStat(stat: string): string | undefined {
+  // Field 2, the program name in parentheses, may itself hold spaces and ')':
+  // the fields after the last ')' start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = fields[22 - 3];
+  return ticks && /^\d+$/.test(ticks) ? ticks : undefined;
+}
+
 /** Last lines of a log file, to put in an error message when a process fails to start. */
 export function tail(file: string, lines = 20): string {
   try {

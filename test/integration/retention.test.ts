@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
 import type { ClusterEnvironment } from '../../src/sandbox/environment.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../src/kube/manifests.ts';
 import { ANNOTATION_RETAIN } from '../../src/controller/retention.ts';
 import { CLUSTER_START_TIMEOUT_MS, testCluster } from '../support/cluster.ts';
 import { eventually } from '../support/wait.ts';
-import { decideAs, requestAs } from '../support/requests.ts';
+import { decideAs, refusal, requestAs } from '../support/requests.ts';
 import {
   createAccessPolicy,
   createNamespace,
@@ -28,6 +28,9 @@ const OPERATOR = 'timebox-operator-retention';
 const RETENTION_MS = 3_000;
 const ALICE: Identity = { user: 'alice@example.com', groups: ['payments-oncall'] };
 const BOB: Identity = { user: 'bob@example.com', groups: ['payments-leads'] };
+const MALLORY: Identity = { user: 'mallory@example.com', groups: ['payments-oncall'] };
+/** Administers the grants of one namespace: may deletecollection them, nothing cluster-wide. */
+const DANA: Identity = { user: 'dana@example.com', groups: [] };
 
 /**
  * The ended-grant retention against the real API server, with the operator's
@@ -150,6 +153,87 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
     assert.equal((await api.get(ns, 'retained')).status?.phase, 'Expired');
     assert.equal((await api.get(ns, 'active')).status?.phase, 'Active');
     assert.equal((await api.get(ns, 'forged')).status?.phase, 'Pending');
+  });
+
+  it('lets only an admin add, change or lift a retain hold after creation, never the requester', async () => {
+    const ns = await createNamespace(cluster, 'payments');
+    const policy = `retain-${ns}`;
+    await createAccessPolicy(cluster.admin(), policy, {
+      requesters: { groups: ['payments-oncall'] },
+      selfOnly: true,
+      namespaces: [ns],
+      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: [ns] } }],
+      maxDuration: '4h',
+      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
+    });
+    const view = [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }];
+    const rbac = cluster.admin().makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace: ns,
+      body: {
+        metadata: { name: 'grant-admin' },
+        rules: [
+          {
+            apiGroups: ['timebox.dev'],
+            resources: ['accessgrants'],
+            verbs: ['get', 'patch', 'deletecollection'],
+          },
+        ],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'grant-admin' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'grant-admin' },
+        subjects: [{ kind: 'User', name: DANA.user, apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
+    const as = (who: Identity) => grantsApi(cluster.as(who));
+    const setRetain = (who: Identity, name: string, value: string | null) =>
+      as(who).patch(ns, name, { metadata: { annotations: { [ANNOTATION_RETAIN]: value } } });
+    const retainOf = async (name: string) =>
+      (await as(ALICE).get(ns, name)).metadata.annotations?.[ANNOTATION_RETAIN];
+
+    // Whoever may create a grant may ask for it to be kept at creation.
+    const held = requestAs(ALICE, ns, policy, 'held', { duration: '1h', access: view });
+    held.metadata.annotations = { ...held.metadata.annotations, [ANNOTATION_RETAIN]: 'true' };
+    await as(ALICE).create(held);
+    await as(ALICE).create(
+      requestAs(ALICE, ns, policy, 'unheld', { duration: '1h', access: view }),
+    );
+
+    // Afterwards neither the requester nor another requester lifts, changes or adds it.
+    for (const [who, name, value] of [
+      [ALICE, 'held', null],
+      [ALICE, 'held', 'false'],
+      [MALLORY, 'held', null],
+      [ALICE, 'unheld', 'true'],
+    ] as const) {
+      const r = await refusal(setRetain(who, name, value));
+      assert.equal(r.code, 403, `${who.user} ${name} ${value}: ${r.message}`);
+      if (who === ALICE)
+        assert.match(
+          r.message,
+          new RegExp(
+            `timebox.dev/retain holds an ended grant against deletion; after creation only someone who may deletecollection accessgrants in namespace ${ns} \\(an admin\\) may add, change or remove it`,
+          ),
+        );
+    }
+    assert.equal(await retainOf('held'), 'true');
+    assert.equal(await retainOf('unheld'), undefined);
+    // The requester still edits the rest of the metadata of her own grant.
+    await as(ALICE).patch(ns, 'held', { metadata: { labels: { team: 'payments' } } });
+
+    // An admin of the namespace's grants lifts the hold and sets it again; so does a cluster admin.
+    await setRetain(DANA, 'held', null);
+    assert.equal(await retainOf('held'), undefined);
+    await setRetain(DANA, 'unheld', 'true');
+    assert.equal(await retainOf('unheld'), 'true');
+    await grantsApi(cluster.admin()).patch(ns, 'held', {
+      metadata: { annotations: { [ANNOTATION_RETAIN]: 'true' } },
+    });
+    assert.equal(await retainOf('held'), 'true');
   });
 });
 
