@@ -8,6 +8,7 @@ function counters() {
     attributed: 0,
     unattributed: 0,
     dropped: 0,
+    lost: 0,
   };
   return { n, inc: (r: IntakeResult, k: number) => (n[r] += k) };
 }
