@@ -68,6 +68,8 @@ export function auditWebhookFlags(a: Pick<SandboxAudit, 'configFile'>): string[]
     '--audit-webhook-batch-max-wait=1s',
     '--audit-webhook-batch-max-size=200',
     '--audit-webhook-batch-throttle-enable=false',
+    // Oversized events (a 1 MiB URL) are cut down, not the whole batch lost.
+    '--audit-webhook-truncate-enabled=true',
     '--audit-webhook-initial-backoff=1s',
   ];
 }
