@@ -7,7 +7,7 @@ import type { AuditSource } from './source.ts';
 /**
  * The longest line kept. An event carries the request URL twice (requestURI,
  * objectRef.name), which anyone can make ~1 MiB long; a longer line is skipped
- * and reported lost (--audit-log-truncate-enabled keeps lines short).
+ * and reported lost.
  */
 export const MAX_LINE = 4 * 1024 * 1024;
 const CHUNK = 256 * 1024;

@@ -11,8 +11,9 @@ export const AUDIT_PATH = '/audit';
  * A batch of Metadata-level events is about 1 KiB each, and at most
  * --audit-webhook-batch-max-size (400 by default) in one request; but an event
  * carries the request URL, which anyone, even unauthenticated, can make ~1 MiB
- * long. With --audit-webhook-truncate-enabled the API server cuts events to
- * 100 KiB and batches to 10 MiB (its defaults); this leaves room above that.
+ * long. With --audit-webhook-truncate-enabled the API server splits batches to
+ * --audit-webhook-truncate-max-batch-size (10 MiB by default; docs/activity.md
+ * says 12 MiB); this leaves room above that.
  * Anything larger is refused before it is buffered, and counted as lost (the
  * idle clock starts again: a lost event may have been someone's use). Only the
  * API server, with the token, gets this far.
