@@ -51,6 +51,7 @@ function setup() {
     attributed: 0,
     unattributed: 0,
     dropped: 0,
+    lost: 0,
   };
   const store = memoryStore();
   const tracker = new ActivityTracker({

@@ -8,6 +8,7 @@ function counters() {
     attributed: 0,
     unattributed: 0,
     dropped: 0,
+    lost: 0,
   };
   return { n, inc: (r: IntakeResult, k: number) => (n[r] += k) };
 }
@@ -36,7 +37,7 @@ describe('audit intake', () => {
     assert.equal(processed, 10, 'one slice, then it yields');
     while (later.length) later.shift()!();
     assert.equal(processed, 25);
-    assert.deepEqual(c.n, { received: 25, attributed: 25, unattributed: 0, dropped: 0 });
+    assert.deepEqual(c.n, { received: 25, attributed: 25, unattributed: 0, dropped: 0, lost: 0 });
   });
 
   it('drops and counts a flood beyond its capacity instead of growing', () => {
@@ -78,6 +79,6 @@ describe('audit intake', () => {
     });
     intake.offer([anEvent(), anEvent()], 0);
     while (later.length) later.shift()!();
-    assert.deepEqual(c.n, { received: 2, attributed: 1, unattributed: 1, dropped: 0 });
+    assert.deepEqual(c.n, { received: 2, attributed: 1, unattributed: 1, dropped: 0, lost: 0 });
   });
 });

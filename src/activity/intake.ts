@@ -3,7 +3,11 @@ import type { AuditEvent } from './audit-event.ts';
 /** The longest one slice of processing holds the event loop. */
 const SLICE_MS = 5;
 
-export type IntakeResult = 'received' | 'attributed' | 'unattributed' | 'dropped';
+/**
+ * received, then attributed, unattributed or dropped (the intake was full); lost
+ * counts batches or lines that never reached the intake (too large).
+ */
+export type IntakeResult = 'received' | 'attributed' | 'unattributed' | 'dropped' | 'lost';
 
 /** Where the intake counts what it did (timebox_audit_events_total in production). */
 export interface IntakeCounters {

@@ -6,7 +6,7 @@ import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { anEvent } from './fixtures.ts';
-import { AuditLogFile } from './logfile.ts';
+import { AuditLogFile, MAX_LINE } from './logfile.ts';
 
 const line = (id: string) => JSON.stringify({ kind: 'Event', ...anEvent({ auditID: id }) }) + '\n';
 
@@ -45,6 +45,37 @@ describe('audit log file source', () => {
       got.map((e) => e.auditID),
       ['a1', 'a2', 'b1'],
     );
+    await src.stop();
+  });
+
+  it('takes a line with a 1 MB URL, and reports a line too long to take as lost', async () => {
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, '');
+    const got: AuditEvent[] = [];
+    let lost = 0;
+    const src = new AuditLogFile({
+      path,
+      clock: new FakeClock(),
+      log: createLogger({ level: 'error' }),
+      onLost: () => lost++,
+    });
+    await src.start((e) => got.push(...e));
+    const long = 'x'.repeat(1_000_000);
+    const event = (id: string, name: string) =>
+      JSON.stringify({
+        kind: 'Event',
+        // The API server writes the URL as well as the name.
+        requestURI: `/api/v1/secrets/${name}`,
+        ...anEvent({ auditID: id, objectRef: { resource: 'secrets', name } }),
+      }) + '\n';
+    appendFileSync(path, event('long', long));
+    appendFileSync(path, event('too-long', 'x'.repeat(MAX_LINE)) + line('after'));
+    await src.poll();
+    assert.deepEqual(
+      got.map((e) => e.auditID),
+      ['long', 'after'],
+    );
+    assert.equal(lost, 1);
     await src.stop();
   });
 

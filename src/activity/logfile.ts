@@ -4,8 +4,12 @@ import type { Clock, Timer } from '../runtime/clock.ts';
 import { auditEventsOf, type AuditEvent } from './audit-event.ts';
 import type { AuditSource } from './source.ts';
 
-/** The longest line kept: a longer one is not an audit event at Metadata level, and is skipped. */
-const MAX_LINE = 1024 * 1024;
+/**
+ * The longest line kept. An event carries the request URL twice (requestURI,
+ * objectRef.name), which anyone can make ~1 MiB long; a longer line is skipped
+ * and reported lost.
+ */
+export const MAX_LINE = 4 * 1024 * 1024;
 const CHUNK = 256 * 1024;
 
 /**
@@ -22,6 +26,8 @@ export class AuditLogFile implements AuditSource {
     log: Logger;
     pollMs?: number;
     fromStart?: boolean;
+    /** A line too long to take was skipped: its event is lost. */
+    onLost?: () => void;
   };
   private fh: FileHandle | undefined;
   private ino: number | undefined;
@@ -94,6 +100,12 @@ export class AuditLogFile implements AuditSource {
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
     if (this.partial.length > MAX_LINE) {
+      if (!this.skipping) {
+        this.o.onLost?.();
+        this.o.log.warn('an audit log line too long was skipped; its event is lost', {
+          limitBytes: MAX_LINE,
+        });
+      }
       this.partial = '';
       this.skipping = true;
     }

@@ -5,6 +5,7 @@ import {
   type ActivityProvider,
   type ActivityRequest,
 } from '../api/v1alpha1/activity.ts';
+import { clip, FIELD_MAX } from './clip.ts';
 
 /** One request attributed to a grant. */
 export interface Use {
@@ -24,6 +25,17 @@ export interface Use {
 
 const countKey = (c: Pick<ActivityCount, 'provider' | 'verb' | 'resource' | 'namespace'>) =>
   `${c.provider}\u0000${c.verb}\u0000${c.resource}\u0000${c.namespace ?? ''}`;
+
+/** The use with its free text cut to what the record's schema allows. */
+function clipped(u: Use): Use {
+  return {
+    ...u,
+    verb: clip(u.verb, FIELD_MAX.verb),
+    resource: clip(u.resource, FIELD_MAX.resource),
+    ...(u.namespace !== undefined ? { namespace: clip(u.namespace, FIELD_MAX.namespace) } : {}),
+    ...(u.name !== undefined ? { name: clip(u.name, FIELD_MAX.name) } : {}),
+  };
+}
 
 function request(u: Use): ActivityRequest {
   return {
@@ -52,10 +64,10 @@ export class ActivityDelta {
   readonly denied: ActivityRequest[] = [];
   deniedOmitted = 0;
 
-  add(u: Use): void {
+  add(use: Use): void {
+    const u = clipped(use);
     if (u.denied) {
-      if (this.denied.length < ACTIVITY_LIMITS.denied) this.denied.push(request(u));
-      else this.deniedOmitted++;
+      this.deniedOmitted += keepEndsOnPush(this.denied, request(u), ACTIVITY_LIMITS.denied);
       return;
     }
     this.requests++;
@@ -74,8 +86,7 @@ export class ActivityDelta {
       });
     } else this.otherRequests++;
     if (u.write) {
-      if (this.writes.length < ACTIVITY_LIMITS.writes) this.writes.push(request(u));
-      else this.writesOmitted++;
+      this.writesOmitted += keepEndsOnPush(this.writes, request(u), ACTIVITY_LIMITS.writes);
     }
   }
 
@@ -94,18 +105,20 @@ export class ActivityDelta {
       else if (this.counts.size < ACTIVITY_LIMITS.counts) this.counts.set(key, { ...c });
       else this.otherRequests += c.count;
     }
-    for (const [mine, theirs, max] of [
-      [this.writes, o.writes, ACTIVITY_LIMITS.writes],
-      [this.denied, o.denied, ACTIVITY_LIMITS.denied],
-    ] as const) {
-      const room = Math.max(0, max - mine.length);
-      mine.push(...theirs.slice(0, room));
-      const over = Math.max(0, theirs.length - room);
-      if (mine === this.writes) this.writesOmitted += over;
-      else this.deniedOmitted += over;
-    }
-    this.writesOmitted += o.writesOmitted;
-    this.deniedOmitted += o.deniedOmitted;
+    const writes = keepEnds([...this.writes, ...o.writes], ACTIVITY_LIMITS.writes, 0);
+    this.writes.splice(0, Infinity, ...writes.items);
+    this.writesOmitted += writes.omitted + o.writesOmitted;
+    const denied = keepEnds([...this.denied, ...o.denied], ACTIVITY_LIMITS.denied, 0);
+    this.denied.splice(0, Infinity, ...denied.items);
+    this.deniedOmitted += denied.omitted + o.deniedOmitted;
+  }
+
+  /** Keeps only the numbers: listed writes and denied attempts become omitted counts. */
+  shrink(): void {
+    this.writesOmitted += this.writes.length;
+    this.writes.length = 0;
+    this.deniedOmitted += this.denied.length;
+    this.denied.length = 0;
   }
 
   get empty(): boolean {
@@ -119,19 +132,43 @@ const earlier = (a?: string, b?: string) =>
 const later = (a?: string, b?: string) =>
   !a ? b : !b ? a : Date.parse(a) >= Date.parse(b) ? a : b;
 
-/** Keeps the first `max` items (oldest first), counting the rest. */
-function capped<T extends { at: string }>(
+/**
+ * Pure: the oldest half and the newest half of `items` (`max` in all, oldest
+ * first), counting those between as omitted. Keeping only the earliest would let
+ * someone push what they do later out of the list with a burst of harmless
+ * requests first.
+ */
+function keepEnds<T extends { at: string }>(
   items: T[],
   max: number,
   omitted: number,
 ): { items: T[]; omitted: number } {
   const sorted = [...items].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  return { items: sorted.slice(0, max), omitted: omitted + Math.max(0, sorted.length - max) };
+  if (sorted.length <= max) return { items: sorted, omitted };
+  const head = Math.ceil(max / 2);
+  const tail = max - head;
+  return {
+    items: [...sorted.slice(0, head), ...(tail > 0 ? sorted.slice(-tail) : [])],
+    omitted: omitted + sorted.length - max,
+  };
+}
+
+/**
+ * Adds `item` to a list kept like keepEnds, in arrival order (nearly time
+ * order): past `max`, the oldest entry of the newer half gives way. Returns how
+ * many were omitted (0 or 1).
+ */
+function keepEndsOnPush<T>(list: T[], item: T, max: number): number {
+  list.push(item);
+  if (list.length <= max) return 0;
+  list.splice(Math.ceil(max / 2), 1);
+  return 1;
 }
 
 /**
  * Pure: the stored record with a delta added. Counts add up; lists keep the
- * earliest entries up to their cap and count the rest; so replicas that each
+ * earliest and the latest entries up to their cap and count those between; so
+ * replicas that each
  * flush what they saw, in any order, add up to the same record.
  */
 export function mergeActivity(
@@ -146,12 +183,12 @@ export function mergeActivity(
     else if (counts.size < ACTIVITY_LIMITS.counts) counts.set(key, { ...c });
     else other += c.count;
   }
-  const writes = capped(
+  const writes = keepEnds(
     [...(stored.writes ?? []), ...delta.writes],
     ACTIVITY_LIMITS.writes,
     (stored.writesOmitted ?? 0) + delta.writesOmitted,
   );
-  const denied = capped(
+  const denied = keepEnds(
     [...(stored.denied ?? []), ...delta.denied],
     ACTIVITY_LIMITS.denied,
     (stored.deniedOmitted ?? 0) + delta.deniedOmitted,
@@ -171,5 +208,23 @@ export function mergeActivity(
     writesOmitted: writes.omitted,
     denied: denied.items,
     deniedOmitted: denied.omitted,
+  };
+}
+
+/**
+ * Pure: a stored record cut to its numbers, for when the API server refuses to
+ * store it whole (too large, or invalid): lists become omitted counts, counts by
+ * kind become otherRequests. Totals and first and last use are kept.
+ */
+export function shrinkActivity(stored: AccessActivityStatus): AccessActivityStatus {
+  const counted = (stored.counts ?? []).reduce((n, c) => n + c.count, 0);
+  return {
+    ...stored,
+    counts: [],
+    otherRequests: (stored.otherRequests ?? 0) + counted,
+    writes: [],
+    writesOmitted: (stored.writesOmitted ?? 0) + (stored.writes?.length ?? 0),
+    denied: [],
+    deniedOmitted: (stored.deniedOmitted ?? 0) + (stored.denied?.length ?? 0),
   };
 }

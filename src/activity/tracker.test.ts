@@ -5,13 +5,17 @@ import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import { activeGrant, anEvent } from './fixtures.ts';
 import type { IntakeResult } from './intake.ts';
-import { ActivityTracker, type ActivityStore } from './tracker.ts';
+import { idleVerdict } from './idle.ts';
+import { ActivityTracker, type ActivityStore, type TrackerOptions } from './tracker.ts';
 
 class FakeStore implements ActivityStore {
   readonly objects = new Map<string, AccessActivity>();
   writes = 0;
   conflictOnce = false;
   fail = false;
+  /** Refuses (422, as the schema's limits would) any object whose JSON is longer. */
+  refuseAboveBytes = Infinity;
+  refused = 0;
   private rv = 0;
   get(ns: string, name: string) {
     return Promise.resolve(structuredClone(this.objects.get(`${ns}/${name}`)));
@@ -24,6 +28,10 @@ class FakeStore implements ActivityStore {
   }
   private put(a: AccessActivity, rv: string | undefined): Promise<void> {
     if (this.fail) return Promise.reject(new Error('API server unavailable'));
+    if (JSON.stringify(a).length > this.refuseAboveBytes) {
+      this.refused++;
+      return Promise.reject(new ApiException(422, 'Invalid', '{"message":"too long"}', {}));
+    }
     const key = `${a.metadata.namespace}/${a.metadata.name}`;
     const have = this.objects.get(key);
     if (this.conflictOnce || (rv !== undefined && have?.metadata.resourceVersion !== rv)) {
@@ -57,7 +65,7 @@ const fakeRightSizing = (g: { uid: string }, s: { requests?: number }) =>
       }
     : undefined;
 
-function setup() {
+function setup(extra: Partial<TrackerOptions> = {}) {
   endedGrants.clear();
   const clock = new FakeClock('2026-11-25T09:30:00Z');
   const store = new FakeStore();
@@ -66,6 +74,7 @@ function setup() {
     attributed: 0,
     unattributed: 0,
     dropped: 0,
+    lost: 0,
   };
   const grant = activeGrant();
   const tracker = new ActivityTracker({
@@ -78,6 +87,7 @@ function setup() {
     capacity: 100,
     flushIntervalMs: 30_000,
     rightSizing: fakeRightSizing,
+    ...extra,
   });
   return { clock, store, counts, grant, tracker };
 }
@@ -240,5 +250,110 @@ describe('activity tracker', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(store.writes, 1);
     await tracker.stop();
+  });
+
+  it('a record the API server refuses as too large is written cut to its numbers, not retried forever', async () => {
+    const refusals: string[] = [];
+    const { store, tracker } = setup({ onRecordRefused: (o) => refusals.push(o) });
+    const denied = (i: number) =>
+      anEvent({
+        verb: 'delete',
+        objectRef: { resource: 'secrets', namespace: 'payments', name: `s${i}` },
+        responseStatus: { code: 403 },
+        annotations: { 'authorization.k8s.io/decision': 'forbid' },
+      });
+    tracker.offer([anEvent(), ...Array.from({ length: 20 }, (_, i) => denied(i))]);
+    tracker.intake.drain();
+    store.refuseAboveBytes = 1_500;
+    await tracker.flush();
+    const rec = store.objects.get('payments/alice-debug');
+    assert.equal(rec?.status?.requests, 1, 'the numbers are stored');
+    assert.deepEqual(rec?.status?.denied, []);
+    assert.equal(rec?.status?.deniedOmitted, 20);
+    assert.deepEqual(refusals, ['shrunk']);
+    // Nothing is left to retry: the next flush writes only what is new.
+    const before = store.refused;
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    await tracker.flush();
+    assert.equal(store.refused, before);
+    assert.equal(store.objects.get('payments/alice-debug')?.status?.requests, 2);
+  });
+
+  it('a record refused even cut down is dropped and counted, and later ones are still written', async () => {
+    const refusals: string[] = [];
+    const { store, tracker } = setup({ onRecordRefused: (o) => refusals.push(o) });
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    store.refuseAboveBytes = 10;
+    await tracker.flush();
+    assert.deepEqual(refusals, ['shrunk', 'shrunk', 'dropped']);
+    assert.equal(store.objects.get('payments/alice-debug'), undefined);
+    const tries = store.refused;
+    store.refuseAboveBytes = Infinity;
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    await tracker.flush();
+    assert.equal(store.refused, tries, 'the dropped delta is not tried again');
+    assert.equal(store.objects.get('payments/alice-debug')?.status?.requests, 1);
+  });
+
+  it('after audit events are lost, no grant is idle until its idleTimeout passes without loss', () => {
+    const { tracker, clock, grant, counts } = setup({ healthWindowMs: 120_000 });
+    const timeoutMs = 10 * 60_000;
+    const verdict = () =>
+      idleVerdict({
+        timeoutMs,
+        timeout: '10m',
+        activatedAtMs: Date.parse(grant.status?.activatedAt ?? ''),
+        lastUsedMs: tracker.lastUsedMs(grant),
+        watchedSinceMs: tracker.watchedSince(),
+        nowMs: clock.now().getTime(),
+      });
+    // Some other user's requests keep arriving: the intake looks healthy.
+    const other = () =>
+      tracker.offer([anEvent({ user: { username: 'bob@example.com', groups: [] } })]);
+    other();
+    for (let i = 0; i < 12; i++) {
+      clock.advance(60_000);
+      other();
+    }
+    assert.equal(verdict().idle, true, 'unused for 12 minutes while watched: idle');
+    // A batch is lost (too large): the victim's use may have been in it.
+    tracker.lost();
+    assert.equal(counts.lost, 1);
+    const lostAtMs = clock.now().getTime();
+    for (let i = 0; i < 9; i++) {
+      clock.advance(60_000);
+      other();
+      assert.equal(verdict().idle, false, `${i + 1} min after the loss: not idle`);
+    }
+    // Lost again (the attacker's next round): the clock starts over.
+    tracker.lost();
+    for (let i = 0; i < 9; i++) {
+      clock.advance(60_000);
+      other();
+    }
+    assert.equal(verdict().idle, false);
+    assert.ok(
+      clock.now().getTime() - lostAtMs > timeoutMs,
+      'past the timeout since the first loss',
+    );
+    clock.advance(60_000 + 1);
+    other();
+    assert.equal(verdict().idle, true, 'a full idleTimeout without loss: idle again');
+  });
+
+  it('events dropped by a full intake count as a loss for idleness too', () => {
+    const { tracker, clock, counts } = setup();
+    tracker.offer([anEvent()]);
+    tracker.intake.drain();
+    const since = clock.now().getTime();
+    clock.advance(30_000);
+    tracker.offer(Array.from({ length: 150 }, () => anEvent()));
+    assert.equal(counts.dropped, 50);
+    assert.equal(counts.lost, 0, 'counted once, as dropped');
+    assert.notEqual(tracker.watchedSince(), since);
+    assert.equal(tracker.watchedSince(), clock.now().getTime());
   });
 });

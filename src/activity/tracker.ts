@@ -4,7 +4,7 @@ import type {
   ActivityProvider,
   RightSizing,
 } from '../api/v1alpha1/activity.ts';
-import { isConflict } from '../kube/errors.ts';
+import { apiMessage, httpStatus, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import type { AccessGrant } from '../api/v1alpha1/types.ts';
@@ -12,7 +12,7 @@ import type { ProviderRequest } from '../providers/kind.ts';
 import { attribute, attributeRequest, GrantIndex, type GrantWindow } from './attribute.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { AuditIntake, type IntakeCounters } from './intake.ts';
-import { ActivityDelta, mergeActivity, type Use } from './record.ts';
+import { ActivityDelta, mergeActivity, shrinkActivity, type Use } from './record.ts';
 import { activityObject } from './object.ts';
 
 /** Where records are kept: AccessActivity objects, written with compare-and-swap. */
@@ -44,6 +44,11 @@ export interface TrackerOptions {
     grant: { namespace: string; name: string; uid: string },
     status: AccessActivityStatus,
   ) => RightSizing | undefined;
+  /**
+   * The API server refused a record as too large or invalid (413, 422): it was
+   * written cut to its numbers, or (refused again) dropped. For the metrics.
+   */
+  onRecordRefused?: (outcome: 'shrunk' | 'dropped') => void;
   /** Audit events held waiting for attribution at most (10,000). */
   capacity?: number;
   /**
@@ -108,7 +113,24 @@ export class ActivityTracker {
         this.watchedSinceMs = now;
       this.lastReceivedMs = now;
     }
-    return this.intake.offer(events, now);
+    const dropped = this.intake.offer(events, now);
+    if (dropped > 0) this.lost(0);
+    return dropped;
+  }
+
+  /**
+   * Audit events were lost before attribution: a batch refused as too large, an
+   * oversized log line, or the intake full (`n` events, or unknown: counted once
+   * as result="lost" for each batch or line; intake drops are counted as
+   * "dropped" already). Any of them may have been someone's use, so idleness is
+   * measured again only from now: nobody is revoked as idle for a gap that may
+   * be ours. Someone who makes events be lost keeps grants from going idle; they
+   * still end at their expiry.
+   */
+  lost(n = 1): void {
+    if (n > 0) this.o.counters.inc('lost', n);
+    const now = this.o.clock.now().getTime();
+    if (this.watchedSinceMs !== undefined) this.watchedSinceMs = now;
   }
 
   /** The start of the current unbroken run of audit events; undefined if none lately. */
@@ -252,6 +274,19 @@ export class ActivityTracker {
       try {
         await this.write(p);
       } catch (err) {
+        if (refusedAsIs(err)) {
+          // Retrying the same write would fail forever and hold up everything
+          // after it; what could not be stored even cut down is dropped.
+          this.o.onRecordRefused?.('dropped');
+          this.o.log.error(
+            'the API server refused a grant activity record even cut down; dropped',
+            {
+              grant: key,
+              err,
+            },
+          );
+          continue;
+        }
         this.o.log.warn('could not write a grant activity record; keeping it for the next flush', {
           grant: key,
           err,
@@ -271,10 +306,13 @@ export class ActivityTracker {
 
   private async write(p: Pending): Promise<void> {
     const now = this.o.clock.now().toISOString();
+    // 0: as is; 1: this delta's lists cut to counts; 2: the stored record's too.
+    let shrunk = 0;
     for (let attempt = 0; ; attempt++) {
       const current = await this.o.store.get(p.namespace, p.name);
       const same = current?.spec.grantRef.uid === p.uid;
-      const merged = mergeActivity(same ? (current?.status ?? {}) : {}, p.delta);
+      const stored = same ? (current?.status ?? {}) : {};
+      const merged = mergeActivity(shrunk >= 2 ? shrinkActivity(stored) : stored, p.delta);
       const rightSizing = this.o.rightSizing?.(p, merged);
       if (
         p.delta.empty &&
@@ -298,8 +336,25 @@ export class ActivityTracker {
         }
         return;
       } catch (err) {
+        if (refusedAsIs(err) && shrunk < 2) {
+          shrunk++;
+          if (shrunk === 1) p.delta.shrink();
+          this.o.onRecordRefused?.('shrunk');
+          this.o.log.warn('the API server refused a grant activity record; writing it cut down', {
+            grant: `${p.namespace}/${p.name}`,
+            err,
+          });
+          continue;
+        }
         if (!isConflict(err) || attempt >= 4) throw err;
       }
     }
   }
 }
+
+/** The API server will never store this record as it is: too large (413) or invalid (422). */
+const refusedAsIs = (err: unknown): boolean => {
+  const code = httpStatus(err) ?? 0;
+  // etcd's own limit comes back as a 500 "etcdserver: request is too large".
+  return [413, 422].includes(code) || (code === 500 && /too large/i.test(apiMessage(err)));
+};

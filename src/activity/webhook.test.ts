@@ -4,7 +4,10 @@ import { newCA, newServingCert } from '../admission/certs.ts';
 import { createLogger } from '../log/logger.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { anEvent } from './fixtures.ts';
-import { AUDIT_PATH, startAuditWebhook, type AuditWebhook } from './webhook.ts';
+import { FakeClock } from '../runtime/clock.ts';
+import type { IntakeResult } from './intake.ts';
+import { ActivityTracker } from './tracker.ts';
+import { AUDIT_PATH, MAX_AUDIT_BODY, startAuditWebhook, type AuditWebhook } from './webhook.ts';
 
 const TOKEN = 'a-long-random-audit-token-0123456789';
 
@@ -37,6 +40,20 @@ describe('audit webhook', () => {
   let hook: AuditWebhook;
   const got: AuditEvent[] = [];
   let refused = 0;
+  // A real tracker behind the webhook, as wired in the operator, to see what a loss does.
+  const clock = new FakeClock('2026-11-25T09:30:00Z');
+  const counts: Partial<Record<IntakeResult, number>> = {};
+  const tracker = new ActivityTracker({
+    grants: () => [],
+    store: {
+      get: () => Promise.resolve(undefined),
+      create: () => Promise.resolve(),
+      replace: () => Promise.resolve(),
+    },
+    clock,
+    log: createLogger({ level: 'error' }),
+    counters: { inc: (r, n) => (counts[r] = (counts[r] ?? 0) + n) },
+  });
   const list = JSON.stringify({
     apiVersion: 'audit.k8s.io/v1',
     kind: 'EventList',
@@ -49,8 +66,12 @@ describe('audit webhook', () => {
       port: 0,
       certificate: pair,
       token: TOKEN,
-      onEvents: (e) => got.push(...e),
+      onEvents: (e) => {
+        got.push(...e);
+        tracker.offer(e);
+      },
       onRefused: () => refused++,
+      onLost: () => tracker.lost(),
       log: createLogger({ level: 'error' }),
     });
   });
@@ -79,11 +100,39 @@ describe('audit webhook', () => {
 
   it('refuses a body too large before buffering it, and bad JSON', async () => {
     const auth = { Authorization: `Bearer ${TOKEN}` };
-    const huge = await post(hook.port, ca.certPem, 'x'.repeat(5 * 1024 * 1024), auth);
+    const lostBefore = counts.lost ?? 0;
+    const huge = await post(hook.port, ca.certPem, 'x'.repeat(MAX_AUDIT_BODY + 1024), auth);
     assert.ok(huge === 413 || huge === -1, `HTTP ${huge}`);
     assert.equal(await post(hook.port, ca.certPem, '{', auth), 400);
     assert.equal(await post(hook.port, ca.certPem, list, auth, '/other'), 404);
     assert.equal(got.length, 0);
+    assert.equal((counts.lost ?? 0) - lostBefore, 2, 'both batches are counted as lost');
+  });
+
+  it('takes a batch with events carrying 1 MB URLs, as anyone can make them', async () => {
+    const long = 'x'.repeat(1_000_000);
+    const items = Array.from({ length: 3 }, () =>
+      anEvent({ objectRef: { resource: 'secrets', namespace: 'kube-system', name: long } }),
+    );
+    const body = JSON.stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'EventList', items });
+    assert.equal(
+      await post(hook.port, ca.certPem, body, { Authorization: `Bearer ${TOKEN}` }),
+      200,
+    );
+    assert.equal(got.length, 3);
+  });
+
+  it('a batch too large to take marks the intake as not watching since before it', async () => {
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    assert.equal(await post(hook.port, ca.certPem, list, auth), 200);
+    const watchingFrom = tracker.watchedSince();
+    assert.notEqual(watchingFrom, undefined);
+    clock.advance(60_000);
+    const huge = await post(hook.port, ca.certPem, 'x'.repeat(MAX_AUDIT_BODY + 1024), auth);
+    assert.ok(huge === 413 || huge === -1, `HTTP ${huge}`);
+    // Idleness is measured again only from the loss: nothing before it counts as watched.
+    assert.equal(tracker.watchedSince(), clock.now().getTime());
+    assert.ok(tracker.watchedSince()! > watchingFrom!);
   });
 
   it('refuses to start with a short token', async () => {

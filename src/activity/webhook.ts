@@ -8,11 +8,17 @@ import { auditEventsOf, type AuditEvent } from './audit-event.ts';
 /** The path the API server's audit webhook kubeconfig names. */
 export const AUDIT_PATH = '/audit';
 /**
- * A batch of Metadata-level events is about 1 KiB each; the API server sends at
- * most --audit-webhook-batch-max-size (400 by default) in one request. Anything
- * larger is refused before it is buffered.
+ * A batch of Metadata-level events is about 1 KiB each, and at most
+ * --audit-webhook-batch-max-size (400 by default) in one request; but an event
+ * carries the request URL, which anyone, even unauthenticated, can make ~1 MiB
+ * long. With --audit-webhook-truncate-enabled the API server splits batches to
+ * --audit-webhook-truncate-max-batch-size (10 MiB by default; docs/activity.md
+ * says 12 MiB); this leaves room above that.
+ * Anything larger is refused before it is buffered, and counted as lost (the
+ * idle clock starts again: a lost event may have been someone's use). Only the
+ * API server, with the token, gets this far.
  */
-export const MAX_AUDIT_BODY = 4 * 1024 * 1024;
+export const MAX_AUDIT_BODY = 16 * 1024 * 1024;
 
 export type AuditWebhook = TlsListener;
 
@@ -36,6 +42,8 @@ export async function startAuditWebhook(opts: {
   log: Logger;
   /** Refused posts, for the metrics (result="unauthorized"). */
   onRefused?: () => void;
+  /** A batch from the API server that could not be taken (too large, not JSON): its events are lost. */
+  onLost?: () => void;
 }): Promise<AuditWebhook> {
   if (opts.token.length < 16)
     throw new Error('the audit webhook token must be at least 16 characters long');
@@ -70,9 +78,13 @@ export async function startAuditWebhook(opts: {
         size += c.length;
         if (size <= MAX_AUDIT_BODY) chunks.push(c);
         else if (!res.headersSent) {
+          opts.onLost?.();
+          opts.log.warn('an audit batch too large was refused; its events are lost', {
+            limitBytes: MAX_AUDIT_BODY,
+          });
           reply(
             413,
-            `batches larger than ${MAX_AUDIT_BODY} bytes are refused; lower --audit-webhook-batch-max-size`,
+            `batches larger than ${MAX_AUDIT_BODY} bytes are refused; set --audit-webhook-truncate-enabled=true`,
           );
           req.destroy();
         }
@@ -83,6 +95,7 @@ export async function startAuditWebhook(opts: {
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
+          opts.onLost?.();
           reply(400, 'not JSON: expected an audit.k8s.io/v1 EventList');
           return;
         }

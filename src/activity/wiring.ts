@@ -94,7 +94,7 @@ export function activity(
     };
     clock: Clock;
     log: Logger;
-    metrics: Pick<Metrics, 'auditEvents'>;
+    metrics: Pick<Metrics, 'auditEvents' | 'activityRecordsRefused'>;
   },
   opts: ActivityOptions,
 ): Activity {
@@ -126,6 +126,7 @@ export function activity(
     clock: deps.clock,
     log,
     counters: { inc: (result, n) => deps.metrics.auditEvents.inc({ result }, n) },
+    onRecordRefused: (outcome) => deps.metrics.activityRecordsRefused.inc({ outcome }),
     // The roles as they are when the grant ends, compared with what was used.
     rightSizing: (ref, status) => {
       const g = deps.grants.get(ref.name, ref.namespace);
@@ -156,7 +157,15 @@ export function activity(
       );
     });
   const sources: AuditSource[] = [];
-  if (opts.logFile) sources.push(new AuditLogFile({ path: opts.logFile, clock: deps.clock, log }));
+  if (opts.logFile)
+    sources.push(
+      new AuditLogFile({
+        path: opts.logFile,
+        clock: deps.clock,
+        log,
+        onLost: () => tracker.lost(),
+      }),
+    );
   const flags = opts.providerFlags ?? {};
   let providerSources: ProviderActivitySource[] = [];
   let leaderAuditSources: AuditSource[] = [];
@@ -202,6 +211,7 @@ export function activity(
           token: token.trim(),
           onEvents: (events) => tracker.offer(events),
           onRefused: () => deps.metrics.auditEvents.inc({ result: 'unauthorized' }),
+          onLost: () => tracker.lost(),
           log,
         });
         // A rotated certificate (cert-manager renewing the mounted Secret) is

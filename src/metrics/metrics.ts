@@ -38,6 +38,7 @@ export class Metrics {
   readonly providerErrors: Counter<'provider'>;
   readonly notifications: Counter<'channel' | 'event' | 'result'>;
   readonly auditEvents: Counter<'result'>;
+  readonly activityRecordsRefused: Counter<'outcome'>;
   readonly endedGrantsDeleted: Counter<'phase'>;
 
   constructor(sources: MetricSources, clock: Clock) {
@@ -76,12 +77,26 @@ export class Metrics {
     });
     this.auditEvents = new Counter({
       name: 'timebox_audit_events_total',
-      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued); unauthorized counts posts refused for want of the token.',
+      help: 'Audit events taken in for grant activity: received, then attributed (counted for a grant), unattributed, or dropped (the intake was full; shed, not queued); lost counts batches or log lines refused as too large (or not JSON) before they reached the intake; unauthorized counts posts refused for want of the token.',
       labelNames: ['result'],
       registers,
     });
-    for (const result of ['received', 'attributed', 'unattributed', 'dropped', 'unauthorized'])
+    for (const result of [
+      'received',
+      'attributed',
+      'unattributed',
+      'dropped',
+      'lost',
+      'unauthorized',
+    ])
       this.auditEvents.inc({ result }, 0);
+    this.activityRecordsRefused = new Counter({
+      name: 'timebox_activity_records_refused_total',
+      help: 'Grant activity records the API server refused as too large or invalid: shrunk (written cut to their numbers) or dropped (refused even so; what was seen since the last write is lost).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['shrunk', 'dropped']) this.activityRecordsRefused.inc({ outcome }, 0);
     this.endedGrantsDeleted = new Counter({
       name: 'timebox_ended_grants_deleted_total',
       help: 'Ended grants deleted by the retention (--ended-grant-retention), by the phase they ended in.',

@@ -68,6 +68,12 @@ export function auditWebhookFlags(a: Pick<SandboxAudit, 'configFile'>): string[]
     '--audit-webhook-batch-max-wait=1s',
     '--audit-webhook-batch-max-size=200',
     '--audit-webhook-batch-throttle-enable=false',
+    // Batches split to fit the operator's 16 MiB limit, instead of a whole batch
+    // lost to a few requests with ~1 MiB URLs. Events are let up to 3 MiB (such a
+    // URL appears twice in one): the default 100 KiB would drop them whole.
+    '--audit-webhook-truncate-enabled=true',
+    '--audit-webhook-truncate-max-batch-size=12582912',
+    '--audit-webhook-truncate-max-event-size=3145728',
     '--audit-webhook-initial-backoff=1s',
   ];
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,24 @@ import { eventually } from '../support/wait.ts';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const ALICE = 'alice@example.com';
+
+/** A GET as the kubeconfig's user, over node:https; resolves to the HTTP status. */
+async function rawGet(kc: KubeConfig, path: string): Promise<number> {
+  const opts: RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const server = new URL(kc.getCurrentCluster()!.server);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { ...opts, host: server.hostname, port: server.port, path, method: 'GET' },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const refused = (p: Promise<unknown>) =>
   p.then(
@@ -279,5 +298,46 @@ describe('grant activity from the sandbox API server', function () {
       labelSelector: `timebox.dev/grant-uid=${g.metadata.uid}`,
     });
     assert.deepEqual(bindings.items, []);
+  });
+
+  it('refused requests with huge names neither make the record unstorable nor lose later events', async () => {
+    await request('alice-huge', 'activity-e2e');
+    const core = alice.makeApiClient(CoreV1Api);
+    // What anyone with a grant can send: refused, so it needs no permission, and
+    // copied by the API server from the URL into its audit events.
+    // Sent raw: the client's fetch refuses URLs this long, the API server does not.
+    for (let i = 0; i < 10; i++)
+      assert.equal(
+        await rawGet(alice, `/api/v1/namespaces/kube-system/secrets/${i}${'x'.repeat(200_000)}`),
+        403,
+      );
+    await core.listNamespacedPod({ namespace: 'payments' });
+    let record: AccessActivity | undefined;
+    await eventually(
+      async () => {
+        record = await timeboxClient(admin)
+          .activities.get('payments', 'alice-huge')
+          .catch(() => undefined);
+        return (record?.status?.requests ?? 0) >= 1 && (record?.status?.denied?.length ?? 0) >= 10;
+      },
+      {
+        timeoutMs: 30_000,
+        what: () =>
+          `the record: ${JSON.stringify(record).slice(0, 2000)}; operator: ${stderr
+            .split('\n')
+            .filter((l) => /activity|audit/.test(l))
+            .slice(-20)
+            .join('\n')}`,
+      },
+    );
+    const names = record!.status!.denied!.map((d) => d.name ?? '');
+    assert.ok(
+      names.every((n) => n.length <= 253 && n.endsWith('…')),
+      names.join('\n'),
+    );
+    assert.ok(JSON.stringify(record).length < 20_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /timebox_audit_events_total\{result="lost"\} 0/);
+    assert.match(metrics, /timebox_activity_records_refused_total\{outcome="shrunk"\} 0/);
   });
 });

@@ -31,7 +31,7 @@ const namespace = str(63, {
 const request = (what: string, max: number): Schema => ({
   type: 'array',
   maxItems: max,
-  description: `${what}, oldest first, at most ${max}.`,
+  description: `${what}, oldest first, at most ${max}: the oldest half and the newest half, those between counted as omitted.`,
   items: {
     type: 'object',
     required: ['at', 'provider', 'verb', 'resource'],
