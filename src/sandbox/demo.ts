@@ -64,6 +64,8 @@ export function demoInstructions(
     `  KUBECONFIG=${path(bob!.user)} npm run timebox -- ls --pending -A`,
     `  KUBECONFIG=${path(bob!.user)} npm run timebox -- approve NAME -n payments`,
     '  or kubectl apply a grant with no identity fields: the webhook stamps who asked.',
+    `  What was done with it: use it (KUBECONFIG=${path(alice!.user)} kubectl get pods -n payments), then`,
+    `  KUBECONFIG=${path(bob!.user)} npm run timebox -- describe NAME -n payments shows its Activity within 30 s (the portal's grant page too).`,
     '  Tab completion (verbs, options, grant names): npm run build && npm link, then',
     '  source <(timebox completion bash); kubectl completes `kubectl timebox` by itself.',
     ...(mailUrl
