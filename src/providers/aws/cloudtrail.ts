@@ -111,9 +111,10 @@ export function requestsOf(
     out.push({
       principal,
       atMs,
-      verb: r.eventName.slice(0, 128),
-      resource: r.eventSource.slice(0, 512),
-      ...(name && name.length <= 253 ? { name } : {}),
+      // Long values are cut where every request is recorded (activity/record.ts).
+      verb: r.eventName,
+      resource: r.eventSource,
+      ...(name ? { name } : {}),
       denied,
       write: r.readOnly === false,
       ...(denied ? { code: 403 } : {}),
