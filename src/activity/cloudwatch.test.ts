@@ -58,6 +58,17 @@ const settle = () => new Promise((r) => setImmediate(r));
 describe('CloudWatch Logs audit source', () => {
   const log = createLogger({ level: 'error' });
 
+  /** A source on fake logs and the fake clock, started, with what it hands on. */
+  const started = async (opts: { pageLimit?: number } = {}) => {
+    const clock = new FakeClock();
+    const t0 = clock.now().getTime();
+    const logs = new FakeLogs();
+    const got: AuditEvent[] = [];
+    const src = new CloudWatchAuditSource({ logGroup: 'g', port: logs, clock, log, ...opts });
+    await src.start((e) => got.push(...e));
+    return { clock, t0, logs, got, src };
+  };
+
   it('hands on each new event once, across overlapping polls and late arrivals', async () => {
     const clock = new FakeClock();
     const t0 = clock.now().getTime();
@@ -108,12 +119,7 @@ describe('CloudWatch Logs audit source', () => {
   });
 
   it('counts and skips log events that are not audit events', async () => {
-    const clock = new FakeClock();
-    const t0 = clock.now().getTime();
-    const logs = new FakeLogs();
-    const got: AuditEvent[] = [];
-    const src = new CloudWatchAuditSource({ logGroup: 'g', port: logs, clock, log });
-    await src.start((e) => got.push(...e));
+    const { t0, logs, got, src } = await started();
     logs.put(t0 + 1, '{"kind":"Event"'); // torn
     logs.put(t0 + 2, '{"kind":"Status"}'); // JSON, not an event
     logs.put(t0 + 3, msg('ok'));
@@ -128,12 +134,7 @@ describe('CloudWatch Logs audit source', () => {
   });
 
   it('reads every page, and forgets the IDs the window no longer reaches', async () => {
-    const clock = new FakeClock();
-    const t0 = clock.now().getTime();
-    const logs = new FakeLogs();
-    const got: AuditEvent[] = [];
-    const src = new CloudWatchAuditSource({ logGroup: 'g', port: logs, clock, log, pageLimit: 2 });
-    await src.start((e) => got.push(...e));
+    const { t0, logs, got, src } = await started({ pageLimit: 2 });
     for (let i = 0; i < 5; i++) logs.put(t0 + i, msg(`p${i}`));
     assert.equal(await src.poll(), 5);
     assert.deepEqual(
@@ -184,12 +185,7 @@ describe('CloudWatch Logs audit source', () => {
   });
 
   it('after a stop, starts again where it left off', async () => {
-    const clock = new FakeClock();
-    const t0 = clock.now().getTime();
-    const logs = new FakeLogs();
-    const got: AuditEvent[] = [];
-    const src = new CloudWatchAuditSource({ logGroup: 'g', port: logs, clock, log });
-    await src.start((e) => got.push(...e));
+    const { clock, t0, logs, got, src } = await started();
     logs.put(t0 + 1, msg('a1'));
     await src.poll();
     await src.stop();

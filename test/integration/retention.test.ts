@@ -69,9 +69,10 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
         (err: unknown) => isNotFound(err),
       );
 
-  it('deletes an ended grant and its approvals after the retention; never an active or retained one', async () => {
+  /** A fresh namespace, and a Manual policy there: payments-oncall request view, payments-leads approve. */
+  const manualPolicy = async (prefix: string) => {
     const ns = await createNamespace(cluster, 'payments');
-    const policy = `retention-${ns}`;
+    const policy = `${prefix}-${ns}`;
     await createAccessPolicy(cluster.admin(), policy, {
       requesters: { groups: ['payments-oncall'] },
       selfOnly: true,
@@ -80,8 +81,12 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
       maxDuration: '4h',
       approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
     });
+    return { ns, policy, view: [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }] };
+  };
+
+  it('deletes an ended grant and its approvals after the retention; never an active or retained one', async () => {
+    const { ns, policy, view } = await manualPolicy('retention');
     const api = grantsApi(cluster.admin());
-    const view = [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }];
 
     // Active all along, far past the retention: never deleted.
     await api.create(grant(ns, 'active', { duration: '1h' }));
@@ -156,17 +161,7 @@ describe('ended-grant retention (--ended-grant-retention)', function () {
   });
 
   it('lets only an admin add, change or lift a retain hold after creation, never the requester', async () => {
-    const ns = await createNamespace(cluster, 'payments');
-    const policy = `retain-${ns}`;
-    await createAccessPolicy(cluster.admin(), policy, {
-      requesters: { groups: ['payments-oncall'] },
-      selfOnly: true,
-      namespaces: [ns],
-      access: [{ kubernetes: { clusterRoles: ['view'], namespaces: [ns] } }],
-      maxDuration: '4h',
-      approval: { mode: 'Manual', approvers: { groups: ['payments-leads'] }, required: 1 },
-    });
-    const view = [{ kubernetes: { clusterRole: 'view', namespaces: [ns] } }];
+    const { ns, policy, view } = await manualPolicy('retain');
     const rbac = cluster.admin().makeApiClient(RbacAuthorizationV1Api);
     await rbac.createNamespacedRole({
       namespace: ns,
