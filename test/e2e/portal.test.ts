@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { AccessActivityStatus } from '../../src/api/v1alpha1/activity.ts';
-import type { AccessApproval } from '../../src/api/v1alpha1/types.ts';
+import type { AccessApproval, AccessGrant } from '../../src/api/v1alpha1/types.ts';
 import { activityObject } from '../../src/activity/object.ts';
 import { timeboxClient } from '../../src/kube/client.ts';
 import type { Identity } from '../../src/sandbox/impersonation.ts';
@@ -114,6 +114,17 @@ describe('Portal: request, approve and watch access in a browser', function () {
     return page;
   }
   const approvalsOf = (grant: string) => approvalsIn(suite.cluster, ns, grant);
+  /** bob approves exactly the version of `g` given, through the API server as himself. */
+  const approveAsBob = (g: AccessGrant) =>
+    approvalAs(suite.cluster, id(bob), ns, {
+      metadata: { generateName: `${g.metadata.name}-`, namespace: ns },
+      spec: {
+        grantRef: { name: g.metadata.name!, uid: g.metadata.uid!, specHash: specHash(g.spec) },
+        decision: 'Approve',
+        approver: bob.user,
+        approverGroups: bob.groups,
+      } as AccessApproval['spec'],
+    });
   /** A post made by hand with the person's own session and CSRF token: only the portal's checks stand. */
   const crafted = async (page: Page, path: string, form: Record<string, string>) => {
     const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
@@ -311,15 +322,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
     const row = page.locator(`#g-${g.metadata.uid}`);
     await row.locator('[data-phase="Pending"]').waitFor();
-    await approvalAs(suite.cluster, id(bob), ns, {
-      metadata: { generateName: `${name}-`, namespace: ns },
-      spec: {
-        grantRef: { name, uid: g.metadata.uid!, specHash: specHash(g.spec) },
-        decision: 'Approve',
-        approver: bob.user,
-        approverGroups: bob.groups,
-      } as AccessApproval['spec'],
-    });
+    await approveAsBob(g);
     await row.locator('[data-phase="Active"]').waitFor({ timeout: 30_000 });
     await row.locator('[data-phase="Expired"]').waitFor({ timeout: 45_000 });
     await row.getByText(/ended/).waitFor();
@@ -635,15 +638,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
     });
     assert.equal(approve.status, 403);
     assert.match(approve.text, /You do not approve under AccessPolicy/);
-    await approvalAs(suite.cluster, id(bob), ns, {
-      metadata: { generateName: `${name}-`, namespace: ns },
-      spec: {
-        grantRef: { name, uid: pending.metadata.uid!, specHash: specHash(pending.spec) },
-        decision: 'Approve',
-        approver: bob.user,
-        approverGroups: bob.groups,
-      } as AccessApproval['spec'],
-    });
+    await approveAsBob(pending);
     await waitForPhase(suite.cluster, ns, name, 'Active');
     await asAlice.goto(`${portal.url}/grants/${ns}/${name}`);
     await asAlice.locator('h1 [data-phase="Active"]').waitFor();
@@ -725,15 +720,7 @@ describe('Portal: request, approve and watch access in a browser', function () {
         }),
       );
       const g = await waitForPhase(suite.cluster, ns, name, 'Pending');
-      await approvalAs(suite.cluster, id(bob), ns, {
-        metadata: { generateName: `${name}-`, namespace: ns },
-        spec: {
-          grantRef: { name, uid: g.metadata.uid!, specHash: specHash(g.spec) },
-          decision: 'Approve',
-          approver: bob.user,
-          approverGroups: bob.groups,
-        } as AccessApproval['spec'],
-      });
+      await approveAsBob(g);
       return waitForPhase(suite.cluster, ns, name, 'Active');
     };
     const at = (s: number) => new Date(Date.now() - s * 1000).toISOString();
