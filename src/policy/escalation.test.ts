@@ -61,6 +61,17 @@ describe('persistent escalation', () => {
     );
     assert.match(persistentEscalation(deployer, ['*']).join(), /workloads in kube-system/);
   });
+
+  it("follows a role's update, though answers for the same rules are kept", () => {
+    // As a cache holds roles: an update replaces the object, it never edits it.
+    const cache = new Map([['ops', [rule([''], ['pods'], ['get'])]]]);
+    const risksOfOps = () => persistentEscalation(cache.get('ops')!, ['payments']);
+    assert.deepEqual(risksOfOps(), []);
+    risksOfOps().push('changed by a caller');
+    assert.deepEqual(risksOfOps(), [], "a caller's change to an answer is not kept");
+    cache.set('ops', [rule([''], ['pods'], ['get']), rule([''], ['secrets'], ['create'])]);
+    assert.match(risksOfOps().join(), /create Secrets/);
+  });
 });
 
 describe('the risks of what a grant or policy hands out', () => {

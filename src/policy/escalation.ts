@@ -48,6 +48,22 @@ const anyRule = (rules: RbacRule[], group: string, resources: string[], verbs: s
  * apply (`*` for everywhere, as for a ClusterRoleBinding).
  */
 export function persistentEscalation(rules: RbacRule[], namespaces: string[]): string[] {
+  const privileged = namespaces.some((ns) => ns === '*' || PRIVILEGED_NAMESPACES.includes(ns));
+  // Every reconcile of every grant asks this of the same few roles, and `view` or
+  // `edit` hold hundreds of rules: the answer is kept for as long as the cache
+  // holds the same rules (an updated role is a new object, so a new answer).
+  const known = escalations.get(rules) ?? new Map<boolean, string[]>();
+  escalations.set(rules, known);
+  let out = known.get(privileged);
+  if (!out) {
+    out = escalationsOf(rules, privileged);
+    known.set(privileged, out);
+  }
+  return [...out];
+}
+const escalations = new WeakMap<RbacRule[], Map<boolean, string[]>>();
+
+function escalationsOf(rules: RbacRule[], privileged: boolean): string[] {
   const out: string[] = [];
   if (rules.some((r) => (r.verbs ?? []).includes('*') && (r.resources ?? []).includes('*'))) {
     out.push('every verb on every resource (a wildcard rule)');
@@ -87,7 +103,6 @@ export function persistentEscalation(rules: RbacRule[], namespaces: string[]): s
   ) {
     out.push('issue themselves client certificates, which outlive the grant');
   }
-  const privileged = namespaces.some((ns) => ns === '*' || PRIVILEGED_NAMESPACES.includes(ns));
   if (privileged && WORKLOADS.some(([g, res]) => anyRule(rules, g, [res], ['create']))) {
     out.push(
       `create workloads in ${PRIVILEGED_NAMESPACES.join(', ')}, which run as its privileged service accounts`,

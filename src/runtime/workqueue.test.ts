@@ -295,6 +295,24 @@ describe('runWorkers', () => {
     await done;
   });
 
+  it('lets the event loop in between keys, so probes are answered during a storm', async () => {
+    // Handlers that find everything in a cache never wait for I/O: a restart
+    // queues every grant at once, and /readyz must still be answered meanwhile.
+    const n = 1000;
+    let processed = 0;
+    for (let i = 0; i < n; i++) q.add(`k${i}`);
+    const done = runWorkers(q, 4, async () => {
+      processed++;
+      if (processed === n) q.shutDown();
+    });
+    const seenByAProbe = await new Promise<number>((resolve) =>
+      setImmediate(() => resolve(processed)),
+    );
+    assert.ok(seenByAProbe < 20, `a probe waited for ${seenByAProbe} of ${n} keys`);
+    await done;
+    assert.equal(processed, n);
+  });
+
   it('processes different keys in parallel', async () => {
     let running = 0;
     let peak = 0;

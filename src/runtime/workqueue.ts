@@ -314,6 +314,11 @@ export async function runWorkers(
       } finally {
         queue.done(key);
       }
+      // A reconcile that finds all it needs in the caches never waits for I/O, so
+      // without this a queue of thousands (every grant, at start-up) would run as
+      // one chain of promise callbacks: probes, the webhook and the watches would
+      // go unanswered until it ends. One turn of the event loop per item lets them in.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
 
