@@ -164,6 +164,18 @@ class OperatorUnderTest {
   async metrics(): Promise<string> {
     return (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
   }
+  /** Resolves once every work queue is empty: what was queued at start has been looked at. */
+  async drained(timeoutMs = 600_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const depths = [
+        ...(await this.metrics()).matchAll(/^timebox_workqueue_depth\{[^}]*\} (\S+)/gm),
+      ];
+      if (depths.length > 0 && depths.every((m) => Number(m[1]) === 0)) return;
+      await sleep(100);
+    }
+    throw new Error(`the operator's queues did not drain in ${timeoutMs} ms`);
+  }
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
@@ -277,6 +289,9 @@ async function floorRow(
     'operator CPU per grant (ms)': '',
     'ready with N present (ms)': '',
     'CPU to ready (s)': '',
+    'ready with N Active (ms)': '',
+    'CPU to ready, N Active (s)': '',
+    'CPU until all N Active are looked at (s)': '',
   };
 }
 
@@ -384,6 +399,17 @@ export async function benchScale(
           'anonymous (MiB)': activeResident.anonymous / MiB,
           'idle: binary pages / anonymous (MiB)': `${(idleResident.binary / MiB).toFixed(1)} / ${(idleResident.anonymous / MiB).toFixed(1)}`,
         });
+        // A restart with the N grants Active, as when a new version rolls out: how
+        // long until ready, and the CPU it takes to look at every grant again.
+        const beforeRestart = op.stats();
+        peakRss = Math.max(peakRss, beforeRestart.hwm);
+        await op.stop();
+        op = await OperatorUnderTest.start(b, kubeconfig);
+        const readyActiveMs = await op.ready();
+        const readyActiveCpu = op.stats().cpuS;
+        await connectWebhook(kc, op.webhookPort);
+        await op.drained();
+        const settledActive = op.stats();
         while (t.revokedSeen.size < t.activeSeen.size && Date.now() < endsAt + 600_000) {
           peakRss = Math.max(peakRss, op.stats().rss);
           await sleep(200);
@@ -411,7 +437,7 @@ export async function benchScale(
           N: String(n),
           'idle RSS (MiB)': idle.rss / MiB,
           [`RSS at N Active (MiB)`]: active.rss / MiB,
-          'peak RSS, expiry wave included (MiB)': Math.max(peakRss, after.hwm) / MiB,
+          'peak RSS, restart and expiry wave included (MiB)': Math.max(peakRss, after.hwm) / MiB,
           '/metrics at N Active (KiB)': exposition.length / 1024,
         });
         timing.push({
@@ -420,9 +446,13 @@ export async function benchScale(
           'creates (s)': (lastCreate - t0) / 1000,
           'all Active, after the last create (s)': (activeAll - lastCreate) / 1000,
           'Active seen': t.activeSeen.size,
-          'operator CPU per grant (ms)': ((after.cpuS - idle.cpuS) * 1000) / n,
+          'operator CPU per grant (ms)':
+            ((beforeRestart.cpuS - idle.cpuS + after.cpuS - settledActive.cpuS) * 1000) / n,
           'ready with N present (ms)': readyMs,
           'CPU to ready (s)': startCpu,
+          'ready with N Active (ms)': readyActiveMs,
+          'CPU to ready, N Active (s)': readyActiveCpu,
+          'CPU until all N Active are looked at (s)': settledActive.cpuS,
         });
         const counted = [...settled].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const);
         const ops = counted.filter(
