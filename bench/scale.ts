@@ -456,11 +456,13 @@ export async function benchScale(
         });
         const counted = [...settled].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const);
         const ops = counted.filter(
-          // Not the operator's: the bench's own creates, leader leases (off here), and
-          // the API server's reconciling of the `kubernetes` Service's endpoints.
+          // Not the operator's: the bench's own creates and its pointing of the
+          // webhook at the restarted operator, leader leases (off here), and the
+          // API server's reconciling of the `kubernetes` Service's endpoints.
           ([k, d]) =>
             d > 0 &&
             k !== 'POST accessgrants' &&
+            !k.endsWith(' mutatingwebhookconfigurations') &&
             !k.endsWith(' leases') &&
             !k.endsWith(' endpoints'),
         );
