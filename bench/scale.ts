@@ -172,7 +172,8 @@ class OperatorUnderTest {
         ...(await this.metrics()).matchAll(/^timebox_workqueue_depth\{[^}]*\} (\S+)/gm),
       ];
       if (depths.length > 0 && depths.every((m) => Number(m[1]) === 0)) return;
-      await sleep(100);
+      // Not more often: each scrape costs the operator CPU too, which is what this measures.
+      await sleep(1_000);
     }
     throw new Error(`the operator's queues did not drain in ${timeoutMs} ms`);
   }
