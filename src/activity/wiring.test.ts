@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import { offlineKubeConfig } from '../../test/support/offline-kubeconfig.ts';
 import { newCA, newServingCert, type KeyPair } from '../admission/certs.ts';
 import { createLogger } from '../log/logger.ts';
 import { FakeClock } from '../runtime/clock.ts';
@@ -21,17 +21,6 @@ function served(port: number): Promise<string> {
     });
     s.on('error', reject);
   });
-}
-
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
 }
 
 describe('activity wiring', () => {
@@ -53,7 +42,7 @@ describe('activity wiring', () => {
     const port = await freePort();
     const a = activity(
       {
-        kubeConfig: kubeConfig(),
+        kubeConfig: offlineKubeConfig(),
         grants: { list: () => [], on: () => {}, get: () => undefined },
         clock,
         log: createLogger({ level: 'error' }),
@@ -98,7 +87,7 @@ describe('activity wiring', () => {
     assert.equal(activityConfigured(opts), true);
     const a = activity(
       {
-        kubeConfig: kubeConfig(),
+        kubeConfig: offlineKubeConfig(),
         grants: { list: () => [grant], on: () => {}, get: () => undefined },
         clock,
         log: createLogger({ level: 'error' }),

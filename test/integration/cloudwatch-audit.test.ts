@@ -16,7 +16,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { FakeClock, systemClock } from '../../src/runtime/clock.ts';
 import { activeGrant } from '../../src/activity/fixtures.ts';
 import { activity } from '../../src/activity/wiring.ts';
-import { KubeConfig } from '@kubernetes/client-node';
+import { offlineKubeConfig } from '../support/offline-kubeconfig.ts';
 import { startMoto } from '../support/moto.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -205,13 +205,7 @@ describe('CloudWatch Logs audit source against moto, with the real AWS SDK', fun
       },
     };
     // Never called: the record is written only at a flush, after this test.
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = offlineKubeConfig();
     const a = activity(
       {
         kubeConfig: kc,
