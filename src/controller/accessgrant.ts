@@ -9,8 +9,7 @@ import { isNotFound } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../log/logger.ts';
-import { grantRisks, type RoleRisk, type RoleRules } from '../policy/escalation.ts';
-import type { Decision } from '../policy/decision.ts';
+import { grantRisks, type RoleRules } from '../policy/escalation.ts';
 import { accessRisks } from '../policy/kind-risks.ts';
 import { checkPolicy, evaluateRequest, WHILE_ACTIVE } from '../policy/evaluate.ts';
 import {
@@ -224,45 +223,42 @@ export class AccessGrantController {
     // The verdicts are made only if the plan reads them: an ended grant's plan
     // reads only its artefacts, and a restart reconciles every grant there is
     // (10,000 ended grants took 1.8 s of CPU here before it waited to be asked).
-    let risks: RoleRisk[] | undefined;
-    const risksOf = () =>
-      (risks ??= [
-        ...(this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : []),
-        ...accessRisks(grant.spec.access),
-      ]);
-    let decision: Decision | undefined;
-    let policyCheck: { value: Decision | undefined } | undefined;
-    let idle: { value: IdleVerdict | undefined } | undefined;
     const now = this.deps.clock.now();
-    const { approvals, providers, idle: idleOf } = this.deps;
+    const { approvals, providers, idle } = this.deps;
+    const risks = once(() => [
+      ...(this.deps.roleRules ? grantRisks(grant.spec.access, this.deps.roleRules) : []),
+      ...accessRisks(grant.spec.access),
+    ]);
+    const decision = once(() =>
+      evaluateRequest(
+        grant,
+        policy,
+        approvals
+          .list(grant.metadata.namespace)
+          .filter((a) => a.spec?.grantRef?.name === grant.metadata.name),
+        now,
+        grant.status?.activatedAt,
+        risks(),
+      ),
+    );
+    // For a grant already granted: a denial once its policy no longer allows it.
+    const policyCheck = once(() =>
+      grant.status?.expiresAt !== undefined
+        ? checkPolicy(grant, policy, risks(), WHILE_ACTIVE)
+        : undefined,
+    );
+    const idleVerdict = once(() => idle?.(grant, policy));
     return {
       artefacts,
       providers: providers.map((p) => p.name),
       get decision() {
-        return (decision ??= evaluateRequest(
-          grant,
-          policy,
-          approvals
-            .list(grant.metadata.namespace)
-            .filter((a) => a.spec?.grantRef?.name === grant.metadata.name),
-          now,
-          grant.status?.activatedAt,
-          risksOf(),
-        ));
+        return decision();
       },
-      // For a grant already granted: a denial once its policy no longer allows it.
       get policyCheck() {
-        policyCheck ??= {
-          value:
-            grant.status?.expiresAt !== undefined
-              ? checkPolicy(grant, policy, risksOf(), WHILE_ACTIVE)
-              : undefined,
-        };
-        return policyCheck.value;
+        return policyCheck();
       },
       get idle() {
-        idle ??= { value: idleOf?.(grant, policy) };
-        return idle.value;
+        return idleVerdict();
       },
     };
   }
@@ -431,4 +427,10 @@ export class AccessGrantController {
     const written = p.commit !== undefined || p.status !== undefined;
     return written && (current.status?.phase === 'Pending' || p.commit) ? current : undefined;
   }
+}
+
+/** `fn`, called at most once: its result is kept for every later call. */
+function once<T>(fn: () => T): () => T {
+  let kept: { value: T } | undefined;
+  return () => (kept ??= { value: fn() }).value;
 }
